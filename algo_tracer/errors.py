@@ -1,0 +1,79 @@
+"""The one exception hierarchy of algo-tracer.
+
+Every error a user can meet derives from `AlgoTracerError` and carries a message that names the
+problem and, where there is one, the fix. CLI commands map these to exit codes: a
+`VerificationError` means "tampering or mismatch found" (exit 1); everything else is a usage,
+configuration or network problem (exit 2).
+"""
+
+from __future__ import annotations
+
+
+class AlgoTracerError(Exception):
+    """Base class of every error raised by algo-tracer on purpose."""
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(message if fix is None else f"{message}\n  fix: {fix}")
+
+    def diagnostics(self) -> str:
+        """Human text for a terminal: the problem, the fix, and the underlying cause if any."""
+        text = str(self)
+        if self.__cause__ is not None:
+            text += f"\n  cause: {type(self.__cause__).__name__}: {self.__cause__}"
+        return text
+
+
+class ConfigError(AlgoTracerError):
+    """Bad or missing configuration: environment variables, paths, ids, options."""
+
+
+class InputError(AlgoTracerError):
+    """An argument that cannot be used as given (wrong type, length, format or size)."""
+
+
+class NetworkError(AlgoTracerError):
+    """A node, indexer or KMD could not be reached or answered with an error."""
+
+
+class LocalnetError(AlgoTracerError):
+    """The local network could not be built, started, stopped or queried."""
+
+
+class ContractError(AlgoTracerError):
+    """The registry contract rejected a call; `code` is the contract's stable error text."""
+
+    def __init__(self, message: str, *, code: str, fix: str | None = None) -> None:
+        self.code = code
+        super().__init__(message, fix=fix)
+
+
+class InsufficientFundsError(AlgoTracerError):
+    """The account cannot pay the fees or the storage deposit of a write."""
+
+
+class JournalError(AlgoTracerError):
+    """The local write-ahead journal is missing, corrupt or belongs to another experiment."""
+
+
+class VerificationError(AlgoTracerError):
+    """What is on chain does not match what was claimed (tampering, drift or a missing record)."""
+
+
+class ReproducibilityError(VerificationError, RuntimeError):
+    """Data, code or environment drifted from a recorded run; raised before retraining."""
+
+
+__all__ = [
+    "AlgoTracerError",
+    "ConfigError",
+    "ContractError",
+    "InputError",
+    "InsufficientFundsError",
+    "JournalError",
+    "LocalnetError",
+    "NetworkError",
+    "ReproducibilityError",
+    "VerificationError",
+]
