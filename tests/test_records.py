@@ -49,7 +49,7 @@ records = st.one_of(
 )  # fmt: skip
 
 
-# --- leaf layout -------------------------------------------------------------------------------
+# --- leaf layout ----------------------------------------------------------------------------------
 
 
 def test_metric_leaf_is_the_documented_byte_layout() -> None:
@@ -111,7 +111,7 @@ def test_encode_leaf_rejects_something_that_is_not_a_record() -> None:
         encode_leaf(("loss", 1.0))  # type: ignore[arg-type]
 
 
-# --- floats --------------------------------------------------------------------------------------
+# --- floats ---------------------------------------------------------------------------------------
 
 
 def test_every_nan_is_stored_as_the_one_canonical_nan() -> None:
@@ -152,7 +152,7 @@ def test_a_metric_value_that_is_not_a_real_number_is_rejected(value: object) -> 
         metric(value=value)  # type: ignore[arg-type]
 
 
-# --- validation -------------------------------------------------------------------------------
+# --- validation -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
