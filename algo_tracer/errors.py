@@ -41,6 +41,10 @@ class LocalnetError(AlgoTracerError):
     """The local network could not be built, started, stopped or queried."""
 
 
+class LocalnetUnavailableError(LocalnetError):
+    """The LocalNet's programs cannot be obtained on this machine (not built, not downloadable)."""
+
+
 class ContractError(AlgoTracerError):
     """The registry contract rejected a call; `code` is the contract's stable error text."""
 
@@ -73,6 +77,7 @@ __all__ = [
     "InsufficientFundsError",
     "JournalError",
     "LocalnetError",
+    "LocalnetUnavailableError",
     "NetworkError",
     "ReproducibilityError",
     "VerificationError",

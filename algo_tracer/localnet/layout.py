@@ -1,0 +1,139 @@
+"""The network AlgoKit LocalNet runs, written out for native processes.
+
+Same template (DevMode, a relay "data" node holding three funded wallets and a "follower" node for
+conduit), same genesis id (`dockernet-v1`, which algokit-utils recognises as LocalNet), same tokens
+and host ports. Only the listen addresses differ: everything binds to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+TOKEN = "a" * 64  # LocalNet's well-known algod, kmd and indexer token (not a secret)
+NETWORK_NAME = "dockernet"  # genesis id "dockernet-v1", as AlgoKit's `goal network create -n dockernet`
+GENESIS_ID = f"{NETWORK_NAME}-v1"
+NUM_ROUNDS = 30000  # participation key range, as AlgoKit's image
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Ports:
+    algod: int = 4001
+    kmd: int = 4002
+    follower: int = 8081
+    gossip: int = 10000
+    postgres: int = 5443
+    indexer: int = 8980
+
+    def items(self) -> list[tuple[str, int]]:
+        return [(name, getattr(self, name)) for name in self.__dataclass_fields__]
+
+
+PG_USER = PG_PASSWORD = "algorand"
+PG_DATABASE = "indexerdb"
+
+
+def network_template() -> dict:
+    follower_override = {
+        "EnableFollowMode": True,
+        "EndpointAddress": f"{HOST}:{Ports.follower}",
+        "MaxAcctLookback": 64,
+        "CatchupParallelBlocks": 64,
+        "CatchupBlockValidateMode": 3,
+    }
+    return {
+        "Genesis": {
+            "NetworkName": "followermodenet",
+            "RewardsPoolBalance": 0,
+            "FirstPartKeyRound": 0,
+            "LastPartKeyRound": NUM_ROUNDS,
+            "Wallets": [
+                {"Name": "Wallet1", "Stake": 40, "Online": True},
+                {"Name": "Wallet2", "Stake": 40, "Online": True},
+                {"Name": "Wallet3", "Stake": 20, "Online": True},
+            ],
+            "DevMode": True,
+        },
+        "Nodes": [
+            {
+                "Name": "data",
+                "IsRelay": True,
+                "Wallets": [
+                    {"Name": f"Wallet{i}", "ParticipationOnly": False} for i in (1, 2, 3)
+                ],
+            },
+            {
+                "Name": "follower",
+                "IsRelay": False,
+                "ConfigJSONOverride": json.dumps(follower_override),
+            },
+        ],
+    }
+
+
+def data_node_config(ports: Ports) -> dict:
+    """Overrides for the relay node's config.json: AlgoKit's keys, bound to loopback."""
+    return {
+        "GossipFanout": 1,
+        "EndpointAddress": f"{HOST}:{ports.algod}",
+        "NetAddress": f"{HOST}:{ports.gossip}",
+        "DNSBootstrapID": "",
+        "IncomingConnectionsLimit": 1000,
+        "DisableNetworking": False,
+        "Archival": True,
+        "EnableDeveloperAPI": True,
+        "EnablePrivateNetworkAccessHeader": True,
+        "DeadlockDetection": -1,
+    }
+
+
+def follower_node_config(ports: Ports) -> dict:
+    return {
+        "EndpointAddress": f"{HOST}:{ports.follower}",
+        "DNSBootstrapID": "",
+        "EnableDeveloperAPI": True,
+        "DeadlockDetection": -1,
+    }
+
+
+def kmd_config(ports: Ports) -> dict:
+    return {"address": f"{HOST}:{ports.kmd}", "allowed_origins": ["*"]}
+
+
+def postgres_dsn(ports: Ports) -> str:
+    return (
+        f"host={HOST} port={ports.postgres} user={PG_USER} password={PG_PASSWORD} "
+        f"dbname={PG_DATABASE} sslmode=disable"
+    )
+
+
+def conduit_yaml(ports: Ports) -> str:
+    # retry-count 0 retries forever: in DevMode no block appears until a transaction arrives, and
+    # conduit would otherwise give up on an idle network (AlgoKit's Docker restart policy hides this).
+    return f"""\
+log-level: info
+retry-count: 0
+retry-delay: "1s"
+hide-banner: true
+metrics:
+  mode: OFF
+importer:
+  name: algod
+  config:
+    mode: "follower"
+    netaddr: "http://{HOST}:{ports.follower}"
+    token: "{TOKEN}"
+exporter:
+  name: postgresql
+  config:
+    connection-string: "{postgres_dsn(ports)}"
+    max-conn: 20
+"""
+
+
+def merge_json(path: Path, overrides: dict) -> None:
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update(overrides)
+    path.write_text(json.dumps(current, indent=2) + "\n")

@@ -1,0 +1,311 @@
+"""The native LocalNet: algod (relay + follower), kmd, PostgreSQL, conduit and the indexer.
+
+Start order follows the data flow: the relay produces blocks (DevMode: one block per submitted
+transaction group), the follower replays them for conduit, conduit writes them to PostgreSQL, and
+the indexer serves them read-only. Every process is detached and tracked by a pid file under the
+state directory, so the network outlives the command that started it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from algo_tracer.errors import LocalnetError
+from algo_tracer.localnet import layout, pins
+from algo_tracer.localnet.build import Binaries, ensure_binaries
+from algo_tracer.localnet.layout import HOST, TOKEN, Ports
+from algo_tracer.localnet.paths import state_root
+from algo_tracer.localnet.postgres import Postgres
+from algo_tracer.localnet.processes import Service
+
+Progress = Callable[[str], None]
+SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer")
+
+
+class ServiceState(BaseModel):
+    name: str
+    pid: int | None
+    healthy: bool
+
+
+class LocalnetStatus(BaseModel):
+    """What `algo-tracer localnet status --json` prints."""
+
+    mode: str  # "native", "external" (something else serves the LocalNet ports) or "stopped"
+    healthy: bool
+    state_dir: str
+    algod_url: str
+    kmd_url: str
+    indexer_url: str
+    genesis_id: str | None = None
+    last_round: int | None = None
+    algod_version: str | None = None
+    indexer_round: int | None = None
+    indexer_lag: int | None = None
+    services: list[ServiceState]
+    versions: dict[str, str]
+
+
+class LocalNet:
+    """One native LocalNet rooted at a state directory."""
+
+    def __init__(self, state_dir: Path | None = None, ports: Ports | None = None,
+                 progress: Progress = print) -> None:
+        self.state_dir = state_dir or state_root()
+        self.ports = ports or Ports()
+        self.progress = progress
+        self.network_dir = self.state_dir / "network"
+        self.data_dir = self.network_dir / "data"
+        self.follower_dir = self.network_dir / "follower"
+        self.kmd_dir = self.data_dir / "kmd-v0.5"
+        self.conduit_dir = self.state_dir / "conduit"
+        self.indexer_dir = self.state_dir / "indexer"
+        self.logs_dir = self.state_dir / "logs"
+        self.run_dir = self.state_dir / "run"
+        self.postgres = Postgres(self.state_dir / "postgres", self.ports.postgres, self._service)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def start(self) -> LocalnetStatus:
+        """Start whatever is not running; a fast no-op when everything already is."""
+        current = self.status()
+        if current.healthy and current.mode == "native":
+            return current
+        if current.mode == "external":
+            return current
+        started = time.monotonic()
+        self._check_ports()
+        binaries = ensure_binaries(self.progress)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state_dir, 0o755)  # the postgres account must reach its data directory
+        if not (self.data_dir / "genesis.json").exists():
+            self._create_network(binaries)
+        self._start_algod(binaries)
+        self.postgres.start(self.progress)
+        self._start_indexing(binaries)
+        self.progress(f"[localnet] running ({time.monotonic() - started:.1f}s)")
+        return self.status()
+
+    def stop(self) -> list[str]:
+        """Stop the processes this LocalNet started (in reverse data-flow order)."""
+        stopped = []
+        for name in reversed(SERVICE_ORDER):
+            service = self.postgres.service if name == "postgres" else self._service(name)
+            if service.stop():
+                stopped.append(name)
+        return stopped
+
+    def reset(self) -> LocalnetStatus:
+        """Wipe the chain, wallets and indexer database, then start a fresh network."""
+        self.stop()
+        for path in (self.network_dir, self.conduit_dir, self.indexer_dir, self.postgres.data_dir,
+                     self.run_dir):
+            shutil.rmtree(path, ignore_errors=True)
+        return self.start()
+
+    def status(self) -> LocalnetStatus:
+        services = []
+        for name in SERVICE_ORDER:
+            service = self.postgres.service if name == "postgres" else self._service(name)
+            services.append(ServiceState(name=name, pid=service.pid(), healthy=False))
+        algod = _get_json(f"http://{HOST}:{self.ports.algod}/versions")
+        status = _get_json(f"http://{HOST}:{self.ports.algod}/v2/status", token=TOKEN)
+        kmd_ok = _get_json(f"http://{HOST}:{self.ports.kmd}/versions", token=TOKEN,
+                           header="X-KMD-API-Token") is not None
+        indexer = _get_json(f"http://{HOST}:{self.ports.indexer}/health")
+        follower_ok = _get_json(f"http://{HOST}:{self.ports.follower}/health") is not None
+        health = {
+            "algod": algod is not None,
+            "follower": follower_ok,
+            "kmd": kmd_ok,
+            "postgres": self.postgres.ready(),
+            "indexer": indexer is not None,
+        }
+        for s in services:
+            s.healthy = health.get(s.name, s.pid is not None)
+        ours = services[0].pid is not None
+        mode = "native" if ours else ("external" if algod is not None else "stopped")
+        last_round = status.get("last-round") if status else None
+        indexer_round = indexer.get("round") if indexer else None
+        if mode == "external":
+            healthy = algod is not None and kmd_ok and indexer is not None
+        else:
+            healthy = all(s.healthy and (s.pid is not None) for s in services)
+        build = (algod or {}).get("build", {})
+        return LocalnetStatus(
+            mode=mode,
+            healthy=healthy,
+            state_dir=str(self.state_dir),
+            algod_url=f"http://localhost:{self.ports.algod}",
+            kmd_url=f"http://localhost:{self.ports.kmd}",
+            indexer_url=f"http://localhost:{self.ports.indexer}",
+            genesis_id=(algod or {}).get("genesis_id"),
+            last_round=last_round,
+            algod_version=(f"{build['major']}.{build['minor']}.{build['build_number']}"
+                           if build else None),
+            indexer_round=indexer_round,
+            indexer_lag=(last_round - indexer_round
+                         if last_round is not None and indexer_round is not None else None),
+            services=services,
+            versions=pins.Versions().__dict__,
+        )
+
+    def logs(self, service: str | None = None, lines: int = 40) -> str:
+        names = [service] if service else list(SERVICE_ORDER)
+        unknown = [n for n in names if n not in SERVICE_ORDER]
+        if unknown:
+            raise LocalnetError(f"unknown service {unknown[0]!r}",
+                                fix=f"choose one of: {', '.join(SERVICE_ORDER)}")
+        out = []
+        for name in names:
+            svc = self.postgres.service if name == "postgres" else self._service(name)
+            out.append(f"==> {name} ({svc.log_file}) <==\n{svc.tail(lines)}")
+        return "\n".join(out)
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _service(self, name: str) -> Service:
+        program = {"follower": "algod", "indexer": "algorand-indexer"}.get(name, name)
+        return Service(name, program, self.run_dir / f"{name}.pid", self.logs_dir / f"{name}.log")
+
+    def _check_ports(self) -> None:
+        running = {s for s in SERVICE_ORDER
+                   if (self.postgres.service if s == "postgres" else self._service(s)).pid()}
+        owners = {"algod": "algod", "gossip": "algod", "follower": "follower", "kmd": "kmd",
+                  "postgres": "postgres", "indexer": "indexer"}
+        for port_name, port in self.ports.items():
+            if owners[port_name] in running:
+                continue
+            if not _port_free(port):
+                raise LocalnetError(
+                    f"port {port} ({port_name}) on {HOST} is already in use by another program",
+                    fix=f"stop whatever listens on {port} (`ss -ltnp 'sport = :{port}'` shows it); "
+                    "if it is a Docker LocalNet, use it as it is (`algokit localnet status`)",
+                )
+
+    def _create_network(self, binaries: Binaries) -> None:
+        self.progress("[localnet] creating the network (genesis, wallets, participation keys) ...")
+        started = time.monotonic()
+        shutil.rmtree(self.network_dir, ignore_errors=True)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        template = self.state_dir / "template.json"
+        template.write_text(json.dumps(layout.network_template(), indent=2))
+        log = self.logs_dir / "network-create.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("w") as out:
+            proc = subprocess.run(
+                [str(binaries.goal), "network", "create", "-n", layout.NETWORK_NAME,
+                 "-r", str(self.network_dir), "-t", str(template)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        if proc.returncode != 0:
+            shutil.rmtree(self.network_dir, ignore_errors=True)
+            raise LocalnetError("`goal network create` failed",
+                                fix=f"see {log}; then run `algo-tracer localnet reset`")
+        # goal imports the wallets through a kmd of its own (with a 180 s timeout) that keeps the
+        # wallet lock; it must be gone before our long-lived kmd can open the same directory.
+        Service("kmd (goal)", "kmd", self.kmd_dir / "kmd.pid", log).stop()
+        layout.merge_json(self.data_dir / "config.json", layout.data_node_config(self.ports))
+        layout.merge_json(self.follower_dir / "config.json",
+                          layout.follower_node_config(self.ports))
+        for node in (self.data_dir, self.follower_dir):
+            (node / "algod.token").write_text(TOKEN)
+            (node / "algod.admin.token").write_text(TOKEN)
+        self.kmd_dir.mkdir(mode=0o700, exist_ok=True)
+        (self.kmd_dir / "kmd_config.json").write_text(json.dumps(layout.kmd_config(self.ports)))
+        (self.kmd_dir / "kmd.token").write_text(TOKEN)
+        self.progress(f"[localnet]   done in {time.monotonic() - started:.0f}s")
+
+    def _start_algod(self, binaries: Binaries) -> None:
+        relay = self._service("algod")
+        if relay.pid() is None:
+            relay.spawn([str(binaries.algod), "-d", str(self.data_dir)])
+        self._wait_http("algod", f"http://{HOST}:{self.ports.algod}/health", relay)
+        follower = self._service("follower")
+        if follower.pid() is None:
+            follower.spawn([str(binaries.algod), "-d", str(self.follower_dir),
+                            "-p", f"{HOST}:{self.ports.gossip}"])
+        self._wait_http("follower", f"http://{HOST}:{self.ports.follower}/health", follower)
+        kmd = self._service("kmd")
+        if kmd.pid() is None:
+            kmd.spawn([str(binaries.kmd), "-d", str(self.kmd_dir)])
+        self._wait_http("kmd", f"http://{HOST}:{self.ports.kmd}/versions", kmd,
+                        token=TOKEN, header="X-KMD-API-Token")
+
+    def _start_indexing(self, binaries: Binaries) -> None:
+        conduit = self._service("conduit")
+        if conduit.pid() is None:
+            self.conduit_dir.mkdir(parents=True, exist_ok=True)
+            (self.conduit_dir / "conduit.yml").write_text(layout.conduit_yaml(self.ports))
+            conduit.spawn([str(binaries.conduit), "-d", str(self.conduit_dir)])
+        indexer = self._service("indexer")
+        url = f"http://{HOST}:{self.ports.indexer}/health"
+        deadline = time.monotonic() + 120
+        # The indexer daemon opens the database read-only and exits until conduit has created
+        # the schema, so it is (re)started until it stays up.
+        while _get_json(url) is None:
+            if conduit.pid() is None:
+                raise LocalnetError("conduit exited during start-up",
+                                    fix=f"see its log:\n{conduit.tail(15)}")
+            if indexer.pid() is None:
+                self.indexer_dir.mkdir(parents=True, exist_ok=True)
+                indexer.spawn(
+                    [str(binaries.indexer), "daemon", "--enable-all-parameters",
+                     "-S", f"{HOST}:{self.ports.indexer}", "-i", str(self.indexer_dir)],
+                    env={"INDEXER_POSTGRES_CONNECTION_STRING": layout.postgres_dsn(self.ports)},
+                )
+            if time.monotonic() > deadline:
+                raise LocalnetError("the indexer did not become healthy within 120 s",
+                                    fix=f"see its log:\n{indexer.tail(15)}")
+            time.sleep(0.5)
+
+    def _wait_http(self, name: str, url: str, service: Service, *, token: str | None = None,
+                   header: str = "X-Algo-API-Token", timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while _get_json(url, token=token, header=header) is None:
+            if service.pid() is None:
+                raise LocalnetError(f"{name} exited during start-up",
+                                    fix=f"see {service.log_file}:\n{service.tail(15)}")
+            if time.monotonic() > deadline:
+                raise LocalnetError(f"{name} did not answer on {url} within {timeout:.0f} s",
+                                    fix=f"see {service.log_file}")
+            time.sleep(0.2)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def _get_json(url: str, *, token: str | None = None, header: str = "X-Algo-API-Token",
+              timeout: float = 2.0) -> dict | None:
+    request = urllib.request.Request(url, headers={header: token} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return None
+    try:
+        data = json.loads(body) if body else {}
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else {}

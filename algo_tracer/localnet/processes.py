@@ -1,0 +1,116 @@
+"""Detached service processes tracked by pid files.
+
+A pid alone is not proof of ownership (pids are recycled), so every check also compares the
+process's command name with the program the pid file was written for: `stop` ends only the
+processes this LocalNet started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    program: str  # executable base name, as the kernel reports it in /proc/<pid>/stat
+    pid_file: Path
+    log_file: Path
+    stop_signal: int = signal.SIGTERM
+
+    def pid(self) -> int | None:
+        """The service's pid if it is running, else None (stale pid files are removed)."""
+        try:
+            pid = int(self.pid_file.read_text().split()[0])
+        except (FileNotFoundError, ValueError, IndexError):
+            return None
+        if _runs(pid, self.program):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def spawn(
+        self,
+        cmd: list[str],
+        *,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        user: str | None = None,
+        write_pid: bool = True,
+    ) -> int:
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the CLI and is not hit by its Ctrl-C
+                user=user,
+            )
+        if write_pid:
+            self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+            self.pid_file.write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def stop(self, timeout: float = 20.0) -> bool:
+        """Stop the service if it runs; True if a process was stopped. Safe to call twice."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal(pid, self.stop_signal)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                break
+            time.sleep(0.1)
+        else:
+            _signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+        if self.pid_file.exists() and self.pid_file.read_text().split()[:1] == [str(pid)]:
+            self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "".join(self.log_file.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def _stat(pid: int) -> tuple[str, str] | None:
+    """(command name, state) from /proc/<pid>/stat; the name is set at exec, unlike cmdline."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    name, rest = raw[raw.index("(") + 1 :].rsplit(")", 1)
+    return name, rest.split()[0]
+
+
+def _alive(pid: int) -> bool:
+    stat = _stat(pid)
+    # A zombie has exited; only its parent's wait() is missing.
+    return stat is not None and stat[1] != "Z"
+
+
+def _runs(pid: int, program: str) -> bool:
+    stat = _stat(pid)
+    # The kernel keeps the first 15 bytes of the executable's name.
+    return stat is not None and stat[1] != "Z" and stat[0] == program[:15]
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass

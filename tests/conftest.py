@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests under tests/localnet/ run against the real local network."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from algo_tracer.errors import LocalnetUnavailableError
+from algo_tracer.localnet import LocalNet, LocalnetStatus
+
+LOCALNET_DIR = Path(__file__).parent / "localnet"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if LOCALNET_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.localnet)
+
+
+@pytest.fixture(scope="session")
+def localnet() -> LocalnetStatus:
+    """The local network, started (and on first use built) if it is not running yet.
+
+    An already running LocalNet (AlgoKit's Docker one, or the native one) is used as it is. The
+    tests are skipped only when the network's programs cannot be obtained on this machine at all
+    (`LocalnetUnavailableError`, e.g. the Go module proxy does not serve go-algorand); set
+    ALGO_TRACER_REQUIRE_LOCALNET=1 to turn that skip into a failure.
+    """
+    net = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        status = net.start()
+    except LocalnetUnavailableError as exc:
+        if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
+            raise
+        pytest.skip(f"no local Algorand network can be built here: {exc}")
+    assert status.healthy, f"LocalNet is not healthy: {status.model_dump_json(indent=2)}"
+    return status
