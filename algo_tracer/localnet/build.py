@@ -214,7 +214,8 @@ def _download_module(go: str, log: Path) -> Path:
             f"(go-algorand {pins.GO_ALGORAND_TAG}): {info.get('Error', 'no module directory')}",
             fix="use prebuilt binaries with ALGO_TRACER_ALGOD_BIN_DIR=<dir with algod, kmd, goal "
             f"of go-algorand {pins.GO_ALGORAND_TAG}>, or Docker with `algokit localnet start`, "
-            "or an existing network through ALGOD_SERVER/INDEXER_SERVER (see README 'Local network')",
+            "or an existing network through ALGOD_SERVER/INDEXER_SERVER "
+            "(see README 'Local network')",
         )
     return Path(info["Dir"])
 
@@ -235,10 +236,11 @@ def _go_env(go: str, key: str) -> str:
 
 
 def _check_go() -> str:
-    go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    go = shutil.which("go") or next(
+        (str(p) for p in [Path("/usr/local/go/bin/go")] if p.exists()), None)
     if go is None:
         raise LocalnetUnavailableError(
-            "Go is not installed, and the native LocalNet builds algod, conduit and the indexer with it",
+            "Go is not installed; the native LocalNet builds algod, conduit and the indexer",
             fix=f"install Go >= {'.'.join(map(str, pins.MIN_GO))} (https://go.dev/doc/install) "
             "and put it on PATH, or use Docker with `algokit localnet start`",
         )
@@ -254,12 +256,14 @@ def _check_go() -> str:
 
 
 def _check_build_packages() -> None:
-    missing = sorted({pkg for tool, pkg in DEBIAN_BUILD_PACKAGES.items() if shutil.which(tool) is None})
+    missing = sorted(
+        {pkg for tool, pkg in DEBIAN_BUILD_PACKAGES.items() if shutil.which(tool) is None})
     if not missing:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
+        install = ["apt-get", "install", "-y", "-qq", *missing]
+        for cmd in (["apt-get", "update", "-qq"], install):
             if subprocess.run(cmd, env=env, capture_output=True).returncode != 0:
                 raise LocalnetError(
                     f"could not install the Debian build packages {' '.join(missing)}",

@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _use_docker() -> bool:
-    if os.environ.get("ALGO_TRACER_LOCALNET", "").lower() == "native" or not shutil.which("algokit"):
+    forced_native = os.environ.get("ALGO_TRACER_LOCALNET", "").lower() == "native"
+    if forced_native or not shutil.which("algokit"):
         return False
     for engine in ("docker", "podman"):
         if shutil.which(engine) and subprocess.run(

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-TOKEN = "a" * 64  # LocalNet's well-known algod, kmd and indexer token (not a secret)
-NETWORK_NAME = "dockernet"  # genesis id "dockernet-v1", as AlgoKit's `goal network create -n dockernet`
+TOKEN = "a" * 64  # LocalNet's well-known algod, kmd and indexer token: not a secret
+NETWORK_NAME = "dockernet"  # genesis id "dockernet-v1", as AlgoKit's `goal network create -n`
 GENESIS_ID = f"{NETWORK_NAME}-v1"
 NUM_ROUNDS = 30000  # participation key range, as AlgoKit's image
 HOST = "127.0.0.1"
@@ -111,7 +111,7 @@ def postgres_dsn(ports: Ports) -> str:
 
 def conduit_yaml(ports: Ports) -> str:
     # retry-count 0 retries forever: in DevMode no block appears until a transaction arrives, and
-    # conduit would otherwise give up on an idle network (AlgoKit's Docker restart policy hides this).
+    # conduit would otherwise give up on an idle network (AlgoKit's Docker restart policy hides it).
     return f"""\
 log-level: info
 retry-count: 0

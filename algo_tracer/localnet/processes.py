@@ -7,6 +7,7 @@ processes this LocalNet started.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -81,7 +82,8 @@ class Service:
 
     def tail(self, lines: int = 40) -> str:
         try:
-            return "".join(self.log_file.read_text(errors="replace").splitlines(keepends=True)[-lines:])
+            text = self.log_file.read_text(errors="replace")
+            return "".join(text.splitlines(keepends=True)[-lines:])
         except FileNotFoundError:
             return ""
 
@@ -110,7 +112,5 @@ def _runs(pid: int, program: str) -> bool:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass

@@ -1,0 +1,161 @@
+"""The local network behaves like AlgoKit LocalNet: same tools, same APIs, a working indexer."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+
+import pytest
+from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams
+from algosdk import transaction
+from algosdk.atomic_transaction_composer import AccountTransactionSigner
+
+from algo_tracer.cli import main
+from algo_tracer.indexer import iter_transactions, wait_for_round
+from algo_tracer.localnet import GENESIS_ID, LocalNet, LocalnetStatus, Ports
+from algo_tracer.localnet.paths import state_root
+
+
+def test_funded_account_sends_payment_whose_note_reads_back(algorand: AlgorandClient) -> None:
+    account = algorand.account.random()
+    algorand.account.ensure_funded(account, algorand.account.localnet_dispenser(),
+                                   AlgoAmount(algo=1))
+    note = b"algotrace:test/" + secrets.token_bytes(8)
+
+    result = algorand.send.payment(PaymentParams(
+        sender=account.address, receiver=account.address, amount=AlgoAmount(micro_algo=0),
+        note=note))
+
+    confirmed = algorand.client.algod.pending_transaction_info(result.tx_id)
+    assert base64.b64decode(confirmed["txn"]["txn"]["note"]) == note
+    assert confirmed["confirmed-round"] > 0
+
+
+def test_indexer_finds_payment_by_note_prefix(algorand: AlgorandClient) -> None:
+    dispenser = algorand.account.localnet_dispenser()
+    prefix = b"algotrace:prefix-" + secrets.token_hex(4).encode()
+    result = algorand.send.payment(PaymentParams(
+        sender=dispenser.address, receiver=dispenser.address, amount=AlgoAmount(micro_algo=0),
+        note=prefix + b"/payload"))
+    wait_for_round(algorand.client.indexer, result.confirmation["confirmed-round"],
+                   algod=algorand.client.algod)
+
+    found = list(iter_transactions(algorand.client.indexer, note_prefix=prefix))
+
+    assert [t["id"] for t in found] == [result.tx_id]
+
+
+def test_indexer_search_returns_every_page_past_a_thousand_matches(
+    algorand: AlgorandClient,
+) -> None:
+    dispenser = algorand.account.localnet_dispenser()
+    algod = algorand.client.algod
+    prefix = b"pagination-" + secrets.token_hex(4).encode()
+    params = algod.suggested_params()
+    signer = AccountTransactionSigner(dispenser.private_key)
+    sent: set[str] = set()
+    count = 1_050
+    for start in range(0, count, 16):
+        txns = [transaction.PaymentTxn(dispenser.address, params, dispenser.address, 0,
+                                       note=prefix + f"/{i}".encode())
+                for i in range(start, min(start + 16, count))]
+        transaction.assign_group_id(txns)
+        algod.send_transactions(signer.sign_transactions(txns, list(range(len(txns)))))
+        sent.update(t.get_txid() for t in txns)
+    last = transaction.wait_for_confirmation(algod, txns[-1].get_txid(), 10)
+    wait_for_round(algorand.client.indexer, last["confirmed-round"], algod=algod)
+
+    found = [t["id"] for t in iter_transactions(algorand.client.indexer, note_prefix=prefix)]
+
+    assert len(found) == count
+    assert set(found) == sent
+
+
+def test_status_json_reports_health_rounds_genesis_and_versions(
+    localnet: LocalnetStatus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    os.environ.setdefault("ALGO_TRACER_LOCALNET", "native")
+
+    code = main(["localnet", "status", "--json"])
+
+    status = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert status["healthy"] is True
+    assert status["genesis_id"] == GENESIS_ID
+    assert status["last_round"] >= 0
+    assert status["indexer_round"] is not None and status["indexer_lag"] >= 0
+    assert {s["name"] for s in status["services"]} == {
+        "algod", "follower", "kmd", "postgres", "conduit", "indexer"}
+    assert set(status["versions"]) == {"go_algorand", "conduit", "indexer"}
+
+
+@pytest.fixture
+def second_network(localnet: LocalnetStatus):
+    """A second native LocalNet on other ports, so lifecycle tests leave the shared one alone."""
+    if localnet.mode != "native":
+        pytest.skip("lifecycle tests drive the native LocalNet's processes")
+    state = state_root().parent / f"localnet-lifecycle-{os.getpid()}"
+    net = LocalNet(state, Ports(algod=14001, kmd=14002, follower=18081, gossip=20000,
+                                postgres=15443, indexer=18980), progress=lambda _: None)
+    yield net
+    net.stop()
+    shutil.rmtree(state, ignore_errors=True)
+
+
+def _client(ports: Ports) -> AlgorandClient:
+    from algokit_utils import AlgoClientNetworkConfig
+
+    token = "a" * 64
+    client = AlgorandClient.from_config(
+        algod_config=AlgoClientNetworkConfig("http://localhost", token, ports.algod),
+        indexer_config=AlgoClientNetworkConfig("http://localhost", token, ports.indexer),
+        kmd_config=AlgoClientNetworkConfig("http://localhost", token, ports.kmd),
+    )
+    client.set_suggested_params_cache_timeout(0)
+    return client
+
+
+def _pay(client: AlgorandClient, note: bytes) -> int:
+    dispenser = client.account.localnet_dispenser()
+    result = client.send.payment(PaymentParams(
+        sender=dispenser.address, receiver=dispenser.address, amount=AlgoAmount(micro_algo=0),
+        note=note))
+    return result.confirmation["confirmed-round"]
+
+
+def test_stop_and_start_keep_the_chain_and_the_indexer_catches_up(second_network: LocalNet) -> None:
+    net = second_network
+    net.start()
+    client = _client(net.ports)
+    genesis = client.client.algod.versions()["genesis_hash_b64"]
+    before = _pay(client, b"lifecycle/before-restart")
+
+    assert set(net.stop()) == {"algod", "follower", "kmd", "postgres", "conduit", "indexer"}
+    assert net.stop() == []  # stopping twice is harmless
+    assert net.start().healthy
+
+    assert client.client.algod.versions()["genesis_hash_b64"] == genesis
+    after = _pay(client, b"lifecycle/after-restart")
+    assert after > before
+    wait_for_round(client.client.indexer, after, algod=client.client.algod)
+    notes = [base64.b64decode(t["note"]) for t in
+             iter_transactions(client.client.indexer, note_prefix=b"lifecycle/")]
+    assert notes == [b"lifecycle/before-restart", b"lifecycle/after-restart"]
+
+
+def test_reset_gives_a_fresh_chain(second_network: LocalNet) -> None:
+    net = second_network
+    net.start()
+    client = _client(net.ports)
+    genesis = client.client.algod.versions()["genesis_hash_b64"]
+    _pay(client, b"reset/old-chain")
+
+    status = net.reset()
+
+    assert status.healthy
+    assert client.client.algod.versions()["genesis_hash_b64"] != genesis
+    assert status.last_round == 0
+    assert list(iter_transactions(client.client.indexer, note_prefix=b"reset/")) == []
