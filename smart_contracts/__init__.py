@@ -1,0 +1,1 @@
+"""Algorand smart contracts of algo-tracer; build and deploy with `python -m smart_contracts`."""

@@ -1,0 +1,1 @@
+"""ExperimentRegistry: the on-chain provenance registry (contract.py) and its deploy script."""
