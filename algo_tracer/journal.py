@@ -1,0 +1,327 @@
+"""The local write-ahead journal: every record is written here before it is sent anywhere.
+
+One SQLite database (WAL mode) per working directory holds, for each experiment, its stages, its
+high-volume records, the batches those records were anchored in, and the seal, each with a status
+that only moves forward:
+
+    pending  ->  submitted (transaction ids known, group signed)  ->  confirmed (round known)
+
+A write that was submitted but never seen confirmed (crash, network cut) is resolved on resume
+from the chain itself: the contract's expected-index check makes a second landing impossible, so
+the resolver only has to ask "did index N land?" (see `algo_tracer.writer`).
+
+WAL with synchronous=NORMAL survives the process being killed at any point (the data is in the OS
+page cache before a call returns); it does not promise to survive a power cut.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from algo_tracer.errors import JournalError
+from algo_tracer.records import NoteRecord, RecordKind
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+    id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    app_id INTEGER NOT NULL,
+    genesis_hash TEXT NOT NULL,
+    genesis_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    metadata_digest BLOB NOT NULL,
+    salt_key BLOB NOT NULL,
+    output_dir TEXT NOT NULL,
+    status TEXT NOT NULL,
+    create_txid TEXT, create_round INTEGER,
+    final_digest BLOB, seal_txid TEXT, seal_round INTEGER,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stages (
+    experiment_id BLOB NOT NULL,
+    idx INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    digest BLOB NOT NULL,
+    detail TEXT NOT NULL,
+    status TEXT NOT NULL,
+    txid TEXT, round INTEGER,
+    PRIMARY KEY (experiment_id, idx)
+);
+CREATE TABLE IF NOT EXISTS records (
+    experiment_id BLOB NOT NULL,
+    seq INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    private INTEGER NOT NULL,
+    batch INTEGER,
+    PRIMARY KEY (experiment_id, seq)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    experiment_id BLOB NOT NULL,
+    idx INTEGER NOT NULL,
+    private INTEGER NOT NULL,
+    first_seq INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    first_round INTEGER NOT NULL,
+    last_round INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    txids TEXT, round INTEGER,
+    PRIMARY KEY (experiment_id, idx)
+);
+"""
+
+PENDING, SUBMITTED, CONFIRMED = "pending", "submitted", "confirmed"
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    id: bytes
+    name: str
+    app_id: int
+    genesis_hash: str
+    genesis_id: str
+    owner: str
+    metadata: dict[str, Any]
+    metadata_digest: bytes
+    salt_key: bytes
+    output_dir: str
+    status: str  # creating, open, sealing, sealed
+    create_txid: str | None
+    create_round: int | None
+    final_digest: bytes | None
+    seal_txid: str | None
+    seal_round: int | None
+
+
+@dataclass(frozen=True)
+class StageRow:
+    idx: int
+    kind: int
+    label: str
+    digest: bytes
+    detail: dict[str, Any]
+    status: str
+    txid: str | None
+    round: int | None
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    idx: int
+    private: bool
+    first_seq: int
+    count: int
+    root: bytes
+    first_round: int
+    last_round: int
+    status: str
+    txids: list[str]
+    round: int | None
+
+
+class Journal:
+    """Thread-safe access to the journal file (one connection per thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._tx() as db:
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise JournalError(
+                    f"journal {path} has schema version {row[0]}, this algo-tracer reads "
+                    f"version {SCHEMA_VERSION}",
+                    fix="finish its experiments with the algo-tracer version that wrote it, "
+                    "or point ALGO_TRACER_DIR at a new directory",
+                )
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(f"cannot open the journal {self.path}: {exc}",
+                                   fix="check the file is a algo-tracer journal and writable, "
+                                   "or point ALGO_TRACER_DIR elsewhere") from exc
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- experiments ---------------------------------------------------------------------------
+
+    def add_experiment(self, row: ExperimentRow) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO experiments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%s'))",
+                (row.id, row.name, row.app_id, row.genesis_hash, row.genesis_id, row.owner,
+                 json.dumps(row.metadata, sort_keys=True), row.metadata_digest, row.salt_key,
+                 row.output_dir, row.status, row.create_txid, row.create_round,
+                 row.final_digest, row.seal_txid, row.seal_round),
+            )
+
+    def experiment(self, experiment_id: bytes) -> ExperimentRow:
+        row = self._db().execute("SELECT * FROM experiments WHERE id=?",
+                                 (experiment_id,)).fetchone()
+        if row is None:
+            raise JournalError(f"experiment {experiment_id.hex()} is not in journal {self.path}",
+                               fix="run from the directory the experiment was traced in, or set "
+                               "ALGO_TRACER_DIR to its .algo-tracer directory")
+        return _experiment(row)
+
+    def experiments(self, *, unfinished: bool = False) -> list[ExperimentRow]:
+        sql = "SELECT * FROM experiments"
+        if unfinished:
+            sql += " WHERE status != 'sealed' OR id IN (SELECT experiment_id FROM stages "
+            sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM batches "
+            sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM records "
+            sql += "WHERE batch IS NULL)"
+        return [_experiment(r) for r in self._db().execute(sql + " ORDER BY created_at")]
+
+    def update_experiment(self, experiment_id: bytes, **fields: Any) -> None:
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE experiments SET {cols} WHERE id=?",
+                       (*fields.values(), experiment_id))
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def add_stage(self, experiment_id: bytes, kind: int, label: str, digest: bytes,
+                  detail: dict[str, Any]) -> int:
+        """Append a stage; its index is the next one in journal order."""
+        with self._tx() as db:
+            (idx,) = db.execute("SELECT COALESCE(MAX(idx)+1, 0) FROM stages WHERE experiment_id=?",
+                                (experiment_id,)).fetchone()
+            db.execute("INSERT INTO stages VALUES (?,?,?,?,?,?,?,NULL,NULL)",
+                       (experiment_id, idx, kind, label, digest,
+                        json.dumps(detail, sort_keys=True), PENDING))
+        return int(idx)
+
+    def stages(self, experiment_id: bytes) -> list[StageRow]:
+        rows = self._db().execute(
+            "SELECT idx, kind, label, digest, detail, status, txid, round FROM stages "
+            "WHERE experiment_id=? ORDER BY idx", (experiment_id,))
+        return [StageRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7])
+                for r in rows]
+
+    def set_stage(self, experiment_id: bytes, idx: int, *, status: str, txid: str | None = None,
+                  round: int | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE stages SET status=?, txid=COALESCE(?, txid), "
+                       "round=COALESCE(?, round) WHERE experiment_id=? AND idx=?",
+                       (status, txid, round, experiment_id, idx))
+
+    # -- high-volume records -------------------------------------------------------------------
+
+    def add_record(self, experiment_id: bytes, kind: RecordKind, name: str, step: int,
+                   value: float | str, private: bool) -> int:
+        """Append one record; returns its seq (position in the experiment's record stream)."""
+        with self._tx() as db:
+            (seq,) = db.execute("SELECT COALESCE(MAX(seq)+1, 0) FROM records "
+                                "WHERE experiment_id=?", (experiment_id,)).fetchone()
+            db.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,NULL)",
+                       (experiment_id, seq, int(kind), name, step, json.dumps(value),
+                        int(private)))
+        return int(seq)
+
+    def unbatched_records(self, experiment_id: bytes,
+                          limit: int) -> list[tuple[NoteRecord, bool]]:
+        rows = self._db().execute(
+            "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=? "
+            "AND batch IS NULL ORDER BY seq LIMIT ?", (experiment_id, limit))
+        return [(NoteRecord(r[0], RecordKind(r[1]), r[2], r[3], json.loads(r[4])), bool(r[5]))
+                for r in rows]
+
+    def records(self, experiment_id: bytes, first_seq: int = 0,
+                count: int | None = None) -> list[tuple[NoteRecord, bool]]:
+        last = first_seq + count if count is not None else 2**63
+        rows = self._db().execute(
+            "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=? "
+            "AND seq >= ? AND seq < ? ORDER BY seq", (experiment_id, first_seq, last))
+        return [(NoteRecord(r[0], RecordKind(r[1]), r[2], r[3], json.loads(r[4])), bool(r[5]))
+                for r in rows]
+
+    def count_unbatched(self, experiment_id: bytes) -> int:
+        (n,) = self._db().execute("SELECT COUNT(*) FROM records WHERE experiment_id=? AND "
+                                  "batch IS NULL", (experiment_id,)).fetchone()
+        return int(n)
+
+    # -- batches -------------------------------------------------------------------------------
+
+    def add_batch(self, experiment_id: bytes, *, private: bool, first_seq: int, count: int,
+                  root: bytes, first_round: int, last_round: int) -> int:
+        """Assign records [first_seq, first_seq + count) to the next anchor index."""
+        with self._tx() as db:
+            (idx,) = db.execute("SELECT COALESCE(MAX(idx)+1, 0) FROM batches "
+                                "WHERE experiment_id=?", (experiment_id,)).fetchone()
+            db.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,NULL,NULL)",
+                       (experiment_id, idx, int(private), first_seq, count, root, first_round,
+                        last_round, PENDING))
+            updated = db.execute("UPDATE records SET batch=? WHERE experiment_id=? AND seq>=? "
+                                 "AND seq<? AND batch IS NULL",
+                                 (idx, experiment_id, first_seq, first_seq + count)).rowcount
+            if updated != count:
+                raise JournalError(f"batch {idx} expected {count} unbatched records from seq "
+                                   f"{first_seq}, found {updated}",
+                                   fix="this is a bug in algo-tracer; please report it")
+        return int(idx)
+
+    def batches(self, experiment_id: bytes) -> list[BatchRow]:
+        rows = self._db().execute(
+            "SELECT idx, private, first_seq, count, root, first_round, last_round, status, txids, "
+            "round FROM batches WHERE experiment_id=? ORDER BY idx", (experiment_id,))
+        return [BatchRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
+                         json.loads(r[8]) if r[8] else [], r[9]) for r in rows]
+
+    def set_batch(self, experiment_id: bytes, idx: int, *, status: str,
+                  txids: list[str] | None = None, round: int | None = None,
+                  first_round: int | None = None, last_round: int | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE batches SET status=?, txids=COALESCE(?, txids), round=COALESCE(?, round),"
+                " first_round=COALESCE(?, first_round), last_round=COALESCE(?, last_round) "
+                "WHERE experiment_id=? AND idx=?",
+                (status, json.dumps(txids) if txids is not None else None, round, first_round,
+                 last_round, experiment_id, idx))
+
+
+def _experiment(r: tuple) -> ExperimentRow:
+    return ExperimentRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
+                         r[10], r[11], r[12], r[13], r[14], r[15])

@@ -1,0 +1,244 @@
+"""The ExperimentRegistry app on one network, written through one account.
+
+Writes happen in two steps so that nothing can be recorded twice: `prepare_*` builds and signs a
+transaction group (its transaction ids are then fixed and go into the journal), `submit` sends it
+and waits for confirmation. If the outcome of a submission is unknown, the caller asks the chain
+(`header`) whether the index landed instead of sending again blindly; the contract's expected
+index rejects a second landing anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from functools import cached_property
+
+from algokit_utils import (
+    AlgoAmount,
+    AlgorandClient,
+    AppCallMethodCallParams,
+    CommonAppCallParams,
+    PaymentParams,
+)
+from algokit_utils.errors.logic_error import parse_logic_error
+from algosdk import transaction
+from algosdk.atomic_transaction_composer import TransactionSigner
+from algosdk.error import AlgodHTTPError
+
+from algo_tracer import chain
+from algo_tracer.boxes import Header, Stage, decode_header, decode_page
+from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
+from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
+    APP_SPEC,
+    AnchorBatchArgs,
+    CreateExperimentArgs,
+    ExperimentRegistryClient,
+    RecordStageArgs,
+    SealArgs,
+)
+
+_RETURN_PREFIX = bytes.fromhex("151f7c75")
+
+#: What each contract error text means for a user, and what to do about it.
+CONTRACT_ERRORS: dict[str, str] = {
+    "experiment exists": "an experiment with this id is already registered; ids are derived "
+    "with a random salt, so this is a retry of a create that already landed",
+    "unknown experiment": "no experiment with this id in this registry app: check the app id "
+    "and the network (ALGO_TRACER_APP_ID, ALGOD_SERVER)",
+    "not owner": "the experiment belongs to another account: sign with the owner's key "
+    "(ALGO_TRACER_MNEMONIC)",
+    "experiment sealed": "sealed experiments are final: start a new experiment",
+    "stale stage index": "that stage index is already recorded on chain",
+    "future stage index": "the journal is behind the chain: run `algo-tracer resume`",
+    "stale anchor index": "that batch is already anchored on chain",
+    "future anchor index": "the journal is behind the chain: run `algo-tracer resume`",
+    "underpaid": "the storage deposit paid with the call is too small; this is a bug in "
+    "algo-tracer, please report it",
+}
+
+
+@dataclass(frozen=True)
+class SignedGroup:
+    """A signed transaction group whose transaction ids are fixed before it is sent."""
+
+    signed: list[transaction.SignedTransaction]
+    app_call: int  # position of the registry call in the group
+    first_valid: int
+    last_valid: int
+
+    @property
+    def txids(self) -> list[str]:
+        return [s.get_txid() for s in self.signed]
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    txid: str  # the registry call's transaction id
+    round: int
+    head: bytes  # the chain head the contract returned
+
+
+class Registry:
+    def __init__(self, algorand: AlgorandClient, app_id: int, sender: str,
+                 signer: TransactionSigner) -> None:
+        self.algorand = algorand
+        self.app_id = app_id
+        self.sender = sender
+        self.client = ExperimentRegistryClient(algorand=algorand, app_id=app_id,
+                                               default_sender=sender, default_signer=signer)
+
+    @cached_property
+    def app_address(self) -> str:
+        return self.client.app_address
+
+    # -- building ------------------------------------------------------------------------------
+
+    def prepare_create(self, experiment_id: bytes, metadata_digest: bytes) -> SignedGroup:
+        pay = self._deposit(chain.header_box_mbr())
+        call = self.client.params.create_experiment(
+            CreateExperimentArgs(id=experiment_id, metadata_digest=metadata_digest, payment=pay),
+            params=self._refs(chain.header_key(experiment_id)))
+        return self._sign([call])
+
+    def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
+                      digest: bytes) -> SignedGroup:
+        page, _ = chain.stage_location(index)
+        pay = self._deposit(chain.stage_mbr(index))
+        call = self.client.params.record_stage(
+            RecordStageArgs(id=experiment_id, expected_index=index, kind=kind, digest=digest,
+                            payment=pay),
+            params=self._refs(chain.header_key(experiment_id),
+                              chain.page_key(experiment_id, page)))
+        return self._sign([call])
+
+    def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,
+                       notes: list[bytes], leases: list[bytes]) -> SignedGroup:
+        """The anchor call, plus one 0-ALGO self-payment per note (the note path).
+
+        `first_round`/`last_round` are the group's validity window: the rounds within which
+        the anchored records were submitted.
+        """
+        params = self.algorand.client.algod.suggested_params()
+        first, last = params.first, params.last
+        call = self.client.params.anchor_batch(
+            AnchorBatchArgs(id=experiment_id, expected_index=index, merkle_root=root,
+                            record_count=count, first_round=first, last_round=last),
+            params=self._refs(chain.header_key(experiment_id), first=first, last=last))
+        payments = [PaymentParams(sender=self.sender, receiver=self.sender,
+                                  amount=AlgoAmount(micro_algo=0), note=note, lease=lease,
+                                  first_valid_round=first, last_valid_round=last)
+                    for note, lease in zip(notes, leases, strict=True)]
+        return self._sign([call, *payments])
+
+    def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
+        call = self.client.params.seal(SealArgs(id=experiment_id, final_digest=final_digest),
+                                       params=self._refs(chain.header_key(experiment_id)))
+        return self._sign([call])
+
+    def _deposit(self, micro_algo: int) -> transaction.Transaction:
+        return self.algorand.create_transaction.payment(PaymentParams(
+            sender=self.sender, receiver=self.app_address,
+            amount=AlgoAmount(micro_algo=micro_algo)))
+
+    @staticmethod
+    def _refs(*keys: bytes, first: int | None = None,
+              last: int | None = None) -> CommonAppCallParams:
+        # Naming the boxes spares a simulate round trip per call (resource population).
+        return CommonAppCallParams(box_references=list(keys), first_valid_round=first,
+                                   last_valid_round=last)
+
+    def _sign(self, items: list[AppCallMethodCallParams | PaymentParams]) -> SignedGroup:
+        composer = self.algorand.new_group()
+        for item in items:
+            if isinstance(item, PaymentParams):
+                composer.add_payment(item)
+            else:
+                composer.add_app_call_method_call(item)
+        built = composer.build()
+        signed = built.atc.gather_signatures()
+        app_call = next(i for i, t in enumerate(signed)
+                        if isinstance(t.transaction, transaction.ApplicationCallTxn))
+        txn = signed[app_call].transaction
+        return SignedGroup(signed=list(signed), app_call=app_call,
+                           first_valid=txn.first_valid_round, last_valid=txn.last_valid_round)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def submit(self, group: SignedGroup) -> Confirmed:
+        algod = self.algorand.client.algod
+        try:
+            algod.send_transactions(group.signed)
+            info = transaction.wait_for_confirmation(
+                algod, group.txids[group.app_call], max(4, group.last_valid - group.first_valid))
+        except AlgodHTTPError as exc:
+            raise self._translate(exc, group) from exc
+        except (OSError, TimeoutError) as exc:
+            raise NetworkError(f"algod could not be reached: {exc}",
+                               fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
+                               "localnet status`); the journal keeps the write for `resume`",
+                               ) from exc
+        except transaction.ConfirmationTimeoutError as exc:
+            raise NetworkError(f"transaction {group.txids[group.app_call]} was not confirmed "
+                               f"by round {group.last_valid}: {exc}",
+                               fix="the journal keeps the write; `algo-tracer resume` settles "
+                               "it from the chain") from exc
+        logs = [base64.b64decode(x) for x in info.get("logs", [])]
+        head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
+        return Confirmed(txid=group.txids[group.app_call], round=int(info["confirmed-round"]),
+                         head=head)
+
+    def _translate(self, exc: AlgodHTTPError, group: SignedGroup) -> Exception:
+        text = str(exc)
+        logic = parse_logic_error(text)
+        if logic is not None:
+            code = _error_text(logic["pc"]) or logic["message"]
+            meaning = CONTRACT_ERRORS.get(code)
+            return ContractError(f"the registry rejected the call: {code}", code=code, fix=meaning)
+        if "overspend" in text or ("balance" in text and "below min" in text):
+            need = sum(t.transaction.fee + getattr(t.transaction, "amt", 0) for t in group.signed)
+            try:
+                acct = self.algorand.client.algod.account_info(self.sender)
+                have = f"it holds {acct['amount']} µA, {acct['min-balance']} µA of it locked"
+            except (AlgodHTTPError, OSError):
+                have = "its balance could not be read"
+            return InsufficientFundsError(
+                f"account {self.sender} cannot pay {need} µA for this write (fees and storage "
+                f"deposit); {have}",
+                fix=f"send at least {need} µA (0.1 ALGO covers many writes) to {self.sender}")
+        return NetworkError(f"algod rejected the transaction group: {text}",
+                            fix="see the message; the journal keeps the write for `resume`")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def header(self, experiment_id: bytes) -> Header | None:
+        value = self._box(chain.header_key(experiment_id))
+        return decode_header(value) if value is not None else None
+
+    def stages(self, experiment_id: bytes, count: int) -> list[Stage]:
+        out: list[Stage] = []
+        for page in range((count + chain.PAGE_CAPACITY - 1) // chain.PAGE_CAPACITY):
+            value = self._box(chain.page_key(experiment_id, page)) or b""
+            out.extend(decode_page(page, value))
+        return out[:count]
+
+    def _box(self, key: bytes) -> bytes | None:
+        try:
+            box = self.algorand.client.algod.application_box_by_name(self.app_id, key)
+        except AlgodHTTPError as exc:
+            if exc.code == 404:
+                return None
+            raise NetworkError(f"reading box {key.hex()} of app {self.app_id} failed: {exc}",
+                               fix="check the app id and the network") from exc
+        except (OSError, TimeoutError) as exc:
+            raise NetworkError(f"algod could not be reached: {exc}",
+                               fix="check ALGOD_SERVER/ALGOD_PORT") from exc
+        return base64.b64decode(box["value"])
+
+
+def _error_text(pc: int) -> str | None:
+    """The contract's assert text for a failing pc (puyapy keeps it in ARC-56 sourceInfo)."""
+    approval = APP_SPEC.source_info.approval if APP_SPEC.source_info else None
+    for entry in approval.source_info if approval else []:
+        if pc in entry.pc and entry.error_message:
+            return entry.error_message
+    return None
