@@ -21,8 +21,20 @@ from __future__ import annotations
 import logging
 import os
 import urllib.error
+from typing import TYPE_CHECKING
 
-from algokit_utils import AlgoAmount, AlgorandClient, OnSchemaBreak, OnUpdate
+from algokit_utils import (
+    AlgoAmount,
+    AlgorandClient,
+    AppFactoryDeployResult,
+    OnSchemaBreak,
+    OnUpdate,
+)
+
+if TYPE_CHECKING:
+    from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
+        ExperimentRegistryClient,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +52,31 @@ def on_update_policy(*, is_localnet: bool, choice: str | None) -> OnUpdate:
         raise SystemExit(f"{ON_UPDATE_ENV} must be 'append' or 'fail', got {choice!r}") from None
 
 
-def deploy() -> None:
-    """Deploy (or find) the registry on the configured network and fund its account."""
+def deploy_registry(
+    algorand: AlgorandClient, deployer: str, on_update: OnUpdate
+) -> tuple[ExperimentRegistryClient, AppFactoryDeployResult]:
+    """Deploy (or find) the registry created by `deployer` and fund its account minimum."""
     # Imported here so this module loads before the first build has generated the client.
     from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
         ExperimentRegistryFactory,
     )
 
+    factory = algorand.client.get_typed_app_factory(
+        ExperimentRegistryFactory, default_sender=deployer
+    )
+    client, result = factory.deploy(on_update=on_update, on_schema_break=OnSchemaBreak.Fail)
+    funded = algorand.account.ensure_funded(
+        account_to_fund=client.app_address,
+        dispenser_account=deployer,
+        min_spending_balance=AlgoAmount.from_micro_algo(0),
+    )
+    if funded is not None:
+        logger.info("funded app account with %s µA", funded.amount_funded.micro_algo)
+    return client, result
+
+
+def deploy() -> None:
+    """Deploy (or find) the registry on the configured network and fund its account."""
     algorand = AlgorandClient.from_environment()
     try:
         deployer = algorand.account.from_environment("DEPLOYER")
@@ -55,20 +85,7 @@ def deploy() -> None:
         server = os.environ.get("ALGOD_SERVER", "LocalNet (http://localhost:4001)")
         raise SystemExit(f"cannot reach the node at {server}: {exc.reason}") from exc
     on_update = on_update_policy(is_localnet=is_localnet, choice=os.environ.get(ON_UPDATE_ENV))
-
-    factory = algorand.client.get_typed_app_factory(
-        ExperimentRegistryFactory, default_sender=deployer.address
-    )
-    client, result = factory.deploy(on_update=on_update, on_schema_break=OnSchemaBreak.Fail)
-
-    funded = algorand.account.ensure_funded(
-        account_to_fund=client.app_address,
-        dispenser_account=deployer.address,
-        min_spending_balance=AlgoAmount.from_micro_algo(0),
-    )
-    if funded is not None:
-        logger.info("funded app account with %s µA", funded.amount_funded.micro_algo)
-
+    client, result = deploy_registry(algorand, deployer.address, on_update)
     logger.info(
         "ExperimentRegistry %s: app id %d, address %s (deployer %s)",
         result.operation_performed.name,
