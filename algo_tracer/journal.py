@@ -141,8 +141,8 @@ class Journal:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._db().executescript(_SCHEMA)  # idempotent; executescript commits by itself
         with self._tx() as db:
-            db.executescript(_SCHEMA)
             row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
@@ -281,6 +281,16 @@ class Journal:
     def count_unbatched(self, experiment_id: bytes) -> int:
         (n,) = self._db().execute("SELECT COUNT(*) FROM records WHERE experiment_id=? AND "
                                   "batch IS NULL", (experiment_id,)).fetchone()
+        return int(n)
+
+    def outstanding(self, experiment_id: bytes) -> int:
+        """Writes not yet confirmed on chain: the create, stages, records, batches."""
+        (n,) = self._db().execute(
+            "SELECT (SELECT COUNT(*) FROM experiments WHERE id=:e AND status='creating')"
+            " + (SELECT COUNT(*) FROM stages WHERE experiment_id=:e AND status!='confirmed')"
+            " + (SELECT COUNT(*) FROM batches WHERE experiment_id=:e AND status!='confirmed')"
+            " + (SELECT COUNT(*) FROM records WHERE experiment_id=:e AND batch IS NULL)",
+            {"e": experiment_id}).fetchone()
         return int(n)
 
     # -- batches -------------------------------------------------------------------------------

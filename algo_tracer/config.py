@@ -1,0 +1,110 @@
+"""Where to write: the network, the signing account and the registry app, from the environment.
+
+| variable | meaning | default |
+|---|---|---|
+| `ALGOD_SERVER`, `ALGOD_PORT`, `ALGOD_TOKEN` | algod (algokit-utils conventions) | LocalNet |
+| `INDEXER_SERVER`, `INDEXER_PORT`, `INDEXER_TOKEN` | Indexer, for verification | LocalNet |
+| `ALGO_TRACER_MNEMONIC` | the recording account (never printed or stored) | LocalNet: KMD |
+| `ALGO_TRACER_APP_ID` | the ExperimentRegistry app | LocalNet: deployed on first use |
+| `ALGO_TRACER_DIR` | journal directory | `./.algo-tracer` |
+
+On LocalNet the recording account defaults to a KMD wallet `ALGO_TRACER` funded from the
+dispenser. TestNet and MainNet need all of ALGOD_*, INDEXER_*, ALGO_TRACER_MNEMONIC and
+ALGO_TRACER_APP_ID.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+
+from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
+from algosdk.error import AlgodHTTPError
+
+from algo_tracer.errors import ConfigError, NetworkError
+
+LOCALNET_FUNDING = AlgoAmount(algo=1_000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    algorand: AlgorandClient
+    account: SigningAccount
+    app_id: int
+    state_dir: Path
+    is_localnet: bool
+    genesis_id: str
+    genesis_hash: str
+
+    def __repr__(self) -> str:  # the account holds a private key: keep it out of any log
+        return (f"Settings(app_id={self.app_id}, sender={self.account.address}, "
+                f"network={self.genesis_id}, state_dir={self.state_dir})")
+
+
+def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
+    """The client plus (genesis id, genesis hash, is LocalNet); NetworkError if unreachable."""
+    algorand = AlgorandClient.from_environment()
+    algorand.set_suggested_params_cache_timeout(0)
+    server = os.environ.get("ALGOD_SERVER", "http://localhost:4001 (LocalNet)")
+    try:
+        versions = algorand.client.algod.versions()
+    except (urllib.error.URLError, OSError, AlgodHTTPError) as exc:
+        raise NetworkError(
+            f"cannot reach algod at {server}: {exc}",
+            fix="start the local network with `algo-tracer localnet start`, or set ALGOD_SERVER, "
+            "ALGOD_PORT and ALGOD_TOKEN for another network") from exc
+    genesis_id = versions["genesis_id"]
+    return (algorand, genesis_id, versions["genesis_hash_b64"],
+            algorand.client.is_localnet())
+
+
+def settings_from_environment(state_dir: Path | None = None) -> Settings:
+    algorand, genesis_id, genesis_hash, is_localnet = algorand_from_environment()
+    account = _account(algorand, is_localnet)
+    app_id = _app_id(algorand, account, is_localnet, genesis_id)
+    directory = state_dir or Path(os.environ.get("ALGO_TRACER_DIR", ".algo-tracer"))
+    return Settings(algorand, account, app_id, directory, is_localnet, genesis_id, genesis_hash)
+
+
+def _account(algorand: AlgorandClient, is_localnet: bool) -> SigningAccount:
+    mnemonic = os.environ.get("ALGO_TRACER_MNEMONIC")
+    if mnemonic:
+        try:
+            return algorand.account.from_mnemonic(mnemonic=mnemonic.strip())
+        except Exception:  # algosdk raises assorted errors for bad words; never echo them
+            raise ConfigError("ALGO_TRACER_MNEMONIC is not a valid 25-word Algorand mnemonic",
+                              fix="check the words and their order (they are not shown here)"
+                              ) from None
+    if not is_localnet:
+        raise ConfigError("no signing account: ALGO_TRACER_MNEMONIC is not set",
+                          fix="export ALGO_TRACER_MNEMONIC with the 25-word mnemonic of a funded "
+                          "account (on LocalNet a KMD wallet is used instead)")
+    return algorand.account.from_environment("ALGO_TRACER", fund_with=LOCALNET_FUNDING)
+
+
+def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool,
+            genesis_id: str) -> int:
+    text = os.environ.get("ALGO_TRACER_APP_ID")
+    if text:
+        if not text.strip().isdigit():
+            raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id",
+                              fix="set it to the registry's numeric app id")
+        app_id = int(text)
+        try:
+            algorand.client.algod.application_info(app_id)
+        except AlgodHTTPError as exc:
+            raise ConfigError(
+                f"application {app_id} does not exist on {genesis_id}",
+                fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the network it was "
+                "deployed on") from exc
+        return app_id
+    if not is_localnet:
+        raise ConfigError("ALGO_TRACER_APP_ID is not set",
+                          fix="deploy the registry with `python -m smart_contracts deploy` and "
+                          "export the app id it prints as ALGO_TRACER_APP_ID")
+    from smart_contracts.experiment_registry.deploy_config import deploy_registry
+
+    client, _ = deploy_registry(algorand, account.address, OnUpdate.AppendApp)
+    return client.app_id

@@ -1,0 +1,60 @@
+"""Experiment ids: 32 bytes derived client-side, shown to people in base58.
+
+    id = SHA-256("algotrace/v1/experiment-id" || 0x00 || owner public key || UTF-8 name || 0x00
+                 || 16 random bytes)
+
+The random salt makes every run a new id even for the same name and owner, and binds the owner
+and name into it. The printable form is base58 (Bitcoin alphabet: no 0/O/I/l), 43-44 characters,
+selectable with a double click; 64 hex characters are accepted as well.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from algo_tracer.errors import InputError
+from algo_tracer.hashing import hash_bytes
+
+ID_DOMAIN = "algotrace/v1/experiment-id"
+_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def new_experiment_id(owner_public_key: bytes, name: str, *, salt: bytes | None = None) -> bytes:
+    salt = os.urandom(16) if salt is None else salt
+    return hash_bytes(ID_DOMAIN, owner_public_key + name.encode() + b"\0" + salt).value
+
+
+def format_id(experiment_id: bytes) -> str:
+    """Base58 text of a 32-byte id (leading zero bytes become '1's, as in Bitcoin)."""
+    n = int.from_bytes(experiment_id, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _ALPHABET[r] + out
+    return "1" * (len(experiment_id) - len(experiment_id.lstrip(b"\0"))) + out
+
+
+def parse_id(text: str) -> bytes:
+    """The 32-byte id from its base58 or hex text; InputError naming what is wrong otherwise."""
+    text = text.strip()
+    if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", text):
+        return bytes.fromhex(text.removeprefix("0x"))
+    bad = sorted({c for c in text if c not in _INDEX})
+    if not text or bad:
+        raise InputError(
+            f"experiment id {text!r} is not base58" + (f" (bad characters: {''.join(bad)})"
+                                                       if bad else ""),
+            fix="copy the id as printed by algo-tracer (43-44 base58 characters) or give the "
+            "64-character hex form")
+    n = 0
+    for c in text:
+        n = n * 58 + _INDEX[c]
+    zeros = len(text) - len(text.lstrip("1"))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    raw = b"\0" * zeros + body
+    if len(raw) != 32:
+        raise InputError(f"experiment id {text!r} decodes to {len(raw)} bytes, not 32",
+                         fix="check the id was copied whole")
+    return raw

@@ -1,0 +1,138 @@
+"""The manifest: everything needed to re-check an experiment against the chain, as one JSON file.
+
+A manifest lists the experiment's on-chain identity (network, app, id, owner), every stage with
+its digest and the transaction that recorded it, every anchored batch of high-volume records, the
+private records with their salts and Merkle proofs, and the seal. The seal's `final_digest` is
+the digest of the manifest itself with its `seal` section left out, so the sealed chain commits
+to the manifest as a whole (`Manifest.final_digest()`).
+
+Manifests come back from disk and from other people, so they are parsed strictly (pydantic).
+`Manifest.model_json_schema()` is exported as docs/manifest.schema.json.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from algo_tracer.errors import InputError
+from algo_tracer.hashing import canonical_json, hash_bytes
+from algo_tracer.merkle import MerkleProof
+
+MANIFEST_FORMAT = "algo-tracer-manifest/v1"
+FINAL_DIGEST_DOMAIN = "algotrace/v1/manifest"
+_MANIFEST_FIX = "give the manifest.json written when the experiment ended"
+
+
+class StageKind(IntEnum):
+    """The `kind` byte of a stage record on chain (docs/design.md)."""
+
+    ENVIRONMENT = 1
+    CODE = 2
+    DATA = 3
+    PARAMS = 4
+    SEED = 5
+    MODEL = 6
+    METRICS = 7
+    ARTIFACT = 8
+    MANIFEST = 9
+    CUSTOM = 10
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StageEntry(_Model):
+    index: int = Field(ge=0)
+    kind: StageKind
+    label: str
+    digest: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 as recorded on chain")
+    detail: dict[str, Any] = Field(default_factory=dict,
+                                   description="what was hashed: files, shapes, params, versions")
+    txid: str | None = None
+    round: int | None = None
+
+
+class BatchEntry(_Model):
+    index: int = Field(ge=0, description="anchor index in the experiment")
+    private: bool = Field(description="records kept off chain, only the Merkle root anchored")
+    first_seq: int = Field(ge=0)
+    count: int = Field(gt=0)
+    root: str = Field(pattern=r"^[0-9a-f]{64}$")
+    first_round: int
+    last_round: int
+    txids: list[str] = Field(default_factory=list,
+                             description="anchor call first, then the note payments")
+    round: int | None = None
+
+
+class PrivateRecord(_Model):
+    seq: int = Field(ge=0)
+    kind: int
+    name: str
+    step: int
+    value: float | str
+    salt: str = Field(pattern=r"^[0-9a-f]{32}$")
+    proof: MerkleProof
+
+
+class SealEntry(_Model):
+    final_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    txid: str | None = None
+    round: int | None = None
+    head: str | None = Field(default=None, description="on-chain chain head after the seal")
+
+
+class Manifest(_Model):
+    format: Literal["algo-tracer-manifest/v1"] = MANIFEST_FORMAT
+    experiment_id: str = Field(description="base58 experiment id")
+    name: str
+    owner: str = Field(description="address that recorded every write")
+    app_id: int
+    genesis_id: str
+    genesis_hash: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata_digest: str = Field(pattern=r"^[0-9a-f]{64}$")
+    create_txid: str | None = None
+    create_round: int | None = None
+    stages: list[StageEntry] = Field(default_factory=list)
+    batches: list[BatchEntry] = Field(default_factory=list)
+    private_records: list[PrivateRecord] = Field(default_factory=list)
+    seal: SealEntry | None = None
+
+    def final_digest(self) -> bytes:
+        """Digest of this manifest without its seal: what `seal(id, final_digest)` records."""
+        body = self.model_dump(mode="json", exclude={"seal"})
+        return hash_bytes(FINAL_DIGEST_DOMAIN, canonical_json(body)).value
+
+    def stage(self, label: str) -> StageEntry:
+        for stage in self.stages:
+            if stage.label == label:
+                return stage
+        raise InputError(f"the manifest has no stage {label!r}",
+                         fix=f"stages are: {', '.join(s.label for s in self.stages)}")
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(self.model_dump_json(indent=2) + "\n")
+        tmp.replace(path)  # never a half-written manifest
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        try:
+            return cls.model_validate_json(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise InputError(f"manifest {path} does not exist", fix=_MANIFEST_FIX) from exc
+        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path} is not an algo-tracer manifest: {exc}",
+                             fix=_MANIFEST_FIX) from exc
+
+
+def stage_label(kind: StageKind, name: str | None = None) -> str:
+    return kind.name.lower() if not name else f"{kind.name.lower()}:{name}"

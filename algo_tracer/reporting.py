@@ -1,0 +1,52 @@
+"""Builds an experiment's manifest from its journal."""
+
+from __future__ import annotations
+
+from algo_tracer.ids import format_id
+from algo_tracer.journal import Journal
+from algo_tracer.manifest import (
+    BatchEntry,
+    Manifest,
+    PrivateRecord,
+    SealEntry,
+    StageEntry,
+    StageKind,
+)
+from algo_tracer.merkle import MerkleTree
+from algo_tracer.records import derive_salt, encode_leaf
+
+
+def build_manifest(journal: Journal, experiment_id: bytes, *,
+                   head: bytes | None = None) -> Manifest:
+    """The manifest as of now; deterministic for a given journal state.
+
+    The seal section appears once the journal holds a final digest and the seal is confirmed.
+    """
+    row = journal.experiment(experiment_id)
+    stages = [StageEntry(index=s.idx, kind=StageKind(s.kind), label=s.label, digest=s.digest.hex(),
+                         detail=s.detail, txid=s.txid, round=s.round)
+              for s in journal.stages(experiment_id)]
+    batches = []
+    private_records = []
+    for b in journal.batches(experiment_id):
+        batches.append(BatchEntry(index=b.idx, private=b.private, first_seq=b.first_seq,
+                                  count=b.count, root=b.root.hex(), first_round=b.first_round,
+                                  last_round=b.last_round, txids=b.txids, round=b.round))
+        if not b.private:
+            continue
+        records = [r for r, _ in journal.records(experiment_id, b.first_seq, b.count)]
+        salts = [derive_salt(row.salt_key, r.seq) for r in records]
+        tree = MerkleTree([encode_leaf(r, salt=s) for r, s in zip(records, salts, strict=True)])
+        for i, (r, salt) in enumerate(zip(records, salts, strict=True)):
+            private_records.append(PrivateRecord(seq=r.seq, kind=int(r.kind), name=r.name,
+                                                 step=r.step, value=r.value, salt=salt.hex(),
+                                                 proof=tree.proof(i)))
+    seal = None
+    if row.status == "sealed" and row.final_digest is not None:
+        seal = SealEntry(final_digest=row.final_digest.hex(), txid=row.seal_txid,
+                         round=row.seal_round, head=head.hex() if head else None)
+    return Manifest(experiment_id=format_id(row.id), name=row.name, owner=row.owner,
+                    app_id=row.app_id, genesis_id=row.genesis_id, genesis_hash=row.genesis_hash,
+                    metadata=row.metadata, metadata_digest=row.metadata_digest.hex(),
+                    create_txid=row.create_txid, create_round=row.create_round, stages=stages,
+                    batches=batches, private_records=private_records, seal=seal)

@@ -1,0 +1,368 @@
+"""The user API: trace the stages of an experiment onto the chain from a training script.
+
+    tracer = Tracer.from_environment()          # LocalNet by default; see algo_tracer.config
+    with tracer.experiment("iris-logreg", seed=42) as exp:
+        exp.trace_environment()
+        exp.trace_code(".")
+        exp.trace_data("train", X_train)
+        exp.trace_params({"C": 1.0})
+        for step, loss in enumerate(losses):
+            exp.log_metric("loss", loss, step=step)   # high-volume path: note-field records
+        exp.trace_model(model)
+        exp.trace_metrics({"accuracy": acc})
+    # on exit: everything confirmed, sealed, manifest.json and MODEL_CARD.md written
+
+Every call hashes locally and writes to the journal; a background thread moves the journal to
+the chain. The training loop waits on the network only when more than `max_pending` records are
+waiting to be sent, and on exit, when the experiment is sealed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from algosdk import encoding
+
+from algo_tracer import hashing
+from algo_tracer.config import Settings, settings_from_environment
+from algo_tracer.errors import AlgoTracerError, InputError, JournalError
+from algo_tracer.ids import format_id, new_experiment_id
+from algo_tracer.journal import CONFIRMED, ExperimentRow, Journal
+from algo_tracer.manifest import StageKind, stage_label
+from algo_tracer.model_card import ModelCardInfo, write_model_card
+from algo_tracer.records import NoteRecord, RecordKind
+from algo_tracer.registry import Registry
+from algo_tracer.reporting import build_manifest
+from algo_tracer.writer import BackgroundWriter, Writer
+
+METADATA_DOMAIN = "algotrace/v1/metadata"
+
+
+@dataclass(frozen=True)
+class StageReceipt:
+    """What a `trace_*` call recorded: the stage's index, label and digest (hex)."""
+
+    index: int
+    label: str
+    digest: str
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    experiment_id: str
+    app_id: int
+    genesis_id: str
+    stages: int
+    note_records: int
+    private_records: int
+    micro_algos: int  # fees paid + storage deposits locked, for the writes of this process
+    manifest_path: Path
+    model_card_path: Path
+    sealed: bool
+
+    def __str__(self) -> str:
+        return (f"experiment {self.experiment_id} (app {self.app_id} on {self.genesis_id}): "
+                f"{self.stages} stages, {self.note_records} note records, "
+                f"{self.private_records} private records, {self.micro_algos} µALGO spent; "
+                f"manifest {self.manifest_path}")
+
+
+class Tracer:
+    """Records experiments into one registry app, signing with one account."""
+
+    def __init__(self, settings: Settings, *, output_root: Path | None = None) -> None:
+        self.settings = settings
+        self.journal = Journal(settings.state_dir / "journal.sqlite")
+        self.registry = Registry(settings.algorand, settings.app_id, settings.account.address,
+                                 settings.account.signer)
+        self.output_root = output_root or Path("algo-tracer-runs")
+
+    @classmethod
+    def from_environment(cls, *, state_dir: Path | None = None,
+                         output_root: Path | None = None) -> Tracer:
+        return cls(settings_from_environment(state_dir), output_root=output_root)
+
+    def experiment(self, name: str, *, seed: int | None = None,
+                   metadata: Mapping[str, Any] | None = None, output_dir: Path | None = None,
+                   private_metrics: bool = False, max_pending: int = 100_000,
+                   flush_interval: float = 2.0) -> Experiment:
+        """Start an experiment: registers it on chain (in the background) and returns it.
+
+        `private_metrics=True` keeps metric values off chain: only Merkle roots over salted
+        records are anchored, and values, salts and proofs stay in the local manifest.
+        """
+        if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
+            raise InputError(f"experiment name {name!r} must be non-empty text of at most 200 "
+                             "bytes", fix="pass a short descriptive name, e.g. 'iris-logreg'")
+        meta = dict(metadata or {})
+        meta_digest = hashing.hash_bytes(
+            METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
+        owner = self.settings.account.address
+        experiment_id = new_experiment_id(encoding.decode_address(owner), name)
+        out = output_dir or self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}"
+        row = ExperimentRow(
+            id=experiment_id, name=name, app_id=self.settings.app_id,
+            genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
+            owner=owner, metadata=meta, metadata_digest=meta_digest, salt_key=os.urandom(32),
+            output_dir=str(out), status="creating", create_txid=None, create_round=None,
+            final_digest=None, seal_txid=None, seal_round=None)
+        self.journal.add_experiment(row)
+        exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
+                         flush_interval=flush_interval)
+        if seed is not None:
+            exp.trace_seed(seed)
+        return exp
+
+    def resume(self, experiment_id: bytes | None = None) -> list[ExperimentSummary]:
+        """Finish interrupted experiments from the journal: send what is missing, seal, write.
+
+        Safe to run any number of times; nothing is recorded twice (see algo_tracer.writer).
+        """
+        rows = ([self.journal.experiment(experiment_id)] if experiment_id
+                else self.journal.experiments(unfinished=True))
+        summaries = []
+        for row in rows:
+            if row.app_id != self.settings.app_id or row.genesis_hash != self.settings.genesis_hash:
+                raise JournalError(
+                    f"experiment {format_id(row.id)} was traced on app {row.app_id} of "
+                    f"{row.genesis_id}, this tracer writes to app {self.settings.app_id} of "
+                    f"{self.settings.genesis_id}",
+                    fix="resume with the same ALGOD_* and ALGO_TRACER_APP_ID as the original run")
+            exp = Experiment(self, row, private_metrics=False, background=False)
+            summaries.append(exp.finish())
+        return summaries
+
+
+class Experiment:
+    """One traced experiment; use it as a context manager or call `finish()`."""
+
+    def __init__(self, tracer: Tracer, row: ExperimentRow, *, private_metrics: bool,
+                 max_pending: int = 100_000, flush_interval: float = 2.0,
+                 background: bool = True) -> None:
+        self.tracer = tracer
+        self.journal = tracer.journal
+        self.row = row
+        self.id = row.id
+        self.private_metrics = private_metrics
+        self.max_pending = max_pending
+        self.output_dir = Path(row.output_dir)
+        self.card = ModelCardInfo()
+        self._writer = Writer(self.journal, tracer.registry, row.id)
+        self._background = (BackgroundWriter(self._writer, flush_interval=flush_interval,
+                                             on_error=_warn) if background else None)
+        self._steps: dict[str, int] = {}
+        self._finished = False
+        if self._background:
+            self._background.notify()
+
+    @property
+    def id_text(self) -> str:
+        return format_id(self.id)
+
+    @property
+    def app_id(self) -> int:
+        return self.row.app_id
+
+    # -- stages --------------------------------------------------------------------------------
+
+    def trace_environment(self, project_dir: str | os.PathLike[str] = ".") -> StageReceipt:
+        """Python, OS, hardware, installed packages and lock-file digests."""
+        from algo_tracer.capture import capture_environment
+
+        snap = capture_environment(project_dir)
+        return self._stage(StageKind.ENVIRONMENT, None, snap.digest().value,
+                           snap.model_dump(mode="json"))
+
+    def trace_code(self, path: str | os.PathLike[str] = ".") -> StageReceipt:
+        """The git commit plus a digest of uncommitted changes, or the tree's digest."""
+        from algo_tracer.capture import capture_code
+
+        snap = capture_code(path)
+        return self._stage(StageKind.CODE, None, snap.digest().value, snap.model_dump(mode="json"))
+
+    def trace_data(self, name: str, data: Any) -> StageReceipt:
+        """A DataFrame, ndarray, file or directory (see docs/hashing.md for each scheme)."""
+        digest, detail = _describe(data)
+        return self._stage(StageKind.DATA, name, digest.value, detail)
+
+    def trace_params(self, params: Mapping[str, Any], name: str | None = None) -> StageReceipt:
+        """Hyperparameters, as canonical JSON."""
+        digest = hashing.hash_params(params)
+        return self._stage(StageKind.PARAMS, name, digest.value,
+                           {"params": _jsonable(params)})
+
+    def trace_seed(self, seed: int) -> StageReceipt:
+        """Seed every RNG present (random, numpy, torch) and record the seed and switches."""
+        from algo_tracer.seeding import seed_everything
+
+        report = seed_everything(seed)
+        detail = report.model_dump(mode="json")
+        return self._stage(StageKind.SEED, None, hashing.hash_params(detail).value, detail)
+
+    def trace_model(self, model: Any, name: str | None = None) -> StageReceipt:
+        """A model file or directory, a scikit-learn estimator, or a PyTorch state_dict."""
+        if isinstance(model, (str, os.PathLike)):
+            digest, detail = _describe(Path(model))
+        else:
+            digest = hashing.hash_model(model)
+            detail = {"type": f"{type(model).__module__}.{type(model).__qualname__}",
+                      "scheme": digest.kind}
+        return self._stage(StageKind.MODEL, name, digest.value, detail)
+
+    def trace_metrics(self, metrics: Mapping[str, Any], name: str | None = None) -> StageReceipt:
+        """Final metrics (one box stage); per-step values go through `log_metric`."""
+        digest = hashing.hash_params(metrics)
+        return self._stage(StageKind.METRICS, name, digest.value, {"metrics": _jsonable(metrics)})
+
+    def trace_artifact(self, name: str, path: str | os.PathLike[str]) -> StageReceipt:
+        digest, detail = _describe(Path(path))
+        return self._stage(StageKind.ARTIFACT, name, digest.value, detail)
+
+    def _stage(self, kind: StageKind, name: str | None, digest: bytes,
+               detail: dict[str, Any]) -> StageReceipt:
+        self._check_open()
+        label = stage_label(kind, name)
+        if any(s.label == label for s in self.journal.stages(self.id)):
+            raise InputError(f"stage {label!r} is already traced in this experiment",
+                             fix="give each traced item its own name, e.g. trace_data('test', ...)")
+        idx = self.journal.add_stage(self.id, int(kind), label, digest, detail)
+        self._wake()
+        return StageReceipt(idx, label, digest.hex())
+
+    # -- high-volume records -------------------------------------------------------------------
+
+    def log_metric(self, name: str, value: float, step: int | None = None, *,
+                   private: bool | None = None) -> int:
+        """Record one metric value; returns its sequence number. Only writes the journal."""
+        self._check_open()
+        if step is None:
+            step = self._steps.get(name, -1) + 1
+        self._steps[name] = step
+        record = NoteRecord(0, RecordKind.METRIC, name, step, value)  # validates the input
+        seq = self.journal.add_record(self.id, RecordKind.METRIC, record.name, record.step,
+                                      record.value, self.private_metrics if private is None
+                                      else private)
+        if self._background is not None:
+            self._background.notify()
+            if seq % 1000 == 0 and self.journal.count_unbatched(self.id) > self.max_pending:
+                self._background.drain()  # back-pressure: the chain is far behind
+        return seq
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        for name, value in metrics.items():
+            self.log_metric(name, value, step=step)
+
+    # -- end -----------------------------------------------------------------------------------
+
+    def finish(self, *, outcome: str = "completed") -> ExperimentSummary:
+        """Wait for every write, seal on chain, write manifest.json and MODEL_CARD.md."""
+        if self._finished:
+            raise InputError("the experiment is already finished",
+                             fix="start a new experiment for more stages")
+        row = self.journal.experiment(self.id)
+        if row.status not in ("sealing", "sealed") and outcome != "completed":
+            self._stage(StageKind.CUSTOM, "outcome", hashing.hash_params(
+                {"outcome": outcome}).value, {"outcome": outcome})
+        if self._background is not None:
+            self._background.drain()
+            self._background.close()
+        self._writer.settle(flush=True)
+        row = self.journal.experiment(self.id)
+        if row.final_digest is None:
+            manifest = build_manifest(self.journal, self.id)
+            self.journal.update_experiment(self.id, final_digest=manifest.final_digest())
+        self._writer.settle(flush=True, seal=True)
+        self._finished = True
+        manifest = build_manifest(self.journal, self.id)
+        out = Path(self.journal.experiment(self.id).output_dir)
+        manifest_path = out / "manifest.json"
+        manifest.write(manifest_path)
+        card_path = write_model_card(manifest, self.card, out)
+        stats = self._writer.stats
+        return ExperimentSummary(
+            experiment_id=manifest.experiment_id, app_id=manifest.app_id,
+            genesis_id=manifest.genesis_id, stages=len(manifest.stages),
+            note_records=sum(b.count for b in manifest.batches if not b.private),
+            private_records=sum(b.count for b in manifest.batches if b.private),
+            micro_algos=stats.fees + stats.deposits, manifest_path=manifest_path,
+            model_card_path=card_path, sealed=manifest.seal is not None)
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._finished:
+            return
+        if exc is None:
+            self.summary = self.finish()
+        elif isinstance(exc, KeyboardInterrupt):
+            # Leave the journal as it is: `algo-tracer resume` finishes the run later.
+            if self._background is not None:
+                self._background.close()
+        else:
+            try:
+                self.summary = self.finish(outcome=f"failed: {type(exc).__name__}")
+            except AlgoTracerError as seal_error:
+                _warn(seal_error)
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise InputError("the experiment is already finished and sealed",
+                             fix="start a new experiment with tracer.experiment(...)")
+
+    def _wake(self) -> None:
+        if self._background is not None:
+            self._background.notify()
+
+    def stages_confirmed(self) -> bool:
+        return all(s.status == CONFIRMED for s in self.journal.stages(self.id))
+
+
+def _describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        if not path.exists():
+            raise InputError(f"{path} does not exist", fix="check the path (relative to "
+                             f"{Path.cwd()})")
+        if path.is_dir():
+            tree = hashing.hash_directory(path)
+            return tree.digest, {"path": str(path), "type": "directory", "scheme": tree.digest.kind,
+                                 "files": [e.path for e in tree.entries][:1000],
+                                 "file_count": len(tree.entries)}
+        digest = hashing.hash_file(path)
+        return digest, {"path": str(path), "type": "file", "bytes": path.stat().st_size,
+                        "scheme": digest.kind}
+    digest = hashing.digest_of(data)
+    detail: dict[str, Any] = {"type": f"{type(data).__module__}.{type(data).__qualname__}",
+                              "scheme": digest.kind}
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        detail["shape"] = list(shape)
+    columns = getattr(data, "columns", None)
+    if columns is not None:
+        detail["columns"] = [str(c) for c in columns]
+        detail["column_digests"] = {str(k): v.hex for k, v in
+                                    hashing.dataframe_column_digests(data).items()}
+    return digest, detail
+
+
+def _jsonable(obj: Mapping[str, Any]) -> Any:
+    import json
+
+    return json.loads(hashing.canonical_json(dict(obj)))
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "experiment"
+
+
+def _warn(exc: BaseException) -> None:
+    print(f"algo-tracer: {exc} (will retry)", file=sys.stderr)
+

@@ -1,0 +1,291 @@
+"""Moves journaled writes to the chain, in order, exactly once.
+
+`settle()` is the whole protocol and is also what `resume` runs after a crash:
+
+1. the experiment's create, then every stage, every batch of high-volume records and the seal,
+   each in journal order;
+2. before sending a write whose earlier submission has an unknown outcome, ask the chain whether
+   its index landed (`header().stage_count > idx` and so on) and mark it confirmed if so;
+3. sign (transaction ids go to the journal first), send, wait for confirmation, record the round.
+
+Nothing can land twice: stages and anchors carry the expected index, so a second landing fails
+in the contract; a note group is atomic with its anchor, and its payments carry leases.
+
+`BackgroundWriter` runs `settle` on a thread so that a training loop only writes to the journal.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from algosdk.error import AlgodHTTPError
+from algosdk.transaction import PaymentTxn
+
+from algo_tracer import notes
+from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
+from algo_tracer.journal import CONFIRMED, PENDING, SUBMITTED, Journal
+from algo_tracer.merkle import merkle_root
+from algo_tracer.records import derive_salt, encode_leaf
+from algo_tracer.registry import Confirmed, Registry, SignedGroup
+
+#: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
+PRIVATE_BATCH = 10_000
+
+
+@dataclass
+class WriterStats:
+    groups: int = 0
+    transactions: int = 0
+    fees: int = 0
+    deposits: int = 0
+
+
+class Writer:
+    """Settles one experiment's journal against the chain."""
+
+    def __init__(self, journal: Journal, registry: Registry, experiment_id: bytes) -> None:
+        self.journal = journal
+        self.registry = registry
+        self.id = experiment_id
+        self.stats = WriterStats()
+
+    def settle(self, *, flush: bool = True, seal: bool = False) -> None:
+        """Send everything pending. With flush=False a partly filled note group waits for more."""
+        self._create()
+        self._stages()
+        self._batches(flush=flush)
+        if seal:
+            self._seal()
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _create(self) -> None:
+        row = self.journal.experiment(self.id)
+        if row.status != "creating":
+            return
+        header = self.registry.header(self.id)
+        if header is None:
+            group = self.registry.prepare_create(self.id, row.metadata_digest)
+            self.journal.update_experiment(self.id, create_txid=group.txids[group.app_call])
+            try:
+                done = self._send(group)
+            except ContractError as exc:
+                if exc.code != "experiment exists":
+                    raise
+                header = self.registry.header(self.id)
+            else:
+                self.journal.update_experiment(self.id, status="open", create_round=done.round)
+                return
+        if header is None or (header.owner, header.metadata_digest) != (row.owner,
+                                                                          row.metadata_digest):
+            raise JournalError(
+                f"experiment id {self.id.hex()} is registered on chain by someone else",
+                fix="start the experiment again: a new id is drawn for every run")
+        self.journal.update_experiment(self.id, status="open", create_round=header.created_round)
+
+    def _stages(self) -> None:
+        todo = [s for s in self.journal.stages(self.id) if s.status != CONFIRMED]
+        if not todo:
+            return
+        header = self.registry.header(self.id) if any(s.status == SUBMITTED for s in todo) else None
+        for stage in todo:
+            if header is not None and header.stage_count > stage.idx:
+                self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
+                continue
+            group = self.registry.prepare_stage(self.id, stage.idx, stage.kind, stage.digest)
+            self.journal.set_stage(self.id, stage.idx, status=SUBMITTED,
+                                   txid=group.txids[group.app_call])
+            try:
+                done = self._send(group)
+            except ContractError as exc:
+                if exc.code != "stale stage index":
+                    raise
+                self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
+                continue
+            self.journal.set_stage(self.id, stage.idx, status=CONFIRMED, round=done.round)
+
+    def _confirm_landed_stage(self, idx: int, kind: int, digest: bytes) -> None:
+        (landed,) = self.registry.stages(self.id, idx + 1)[idx:]
+        if (landed.kind, landed.digest) != (kind, digest):
+            raise JournalError(
+                f"stage {idx} on chain (kind {landed.kind}, digest {landed.digest.hex()}) differs "
+                "from the journal's: two processes wrote to the same experiment",
+                fix="trace each experiment from one process; the chain's record stands")
+        self.journal.set_stage(self.id, idx, status=CONFIRMED, round=landed.round)
+
+    def _batches(self, *, flush: bool) -> None:
+        for batch in self.journal.batches(self.id):
+            if batch.status != CONFIRMED:
+                self._send_batch(batch.idx, batch.private, batch.first_seq, batch.count,
+                                 batch.status)
+        while True:
+            pending = self.journal.unbatched_records(self.id, PRIVATE_BATCH)
+            if not pending:
+                return
+            private = pending[0][1]
+            run = [rec for rec, _ in itertools.takewhile(lambda p, v=private: p[1] == v, pending)]
+            if private:
+                if len(run) < PRIVATE_BATCH and not flush:
+                    return
+                salt_key = self.journal.experiment(self.id).salt_key
+                root = merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in run])
+                count = len(run)
+            else:
+                packed = notes.pack_notes(self.id, len(self.journal.batches(self.id)), run)
+                if not flush and packed.count == len(run) and not _group_full(packed):
+                    return  # a partly filled group waits for more records
+                root, count = packed.root, packed.count
+            idx = self.journal.add_batch(self.id, private=private, first_seq=run[0].seq,
+                                         count=count, root=root, first_round=0, last_round=0)
+            self._send_batch(idx, private, run[0].seq, count, PENDING)
+
+    def _send_batch(self, idx: int, private: bool, first_seq: int, count: int,
+                    status: str) -> None:
+        if status == SUBMITTED:
+            header = self.registry.header(self.id)
+            if header is not None and header.anchor_count > idx:
+                self.journal.set_batch(self.id, idx, status=CONFIRMED)
+                return
+        records = [r for r, _ in self.journal.records(self.id, first_seq, count)]
+        if private:
+            salt_key = self.journal.experiment(self.id).salt_key
+            root = merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
+            group = self.registry.prepare_anchor(self.id, idx, root, count, [], [])
+        else:
+            packed = notes.pack_notes(self.id, idx, records)
+            if packed.count != count:
+                raise JournalError(f"batch {idx} packs {packed.count} records, journal says "
+                                   f"{count}", fix="this is a bug in algo-tracer; please report it")
+            group = self.registry.prepare_anchor(self.id, idx, packed.root, count,
+                                                 list(packed.notes), list(packed.leases()))
+        self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
+                               first_round=group.first_valid, last_round=group.last_valid)
+        try:
+            done = self._send(group)
+        except ContractError as exc:
+            if exc.code != "stale anchor index":
+                raise
+            self.journal.set_batch(self.id, idx, status=CONFIRMED)
+            return
+        self.journal.set_batch(self.id, idx, status=CONFIRMED, round=done.round)
+
+    def _seal(self) -> None:
+        row = self.journal.experiment(self.id)
+        if row.status == "sealed":
+            return
+        if row.final_digest is None:
+            raise JournalError("the seal has no final digest yet",
+                               fix="this is a bug in algo-tracer; please report it")
+        header = self.registry.header(self.id)
+        if header is not None and header.sealed:
+            self.journal.update_experiment(self.id, status="sealed", seal_round=header.sealed_round)
+            return
+        group = self.registry.prepare_seal(self.id, row.final_digest)
+        self.journal.update_experiment(self.id, status="sealing",
+                                       seal_txid=group.txids[group.app_call])
+        try:
+            done = self._send(group)
+        except ContractError as exc:
+            if exc.code != "experiment sealed":
+                raise
+            header = self.registry.header(self.id)
+            self.journal.update_experiment(self.id, status="sealed",
+                                           seal_round=header.sealed_round if header else None)
+            return
+        self.journal.update_experiment(self.id, status="sealed", seal_round=done.round)
+
+    def _send(self, group: SignedGroup) -> Confirmed:
+        done = self.registry.submit(group)
+        self.stats.groups += 1
+        self.stats.transactions += len(group.signed)
+        self.stats.fees += sum(s.transaction.fee for s in group.signed)
+        self.stats.deposits += sum(
+            s.transaction.amt for s in group.signed
+            if isinstance(s.transaction, PaymentTxn)
+            and s.transaction.receiver == self.registry.app_address)
+        return done
+
+
+def _group_full(packed: notes.PackedNotes) -> bool:
+    return len(packed.notes) >= notes.MAX_NOTES_PER_GROUP
+
+
+class BackgroundWriter:
+    """Runs `Writer.settle` on a thread; the training loop only writes to the journal.
+
+    Errors that a retry can cure (network) are retried with backoff; any other error stops the
+    thread and is raised to the caller at the next `drain()` or `close()`.
+    """
+
+    def __init__(self, writer: Writer, *, flush_interval: float = 2.0,
+                 on_error: Callable[[Exception], None] | None = None) -> None:
+        self.writer = writer
+        self.flush_interval = flush_interval
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = False
+        self._force_flush = False
+        self._error: BaseException | None = None
+        self._on_error = on_error
+        self._thread = threading.Thread(target=self._run, name="algo-tracer-writer", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until everything journaled so far is on chain (note groups flushed)."""
+        self._raise()
+        self._force_flush = True
+        self.notify()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._idle.wait(0.05):
+            self._raise()
+            if not self._thread.is_alive():
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise NetworkError(f"the chain did not take the pending writes within {timeout} s",
+                                   fix="they stay in the journal: run `algo-tracer resume` later")
+        self._raise()
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        backoff = 0.5
+        last = time.monotonic()
+        while not self._stop:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            flush = self._force_flush or time.monotonic() - last >= self.flush_interval
+            self._force_flush = False
+            try:
+                self.writer.settle(flush=flush)
+            except (NetworkError, AlgodHTTPError, OSError) as exc:
+                if self._on_error:
+                    self._on_error(exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                self._wake.set()
+                continue
+            except (AlgoTracerError, Exception) as exc:
+                self._error = exc
+                self._idle.set()
+                return
+            backoff = 0.5
+            if flush:
+                last = time.monotonic()
+                if self.writer.journal.outstanding(self.writer.id) == 0:
+                    self._idle.set()
