@@ -202,8 +202,8 @@ class Experiment:
         from algo_tracer.seeding import seed_everything
 
         report = seed_everything(seed)
-        detail = report.model_dump(mode="json")
-        return self._stage(StageKind.SEED, None, hashing.hash_params(detail).value, detail)
+        return self._stage(StageKind.SEED, None, report.digest().value,
+                           report.model_dump(mode="json"))
 
     def trace_model(self, model: Any, name: str | None = None) -> StageReceipt:
         """A model file or directory, a scikit-learn estimator, or a PyTorch state_dict."""
