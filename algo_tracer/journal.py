@@ -140,8 +140,19 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._local = threading.local()
-        self._db().executescript(_SCHEMA)  # idempotent; executescript commits by itself
+        # One connection shared by the training thread and the writer thread, serialized by a
+        # Python lock: SQLite's own busy handler would sleep whole milliseconds on contention.
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)  # idempotent; executescript commits by itself
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"cannot open the journal {path}: {exc}",
+                               fix="check it is an algo-tracer journal and writable, or point "
+                               "ALGO_TRACER_DIR elsewhere") from exc
         with self._tx() as db:
             row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
             if row is None:
@@ -154,36 +165,25 @@ class Journal:
                     "or point ALGO_TRACER_DIR at a new directory",
                 )
 
-    def _db(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
-        if db is None:
-            try:
-                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            except sqlite3.DatabaseError as exc:
-                raise JournalError(f"cannot open the journal {self.path}: {exc}",
-                                   fix="check the file is a algo-tracer journal and writable, "
-                                   "or point ALGO_TRACER_DIR elsewhere") from exc
-            self._local.db = db
-        return db
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
-            db.close()
-            self._local.db = None
+        with self._lock:
+            self._conn.close()
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -198,8 +198,8 @@ class Journal:
             )
 
     def experiment(self, experiment_id: bytes) -> ExperimentRow:
-        row = self._db().execute("SELECT * FROM experiments WHERE id=?",
-                                 (experiment_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute("SELECT * FROM experiments WHERE id=?", (experiment_id,)).fetchone()
         if row is None:
             raise JournalError(f"experiment {experiment_id.hex()} is not in journal {self.path}",
                                fix="run from the directory the experiment was traced in, or set "
@@ -213,7 +213,8 @@ class Journal:
             sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM batches "
             sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM records "
             sql += "WHERE batch IS NULL)"
-        return [_experiment(r) for r in self._db().execute(sql + " ORDER BY created_at")]
+        with self._read() as db:
+            return [_experiment(r) for r in db.execute(sql + " ORDER BY created_at")]
 
     def update_experiment(self, experiment_id: bytes, **fields: Any) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)
@@ -235,9 +236,10 @@ class Journal:
         return int(idx)
 
     def stages(self, experiment_id: bytes) -> list[StageRow]:
-        rows = self._db().execute(
-            "SELECT idx, kind, label, digest, detail, status, txid, round FROM stages "
-            "WHERE experiment_id=? ORDER BY idx", (experiment_id,))
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT idx, kind, label, digest, detail, status, txid, round FROM stages "
+                "WHERE experiment_id=? ORDER BY idx", (experiment_id,)).fetchall()
         return [StageRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7])
                 for r in rows]
 
@@ -250,47 +252,63 @@ class Journal:
 
     # -- high-volume records -------------------------------------------------------------------
 
-    def add_record(self, experiment_id: bytes, kind: RecordKind, name: str, step: int,
-                   value: float | str, private: bool) -> int:
-        """Append one record; returns its seq (position in the experiment's record stream)."""
-        with self._tx() as db:
+    def next_seq(self, experiment_id: bytes) -> int:
+        with self._read() as db:
             (seq,) = db.execute("SELECT COALESCE(MAX(seq)+1, 0) FROM records "
                                 "WHERE experiment_id=?", (experiment_id,)).fetchone()
-            db.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,NULL)",
-                       (experiment_id, seq, int(kind), name, step, json.dumps(value),
-                        int(private)))
         return int(seq)
+
+    def add_record(self, experiment_id: bytes, seq: int, kind: RecordKind, name: str, step: int,
+                   value: float | str, private: bool) -> None:
+        """Append record `seq` (the caller owns the experiment's sequence: one writer each).
+
+        A single autocommitted INSERT: this is the hot path of `log_metric`.
+        """
+        try:
+            with self._lock:
+                self._conn.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,NULL)",
+                                   (experiment_id, seq, int(kind), name, step,
+                                    json.dumps(value), int(private)))
+        except sqlite3.IntegrityError as exc:
+            raise JournalError(f"record {seq} of experiment {experiment_id.hex()} is already "
+                               "journaled: two processes are logging to the same experiment",
+                               fix="log each experiment from one process") from exc
 
     def unbatched_records(self, experiment_id: bytes,
                           limit: int) -> list[tuple[NoteRecord, bool]]:
-        rows = self._db().execute(
-            "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=? "
-            "AND batch IS NULL ORDER BY seq LIMIT ?", (experiment_id, limit))
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=?"
+                " AND batch IS NULL ORDER BY seq LIMIT ?", (experiment_id, limit)).fetchall()
         return [(NoteRecord(r[0], RecordKind(r[1]), r[2], r[3], json.loads(r[4])), bool(r[5]))
                 for r in rows]
 
     def records(self, experiment_id: bytes, first_seq: int = 0,
                 count: int | None = None) -> list[tuple[NoteRecord, bool]]:
         last = first_seq + count if count is not None else 2**63
-        rows = self._db().execute(
-            "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=? "
-            "AND seq >= ? AND seq < ? ORDER BY seq", (experiment_id, first_seq, last))
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=?"
+                " AND seq >= ? AND seq < ? ORDER BY seq", (experiment_id, first_seq, last)
+            ).fetchall()
         return [(NoteRecord(r[0], RecordKind(r[1]), r[2], r[3], json.loads(r[4])), bool(r[5]))
                 for r in rows]
 
     def count_unbatched(self, experiment_id: bytes) -> int:
-        (n,) = self._db().execute("SELECT COUNT(*) FROM records WHERE experiment_id=? AND "
-                                  "batch IS NULL", (experiment_id,)).fetchone()
+        with self._read() as db:
+            (n,) = db.execute("SELECT COUNT(*) FROM records WHERE experiment_id=? AND "
+                              "batch IS NULL", (experiment_id,)).fetchone()
         return int(n)
 
     def outstanding(self, experiment_id: bytes) -> int:
         """Writes not yet confirmed on chain: the create, stages, records, batches."""
-        (n,) = self._db().execute(
-            "SELECT (SELECT COUNT(*) FROM experiments WHERE id=:e AND status='creating')"
-            " + (SELECT COUNT(*) FROM stages WHERE experiment_id=:e AND status!='confirmed')"
-            " + (SELECT COUNT(*) FROM batches WHERE experiment_id=:e AND status!='confirmed')"
-            " + (SELECT COUNT(*) FROM records WHERE experiment_id=:e AND batch IS NULL)",
-            {"e": experiment_id}).fetchone()
+        with self._read() as db:
+            (n,) = db.execute(
+                "SELECT (SELECT COUNT(*) FROM experiments WHERE id=:e AND status='creating')"
+                " + (SELECT COUNT(*) FROM stages WHERE experiment_id=:e AND status!='confirmed')"
+                " + (SELECT COUNT(*) FROM batches WHERE experiment_id=:e AND status!='confirmed')"
+                " + (SELECT COUNT(*) FROM records WHERE experiment_id=:e AND batch IS NULL)",
+                {"e": experiment_id}).fetchone()
         return int(n)
 
     # -- batches -------------------------------------------------------------------------------
@@ -314,9 +332,11 @@ class Journal:
         return int(idx)
 
     def batches(self, experiment_id: bytes) -> list[BatchRow]:
-        rows = self._db().execute(
-            "SELECT idx, private, first_seq, count, root, first_round, last_round, status, txids, "
-            "round FROM batches WHERE experiment_id=? ORDER BY idx", (experiment_id,))
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT idx, private, first_seq, count, root, first_round, last_round, status, "
+                "txids, round FROM batches WHERE experiment_id=? ORDER BY idx", (experiment_id,)
+            ).fetchall()
         return [BatchRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
                          json.loads(r[8]) if r[8] else [], r[9]) for r in rows]
 

@@ -42,6 +42,7 @@ from algo_tracer.reporting import build_manifest
 from algo_tracer.writer import BackgroundWriter, Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
+NOTIFY_EVERY = 1024
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ class Experiment:
         self._background = (BackgroundWriter(self._writer, flush_interval=flush_interval,
                                              on_error=_warn) if background else None)
         self._steps: dict[str, int] = {}
+        self._next_seq = self.journal.next_seq(row.id)
         self._finished = False
         if self._background:
             self._background.notify()
@@ -244,13 +246,16 @@ class Experiment:
         if step is None:
             step = self._steps.get(name, -1) + 1
         self._steps[name] = step
-        record = NoteRecord(0, RecordKind.METRIC, name, step, value)  # validates the input
-        seq = self.journal.add_record(self.id, RecordKind.METRIC, record.name, record.step,
-                                      record.value, self.private_metrics if private is None
-                                      else private)
-        if self._background is not None:
+        seq = self._next_seq
+        record = NoteRecord(seq, RecordKind.METRIC, name, step, value)  # validates the input
+        self.journal.add_record(self.id, seq, RecordKind.METRIC, record.name, record.step,
+                                record.value,
+                                self.private_metrics if private is None else private)
+        self._next_seq = seq + 1
+        if self._background is not None and (seq + 1) % NOTIFY_EVERY == 0:
+            # Wake the writer about once per note group, not per call; its timer does the rest.
             self._background.notify()
-            if seq % 1000 == 0 and self.journal.count_unbatched(self.id) > self.max_pending:
+            if self.journal.count_unbatched(self.id) > self.max_pending:
                 self._background.drain()  # back-pressure: the chain is far behind
         return seq
 
