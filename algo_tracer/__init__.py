@@ -1,1 +1,61 @@
-"""algo-tracer."""
+"""algo-tracer: tamper-evident, timestamped provenance for ML experiments, on Algorand.
+
+    from algo_tracer import Tracer
+    tracer = Tracer.from_environment()
+    with tracer.experiment("iris-logreg", seed=42) as exp:
+        exp.trace_data("train", X_train)
+        exp.trace_params({"C": 1.0})
+        exp.log_metric("loss", 0.3, step=1)
+        exp.trace_model(model)
+
+See the README for the whole API, docs/ for the on-chain, note and hashing formats.
+"""
+
+from algo_tracer.errors import (
+    AlgoTracerError,
+    ConfigError,
+    ContractError,
+    InputError,
+    InsufficientFundsError,
+    JournalError,
+    LocalnetError,
+    NetworkError,
+    ReproducibilityError,
+    VerificationError,
+)
+from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
+from algo_tracer.ids import format_id, parse_id
+from algo_tracer.manifest import Manifest, StageKind
+from algo_tracer.model_card import ModelCardInfo
+from algo_tracer.seeding import seed_everything
+from algo_tracer.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlgoTracerError",
+    "ConfigError",
+    "ContractError",
+    "Digest",
+    "Experiment",
+    "ExperimentSummary",
+    "InputError",
+    "InsufficientFundsError",
+    "JournalError",
+    "LocalnetError",
+    "Manifest",
+    "ModelCardInfo",
+    "NetworkError",
+    "ReproducibilityError",
+    "StageKind",
+    "StageReceipt",
+    "Tracer",
+    "VerificationError",
+    "__version__",
+    "digest_of",
+    "format_id",
+    "hash_directory",
+    "hash_file",
+    "parse_id",
+    "seed_everything",
+]

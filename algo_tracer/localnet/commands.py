@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 
+from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet.network import LocalNet, LocalnetStatus
 
 ACTIONS = ("start", "stop", "status", "reset", "logs")
@@ -47,6 +48,18 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(net.logs(args.service, args.lines))
     return 0
+
+
+def ensure_running() -> LocalnetStatus | None:
+    """Start the LocalNet the way `localnet start` would (Docker or native); None for Docker."""
+    if _use_docker():
+        subprocess.run(["algokit", "localnet", "start"], check=True)
+        return None
+    status = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True)).start()
+    if not status.healthy:
+        raise LocalnetError("the local network started but is not healthy",
+                            fix="see `algo-tracer localnet status` and `algo-tracer localnet logs`")
+    return status
 
 
 def _use_docker() -> bool:
