@@ -872,6 +872,37 @@ def test_string_dtypes_are_part_of_the_digest() -> None:
     assert len({hash_dataframe(pd.DataFrame({"s": s})) for s in kinds}) == 3
 
 
+def test_string_storage_backend_does_not_change_the_digest() -> None:
+    pytest.importorskip("pyarrow")
+    values = ["a", None, "\u00e9"]
+    for dtype in ("string", "str"):
+        python = pd.DataFrame(
+            {
+                "s": pd.Series(
+                    values,
+                    dtype=pd.StringDtype("python", na_value=pd.NA if dtype == "string" else np.nan),
+                )
+            }
+        )
+        arrow = pd.DataFrame(
+            {
+                "s": pd.Series(
+                    values,
+                    dtype=pd.StringDtype(
+                        "pyarrow", na_value=pd.NA if dtype == "string" else np.nan
+                    ),
+                )
+            }
+        )
+        assert hash_dataframe(python) == hash_dataframe(arrow)
+
+
+def test_pyarrow_backed_columns_are_refused_with_a_conversion_fix() -> None:
+    pytest.importorskip("pyarrow")
+    with pytest.raises(InputError, match=r"column 'x'.*int64\[pyarrow\].*\n  fix: .*pyarrow"):
+        hash_dataframe(pd.DataFrame({"x": pd.Series([1, 2], dtype="int64[pyarrow]")}))
+
+
 def test_integer_and_string_column_labels_differ() -> None:
     assert hash_dataframe(pd.DataFrame({0: [1]})) != hash_dataframe(pd.DataFrame({"0": [1]}))
     multi = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", 1), ("a", 2)]))
@@ -896,7 +927,7 @@ def test_object_columns_with_values_that_cannot_be_encoded_are_refused_naming_co
 
 
 def test_strings_that_are_not_valid_unicode_are_refused_naming_the_column() -> None:
-    df = pd.DataFrame({"s": ["ok", "bad\ud800"]})
+    df = pd.DataFrame({"s": pd.Series(["ok", "bad\ud800"], dtype=object)})
     with pytest.raises(InputError, match=r"column 's'.*row position 1.*Unicode"):
         hash_dataframe(df)
 
