@@ -57,6 +57,7 @@ DOMAIN_TAGS: Mapping[str, str] = types.MappingProxyType(
 #: Names and glob patterns skipped by `hash_directory` unless ``default_ignore=False``.
 #: Part of the v1 scheme: changing this list changes directory digests.
 DEFAULT_IGNORE: tuple[str, ...] = (
+    ".algo-tracer",  # our own journal directory: it changes while a run is being recorded
     ".git",
     ".hg",
     ".svn",

@@ -89,6 +89,7 @@ def test_known_answer_vector_is_reproduced(vector: dict[str, Any]) -> None:
 def test_vector_file_names_the_scheme_and_its_domain_tags() -> None:
     assert VECTORS["scheme"] == SCHEME == "algotrace-hash/v1"
     assert VECTORS["domain_tags"] == dict(DOMAIN_TAGS)
+    assert VECTORS["default_ignore"] == list(DEFAULT_IGNORE)
 
 
 @pytest.mark.parametrize(
@@ -507,6 +508,7 @@ def test_default_ignores_skip_vcs_caches_and_os_litter(tmp_path: Path) -> None:
             "stray.pyc": b"\x00",
             ".DS_Store": b"\x00",
             "sub/.ipynb_checkpoints/n.ipynb": b"{}",
+            ".algo-tracer/journal.sqlite": b"wal",
         },
     )
     assert hash_directory(root).digest == before

@@ -66,6 +66,7 @@ _TREE = [
     {"path": "pkg/__pycache__/m.cpython-312.pyc", "content_hex": "00"},
     {"path": "stray.pyc", "content_hex": "00"},
     {"path": ".DS_Store", "content_hex": "00"},
+    {"path": ".algo-tracer/journal.sqlite", "content_hex": "00"},
     {"path": "run.log", "content_utf8": "ignored by pattern"},
     {"path": "data/raw/big.bin", "content_utf8": "ignored by path pattern"},
 ]
@@ -545,6 +546,7 @@ def generate() -> dict[str, Any]:
         "each column's own preimage under 'columns'). Inputs are described in "
         "tests/vectors/hashing_v1_cases.py.",
         "domain_tags": dict(h.DOMAIN_TAGS),
+        "default_ignore": list(h.DEFAULT_IGNORE),
         "vectors": vectors,
     }
 
