@@ -53,11 +53,15 @@ class Writer:
         self.id = experiment_id
         self.stats = WriterStats()
 
-    def settle(self, *, flush: bool = True, seal: bool = False) -> None:
-        """Send everything pending. With flush=False a partly filled note group waits for more."""
+    def settle(self, *, flush: bool = True, final: bool = True, seal: bool = False) -> None:
+        """Send what is pending.
+
+        flush=False lets a partly filled note group wait for more records; final=False lets
+        private records wait until PRIVATE_BATCH of them can share one anchor.
+        """
         self._create()
         self._stages()
-        self._batches(flush=flush)
+        self._batches(flush=flush, final=final)
         if seal:
             self._seal()
 
@@ -117,7 +121,7 @@ class Writer:
                 fix="trace each experiment from one process; the chain's record stands")
         self.journal.set_stage(self.id, idx, status=CONFIRMED, round=landed.round)
 
-    def _batches(self, *, flush: bool) -> None:
+    def _batches(self, *, flush: bool, final: bool) -> None:
         for batch in self.journal.batches(self.id):
             if batch.status != CONFIRMED:
                 self._send_batch(batch.idx, batch.private, batch.first_seq, batch.count,
@@ -129,7 +133,7 @@ class Writer:
             private = pending[0][1]
             run = [rec for rec, _ in itertools.takewhile(lambda p, v=private: p[1] == v, pending)]
             if private:
-                if len(run) < PRIVATE_BATCH and not flush:
+                if len(run) < PRIVATE_BATCH and not final:
                     return
                 salt_key = self.journal.experiment(self.id).salt_key
                 root = merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in run])
@@ -228,7 +232,7 @@ class BackgroundWriter:
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._stop = False
-        self._force_flush = False
+        self._draining = False
         self._error: BaseException | None = None
         self._on_error = on_error
         self._thread = threading.Thread(target=self._run, name="algo-tracer-writer", daemon=True)
@@ -241,7 +245,7 @@ class BackgroundWriter:
     def drain(self, timeout: float | None = None) -> None:
         """Wait until everything journaled so far is on chain (note groups flushed)."""
         self._raise()
-        self._force_flush = True
+        self._draining = True
         self.notify()
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._idle.wait(0.05):
@@ -269,10 +273,10 @@ class BackgroundWriter:
         while not self._stop:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
-            flush = self._force_flush or time.monotonic() - last >= self.flush_interval
-            self._force_flush = False
+            final = self._draining
+            flush = final or time.monotonic() - last >= self.flush_interval
             try:
-                self.writer.settle(flush=flush)
+                self.writer.settle(flush=flush, final=final)
             except (NetworkError, AlgodHTTPError, OSError) as exc:
                 if self._on_error:
                     self._on_error(exc)
@@ -287,5 +291,9 @@ class BackgroundWriter:
             backoff = 0.5
             if flush:
                 last = time.monotonic()
+            if final:
                 if self.writer.journal.outstanding(self.writer.id) == 0:
+                    self._draining = False
                     self._idle.set()
+                else:
+                    self._wake.set()  # keep draining until nothing is outstanding
