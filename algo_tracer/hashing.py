@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import re
 import stat
 import struct
 import sys
@@ -339,28 +340,60 @@ def _hash_open_file(f: Any, chunk_size: int, buf: bytearray | None = None) -> tu
     return h.digest(), total
 
 
-def _hash_path_file(path: str, chunk_size: int, buf: bytearray | None = None) -> tuple[bytes, int]:
-    try:
-        with open(path, "rb", buffering=0) as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < chunk_size:  # one read for small files; keep reading if it grew
-                data = f.read(chunk_size)
-                h = hashlib.sha256(data)
-                if len(data) < chunk_size:
-                    return h.digest(), len(data)
-                f.seek(0)
-            if hasattr(os, "posix_fadvise"):
-                os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
-            return _hash_open_file(f, chunk_size, buf)
-    except FileNotFoundError as exc:
-        raise InputError(f"no such file: {path}", fix="check the path") from exc
-    except IsADirectoryError as exc:
-        raise InputError(f"{path} is a directory", fix="use hash_directory()") from exc
-    except PermissionError as exc:
-        raise InputError(
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+#: Files at least this large are streamed on the thread pool by `hash_directory`.
+_LARGE_FILE = 1 << 20
+
+
+def _file_error(path: str, exc: OSError) -> InputError:
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"no such file: {path}", fix="check the path")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{path} is a directory", fix="use hash_directory()")
+    if isinstance(exc, PermissionError):
+        return InputError(
             f"cannot read {path}: permission denied",
             fix="fix its permissions, or exclude it with ignore=[...]",
-        ) from exc
+        )
+    return InputError(f"cannot read {path}: {exc.strerror or exc}", fix="check the file")
+
+
+def _open_file(path: str) -> tuple[int, int]:
+    """(fd, size) of a file opened for reading."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise _file_error(path, exc) from exc
+    try:
+        return fd, os.fstat(fd).st_size
+    except OSError as exc:
+        os.close(fd)
+        raise _file_error(path, exc) from exc
+
+
+def _hash_fd(
+    fd: int, size: int, path: str, chunk_size: int, buf: bytearray | None = None
+) -> tuple[bytes, int]:
+    """(digest, byte count) of an open file, which this closes."""
+    try:
+        if size < chunk_size:
+            data = os.read(fd, size + 1)  # regular files only read short at EOF
+            if len(data) <= size:
+                return hashlib.sha256(data).digest(), len(data)
+            os.lseek(fd, 0, os.SEEK_SET)  # it grew meanwhile: stream it instead
+        if hasattr(os, "posix_fadvise"):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        with open(fd, "rb", buffering=0, closefd=False) as f:
+            return _hash_open_file(f, chunk_size, buf)
+    except OSError as exc:
+        raise _file_error(path, exc) from exc
+    finally:
+        os.close(fd)
+
+
+def _hash_path_file(path: str, chunk_size: int, buf: bytearray | None = None) -> tuple[bytes, int]:
+    fd, size = _open_file(path)
+    return _hash_fd(fd, size, path, chunk_size, buf)
 
 
 def hash_file(
@@ -435,7 +468,7 @@ class DirectoryDigest:
 
     def manifest(self) -> bytes:
         """The exact bytes hashed (after the domain tag) to produce `digest`."""
-        return b"".join(e.record() for e in self.entries)
+        return _manifest(self.entries)
 
     def diff(self, other: DirectoryDigest) -> list[str]:
         """Sorted human-readable differences, from ``self`` (expected) to ``other`` (actual)."""
@@ -473,14 +506,17 @@ def _nfc(text: str) -> str:
     return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
 
 
-def _ignored(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
-    for p in patterns:
-        if "/" in p:
-            if fnmatch.fnmatchcase(rel, p.strip("/")):
-                return True
-        elif fnmatch.fnmatchcase(name, p):
-            return True
-    return False
+def _ignore_matcher(patterns: tuple[str, ...]) -> Callable[[str, str], bool]:
+    """One compiled regex for name patterns and one for path patterns (fnmatch semantics)."""
+    names = [fnmatch.translate(p) for p in patterns if "/" not in p]
+    paths = [fnmatch.translate(p.strip("/")) for p in patterns if "/" in p]
+    name_re = re.compile("|".join(names)).match if names else None
+    path_re = re.compile("|".join(paths)).match if paths else None
+
+    def ignored(name: str, rel: str) -> bool:
+        return bool((name_re and name_re(name)) or (path_re and path_re(rel)))
+
+    return ignored
 
 
 def hash_directory(
@@ -524,6 +560,7 @@ def hash_directory(
         raise InputError(f"ignore must be non-empty glob strings, got {patterns!r}")
     if default_ignore:
         patterns = DEFAULT_IGNORE + patterns
+    ignored = _ignore_matcher(patterns)
 
     links: list[DirectoryEntry] = []
     files: list[tuple[str, str]] = []  # (rel, absolute path)
@@ -541,7 +578,7 @@ def hash_directory(
         for entry in entries:
             name = _nfc(entry.name)
             rel = prefix + name
-            if _ignored(name, rel, patterns):
+            if ignored(name, rel):
                 continue
             _utf8_path(rel)
             if entry.is_symlink():
@@ -576,40 +613,64 @@ def hash_directory(
         DirectoryEntry(rel, "file", size, Digest("file", value))
         for (rel, _), (value, size) in zip(files, hashed, strict=True)
     ]
-    entries_all.sort(key=lambda e: e.path.encode("utf-8"))
+    entries_all.sort(key=lambda e: e.path)  # code point order == UTF-8 byte order
     listing = tuple(entries_all)
     h = _tagged(DOMAIN_TAGS["directory"])
-    for e in listing:
-        h.update(e.record())
+    h.update(_manifest(listing))
     return DirectoryDigest(Digest("directory", h.digest()), listing)
 
 
+def _manifest(entries: Iterable[DirectoryEntry]) -> bytes:
+    """All records at once (same bytes as joining `DirectoryEntry.record`, 3x faster)."""
+    return "".join(
+        f"{e.type}\0{e.path}\0{e.digest.value.hex() if e.digest else e.target}\0{e.size}\n"
+        for e in entries
+    ).encode("utf-8")
+
+
 def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[tuple[bytes, int]]:
-    """Hash files on a thread pool (hashlib and file reads release the GIL), keeping order."""
+    """Hash files in order: small ones inline, large ones streamed on a thread pool.
+
+    Small files are dominated by per-file Python work, which holds the GIL, so threads only add
+    hand-off cost; large files spend their time in SHA-256 and read(), which release the GIL and
+    therefore run in parallel. At most ``2 * workers`` large files are open at once.
+    """
     if workers is None:
         workers = min(8, 2 * (os.cpu_count() or 1))
     if workers < 1:
         raise InputError(f"workers must be >= 1, got {workers}")
-    workers = min(workers, len(paths))
-    if workers <= 1:
-        buf = bytearray(chunk_size)
-        return [_hash_path_file(p, chunk_size, buf) for p in paths]
+    buf = bytearray(chunk_size)
     results: list[tuple[bytes, int]] = [(b"", 0)] * len(paths)
-    counter = iter(range(len(paths)))
-    lock = threading.Lock()
+    if workers == 1:
+        for i, path in enumerate(paths):
+            results[i] = _hash_path_file(path, chunk_size, buf)
+        return results
+    slots = threading.BoundedSemaphore(2 * workers)
+    local = threading.local()
 
-    def work() -> None:  # each worker pulls the next index: no per-file future overhead
-        buf = bytearray(chunk_size)
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                return
-            results[i] = _hash_path_file(paths[i], chunk_size, buf)
+    def stream(fd: int, size: int, path: str) -> tuple[bytes, int]:
+        try:
+            if getattr(local, "buf", None) is None:
+                local.buf = bytearray(chunk_size)
+            return _hash_fd(fd, size, path, chunk_size, local.buf)
+        finally:
+            slots.release()
 
+    pending = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="algotrace-hash") as pool:
-        for future in [pool.submit(work) for _ in range(workers)]:
-            future.result()
+        try:
+            for i, path in enumerate(paths):
+                fd, size = _open_file(path)
+                if size < _LARGE_FILE:
+                    results[i] = _hash_fd(fd, size, path, chunk_size, buf)
+                else:
+                    slots.acquire()
+                    pending.append((i, pool.submit(stream, fd, size, path)))
+            for i, future in pending:
+                results[i] = future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
     return results
 
 

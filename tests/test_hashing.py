@@ -416,10 +416,16 @@ def test_directory_digest_does_not_depend_on_listing_order(
 
 
 def test_directory_digest_does_not_depend_on_workers_or_chunk_size(tmp_path: Path) -> None:
-    root = _tree(tmp_path, {f"f{i:03}.bin": bytes([i]) * (i * 997) for i in range(60)})
-    expected = hash_directory(root, workers=1).digest
-    assert hash_directory(root, workers=7).digest == expected
-    assert hash_directory(root, chunk_size=3).digest == expected
+    files = {f"f{i:03}.bin": bytes([i]) * (i * 997) for i in range(60)}
+    files |= {f"large{i}.bin": bytes([i]) * ((1 << 20) + i) for i in range(6)}  # thread-pool path
+    root = _tree(tmp_path, files)
+    listing = hash_directory(root, workers=1)
+    assert hash_directory(root, workers=2) == listing  # 6 large files > 2 * workers open slots
+    assert hash_directory(root, workers=7) == listing
+    assert hash_directory(root, chunk_size=4099).digest == listing.digest
+    sizes = {e.path: e.size for e in listing.entries}
+    assert sizes["large5.bin"] == (1 << 20) + 5
+    assert listing.entries[-1].digest == digest_of(files["large5.bin"])
 
 
 def test_directory_listing_gives_per_file_digests_and_sizes(tmp_path: Path) -> None:
@@ -585,10 +591,14 @@ def test_unreadable_files_are_reported_with_the_ignore_fix(
 ) -> None:
     root = _tree(tmp_path, FILES)
 
-    def denied(*args: Any, **kwargs: Any) -> Any:
-        raise PermissionError(13, "Permission denied")
+    real_open = os.open
 
-    monkeypatch.setattr(hashing, "open", denied, raising=False)  # also works when run as root
+    def denied(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).endswith("a.txt"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(hashing.os, "open", denied)  # also works when the tests run as root
     with pytest.raises(InputError, match=r"permission denied.*\n  fix: .*ignore="):
         hash_directory(root)
 
