@@ -1,0 +1,485 @@
+"""The checks of docs/verification.md, steps 1-8, over evidence already fetched (internal).
+
+`run_checks` is pure: it sees the chain only through an `Evidence` value, which
+`algo_tracer.verify` builds from algod and the Indexer and `algo_tracer.bundle` from the proven
+transactions of a bundle. The two sources are therefore judged by exactly the same code.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from algosdk import encoding
+
+from algo_tracer import chain
+from algo_tracer._verify_local import local_digest
+from algo_tracer.boxes import Header, Stage
+from algo_tracer.errors import InputError, VerificationError
+from algo_tracer.events import (
+    BatchAnchored,
+    Event,
+    ExperimentCreated,
+    ExperimentSealed,
+    StageRecorded,
+    decode_event,
+)
+from algo_tracer.manifest import BatchEntry, Manifest, StageKind
+from algo_tracer.merkle import merkle_root, verify_inclusion
+from algo_tracer.notes import DecodedNote, decode_note, group_records
+from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
+from algo_tracer.verify_report import (
+    BatchRow,
+    CheckRow,
+    Finding,
+    StageRow,
+    StageStatus,
+    VerificationReport,
+)
+
+_SHOWN = 5  # detail lines kept per check
+
+
+@dataclass(frozen=True)
+class ChainTxn:
+    """What verification needs to know about one confirmed transaction."""
+
+    txid: str
+    round: int
+    intra: int
+    sender: str
+    group: bytes | None = None
+    time: int | None = None
+    note: bytes | None = None
+    logs: tuple[bytes, ...] = ()
+    app_id: int | None = None
+
+
+@dataclass
+class Evidence:
+    experiment_id: bytes
+    app_id: int
+    header: Header | None
+    stages: list[Stage] = field(default_factory=list)
+    app_txns: list[ChainTxn] = field(default_factory=list)
+    note_txns: list[ChainTxn] = field(default_factory=list)
+    groups: dict[bytes, list[ChainTxn]] | None = None  # members of note-less anchor groups
+    genesis_hash: str | None = None
+    genesis_id: str | None = None
+    boxes: dict[bytes, bytes] = field(default_factory=dict)  # raw values by box name
+    data_round: int | None = None
+
+
+@dataclass
+class _Run:
+    ev: Evidence
+    report: VerificationReport
+    manifest: Manifest | None
+    events: list[tuple[ChainTxn, Event]] = field(default_factory=list)
+    stage_events: dict[int, tuple[ChainTxn, StageRecorded]] = field(default_factory=dict)
+    anchors: list[tuple[ChainTxn, BatchAnchored]] = field(default_factory=list)
+    sealed: tuple[ChainTxn, ExperimentSealed] | None = None
+
+    def check(self, step: int, name: str, problems: list[str], ok_detail: str) -> None:
+        detail = ok_detail if not problems else "; ".join(problems[:_SHOWN]) + (
+            f" (and {len(problems) - _SHOWN} more)" if len(problems) > _SHOWN else "")
+        self.report.checks.append(CheckRow(step=step, name=name,
+                                           status="fail" if problems else "pass", detail=detail))
+
+    def skip(self, step: int, name: str, why: str) -> None:
+        self.report.checks.append(CheckRow(step=step, name=name, status="skip", detail=why))
+
+    def find(self, step: int, severity: str, code: str, message: str,
+             txn: ChainTxn | None = None) -> None:
+        self.report.findings.append(Finding(
+            step=step, severity=severity, code=code, message=message,  # type: ignore[arg-type]
+            txid=txn.txid if txn else None, round=txn.round if txn else None,
+            sender=txn.sender if txn else None))
+
+
+def when(txn: ChainTxn | None) -> datetime | None:
+    return datetime.fromtimestamp(txn.time, UTC) if txn and txn.time else None
+
+
+def run_checks(ev: Evidence, report: VerificationReport, *, manifest: Manifest | None,
+               artifacts_dir: Path | None, data: Mapping[str, Any] | None) -> None:
+    """Append the checks, stage rows, batch rows and findings of steps 1-8 to `report`."""
+    run = _Run(ev, report, manifest)
+    if not _step1_header(run):
+        return
+    _step2_replay(run)
+    _step3_stages(run)
+    _step4_to_6_batches(run)
+    _step7_seal(run)
+    _step8_stage_rows(run, artifacts_dir, data)
+    c = report.counts
+    c.stages, c.events, c.anchors = len(ev.stages), len(run.events), len(run.anchors)
+    c.note_transactions = len(ev.note_txns)
+
+
+def _step1_header(run: _Run) -> bool:
+    # (1) The header box exists; the owner and identity agree with the manifest.
+    h, m = run.ev.header, run.manifest
+    if h is None:
+        run.check(1, "header", [f"no experiment {run.report.experiment_id} in app "
+                                f"{run.ev.app_id} (check the app id and the network)"], "")
+        if m is not None:
+            for s in m.stages:
+                run.report.stages.append(StageRow(
+                    index=None, label=s.label, kind=s.kind.name.lower(),
+                    status=StageStatus.MISSING_ON_CHAIN, manifest_digest=s.digest,
+                    message="the experiment is not on chain"))
+        return False
+    r = run.report
+    r.owner, r.sealed, r.head = h.owner, h.sealed, h.head.hex()
+    problems = []
+    if m is not None:
+        pairs = [("owner", m.owner, h.owner), ("app id", m.app_id, run.ev.app_id),
+                 ("metadata digest", m.metadata_digest, h.metadata_digest.hex())]
+        if run.ev.genesis_hash is not None:
+            pairs.append(("genesis hash", m.genesis_hash, run.ev.genesis_hash))
+        problems = [f"manifest {what} {a} differs from the chain's {b}"
+                    for what, a, b in pairs if a != b]
+    run.check(1, "header", problems,
+              f"owner {h.owner}, created in round {h.created_round}, "
+              f"{'sealed' if h.sealed else 'open'}, {h.stage_count} stages, "
+              f"{h.anchor_count} anchors, {h.anchored_records} anchored records")
+    return True
+
+
+def _step2_replay(run: _Run) -> None:
+    # (2) Replay every event in chain order with the chain folds; compare with the box head.
+    h = run.ev.header
+    assert h is not None
+    eid = run.ev.experiment_id
+    for txn in sorted(run.ev.app_txns, key=lambda t: (t.round, t.intra)):
+        for log in txn.logs:
+            event = decode_event(log)
+            if event is not None and event.experiment_id == eid:
+                run.events.append((txn, event))
+    problems: list[str] = []
+    head = chain.genesis_head(eid, encoding.decode_address(h.owner), h.metadata_digest)
+    stages = anchors = records = 0
+    head_broken = False
+    if not run.events or not isinstance(run.events[0][1], ExperimentCreated):
+        problems.append("the first event is not ExperimentCreated")
+    for position, (txn, event) in enumerate(run.events):
+        where = f"{event.name} in {txn.txid} (round {txn.round})"
+        if txn.sender != h.owner:
+            problems.append(f"{where} was sent by {txn.sender}, not the owner")
+            run.find(2, "error", "event_sender", f"{where} was sent by a non-owner", txn)
+        if event.round != txn.round:
+            problems.append(f"{where} claims round {event.round}")
+        if run.sealed is not None:
+            problems.append(f"{where} comes after the seal")
+        try:
+            if isinstance(event, ExperimentCreated):
+                if position:
+                    problems.append(f"{where}: a second ExperimentCreated")
+                if (event.owner, event.metadata_digest, event.round, event.timestamp) != (
+                        h.owner, h.metadata_digest, h.created_round, h.created_timestamp):
+                    problems.append(f"{where} disagrees with the header box")
+            elif isinstance(event, StageRecorded):
+                if event.index != stages:
+                    problems.append(f"{where}: stage index {event.index}, expected {stages}")
+                head = chain.fold_stage(head, event.index, event.kind, event.digest, event.round)
+                run.stage_events[event.index] = (txn, event)
+                stages += 1
+            elif isinstance(event, BatchAnchored):
+                if event.index != anchors:
+                    problems.append(f"{where}: anchor index {event.index}, expected {anchors}")
+                head = chain.fold_anchor(head, event.index, event.merkle_root,
+                                         event.record_count, event.first_round, event.last_round)
+                run.anchors.append((txn, event))
+                anchors += 1
+                records += event.record_count
+            else:
+                head = chain.fold_seal(head, event.final_digest, event.round)
+                if (event.stage_count, event.anchor_count, event.anchored_records) != (
+                        stages, anchors, records):
+                    problems.append(f"{where} counts {event.stage_count} stages, "
+                                    f"{event.anchor_count} anchors, {event.anchored_records} "
+                                    f"records; the events hold {stages}, {anchors}, {records}")
+                run.sealed = (txn, event)
+        except InputError as exc:
+            problems.append(f"{where}: {exc.message}")
+        if event.head != head and not head_broken:
+            head_broken = True
+            problems.append(f"{where}: the event's head {event.head.hex()[:16]}… is not the "
+                            f"replayed head {head.hex()[:16]}…")
+    if head != h.head:
+        problems.append(f"the replayed head {head.hex()[:16]}… is not the header box's "
+                        f"{h.head.hex()[:16]}… (events missing or altered)")
+    for what, got, want in (("stages", stages, h.stage_count),
+                            ("anchors", anchors, h.anchor_count),
+                            ("anchored records", records, h.anchored_records)):
+        if got != want:
+            problems.append(f"the events hold {got} {what}, the header box {want}")
+    sealed = run.sealed[1] if run.sealed else None
+    if h.sealed != (sealed is not None) or (sealed is not None and (
+            sealed.final_digest, sealed.round) != (h.final_digest, h.sealed_round)):
+        problems.append("the seal event disagrees with the header box")
+    r = run.report
+    if run.events and isinstance(run.events[0][1], ExperimentCreated):
+        first = run.events[0][0]
+        r.created_round, r.created_time, r.created_txid = first.round, when(first), first.txid
+    if run.sealed is not None:
+        last = run.sealed[0]
+        r.sealed_round, r.sealed_time, r.sealed_txid = last.round, when(last), last.txid
+    run.check(2, "event replay", problems,
+              f"{len(run.events)} events from the owner replay to the head {h.head.hex()[:16]}…")
+
+
+def _step3_stages(run: _Run) -> None:
+    # (3) The stage page boxes hold exactly the StageRecorded events.
+    problems = []
+    box = {s.index: s for s in run.ev.stages}
+    for i in sorted(box.keys() | run.stage_events.keys()):
+        s, pair = box.get(i), run.stage_events.get(i)
+        if s is None or pair is None:
+            problems.append(f"stage {i} is {'missing from the boxes' if s is None else 'a box '
+                            'record without a StageRecorded event'}")
+        elif (s.kind, s.digest, s.round) != (pair[1].kind, pair[1].digest, pair[1].round):
+            problems.append(f"stage {i}: box record differs from its event")
+    run.check(3, "stage boxes", problems, f"{len(box)} box records equal their events")
+
+
+def _step4_to_6_batches(run: _Run) -> None:
+    # (4) Note batches: decode the group's notes, rebuild leaves and the root, seq contiguous.
+    # (5) Notes with the experiment's prefix outside an anchored group, or from another sender.
+    # (6) Private batches: the manifest's salted records prove inclusion in the anchored root.
+    h, m, eid = run.ev.header, run.manifest, run.ev.experiment_id
+    assert h is not None
+    owner_notes: dict[bytes, list[ChainTxn]] = {}
+    for n in run.ev.note_txns:
+        if n.sender == h.owner and n.group is not None:
+            owner_notes.setdefault(n.group, []).append(n)
+    used: set[str] = set()
+    note_problems: list[str] = []
+    private_problems: list[str] = []
+    manifest_batches = {b.index: b for b in m.batches} if m else {}
+    private = sorted(m.private_records, key=lambda r: r.seq) if m else []
+    private_seqs = [r.seq for r in private]
+    seq = 0
+    for txn, event in run.anchors:
+        notes = owner_notes.get(txn.group, []) if txn.group else []
+        mb = manifest_batches.get(event.index)
+        row = BatchRow(index=event.index, record_count=event.record_count, first_seq=seq,
+                       root=event.merkle_root.hex(), private=None, status="verified",
+                       recorder=txn.sender, round=txn.round, time=when(txn), txid=txn.txid)
+        problems = _manifest_batch(mb, m, event, txn, seq, private=not notes)
+        if not event.first_round <= txn.round <= event.last_round:
+            problems.append(f"anchor {event.index} landed in round {txn.round}, outside its "
+                            f"window {event.first_round}..{event.last_round}")
+        if notes:
+            used.update(n.txid for n in notes)
+            row.private = False
+            problems += _note_batch(eid, notes, event, seq)
+            if not problems:
+                run.report.counts.note_records += event.record_count
+            note_problems += problems
+        else:
+            members = (run.ev.groups or {}).get(txn.group or b"", [])
+            strays = [t for t in members if t.txid != txn.txid and t.note]
+            if strays:
+                problems.append(f"anchor {event.index}: its group carries {len(strays)} notes "
+                                "that are not valid notes of this experiment")
+            if m is None:
+                row.status, row.message = "undisclosed", "no notes in the group: private records"
+                run.report.counts.undisclosed_records += event.record_count
+            else:
+                row.private = True
+                lo = bisect.bisect_left(private_seqs, seq)
+                hi = bisect.bisect_left(private_seqs, seq + event.record_count)
+                problems += _private_batch(run, private[lo:hi], event, seq)
+            private_problems += problems
+        if problems:
+            row.status, row.message = "mismatch", problems[0]
+        elif not row.message:
+            row.message = f"{event.record_count} records verified"
+        run.report.batches.append(row)
+        seq += event.record_count
+    for index in sorted(manifest_batches.keys() - {e.index for _, e in run.anchors}):
+        note_problems.append(f"manifest batch {index} was never anchored on chain")
+    run.check(4, "note batches", note_problems,
+              f"{run.report.counts.note_records} records in "
+              f"{sum(b.private is False for b in run.report.batches)} note batches rebuild "
+              "their anchored roots, seq contiguous")
+    _step5_stray_notes(run, used)
+    if m is None and run.report.counts.undisclosed_records:
+        run.skip(6, "private batches", f"{run.report.counts.undisclosed_records} private "
+                 "records; give the manifest to check their proofs")
+    elif not any(b.private for b in run.report.batches):
+        run.check(6, "private batches", private_problems, "no private batches")
+    else:
+        run.check(6, "private batches", private_problems,
+                  f"{run.report.counts.private_records} private records prove inclusion")
+
+
+def _manifest_batch(mb: BatchEntry | None, m: Manifest | None, event: BatchAnchored,
+                    txn: ChainTxn, seq: int, *, private: bool) -> list[str]:
+    if m is None:
+        return []
+    if mb is None:
+        return [f"anchor {event.index} is not in the manifest"]
+    problems = []
+    if mb.private != private:
+        problems.append(f"manifest batch {mb.index} is {'private' if mb.private else 'notes'}, "
+                        f"the chain's group has {'no ' if private else ''}notes")
+    if (mb.root, mb.count, mb.first_seq) != (event.merkle_root.hex(), event.record_count, seq):
+        problems.append(f"manifest batch {mb.index} (root {mb.root[:16]}…, {mb.count} records "
+                        f"from seq {mb.first_seq}) differs from the anchor")
+    if mb.txids and mb.txids[0] != txn.txid:
+        problems.append(f"manifest batch {mb.index} names transaction {mb.txids[0]}, the anchor "
+                        f"is {txn.txid}")
+    return problems
+
+
+def _note_batch(eid: bytes, notes: list[ChainTxn], event: BatchAnchored, seq: int) -> list[str]:
+    decoded: list[DecodedNote] = []
+    for n in notes:
+        try:
+            d = decode_note(n.note or b"")
+        except InputError as exc:
+            return [f"anchor {event.index}: note {n.txid} does not decode: {exc.message}"]
+        if (d.experiment_id, d.anchor_index) != (eid, event.index):
+            return [f"anchor {event.index}: note {n.txid} names anchor {d.anchor_index}"]
+        decoded.append(d)
+    try:
+        records = group_records(decoded)
+    except VerificationError as exc:
+        return [exc.message]
+    if len(records) != event.record_count:
+        return [f"anchor {event.index}: the notes hold {len(records)} records, the anchor "
+                f"counts {event.record_count}"]
+    if records[0].seq != seq:
+        return [f"anchor {event.index}: records start at seq {records[0].seq}, expected {seq}"]
+    root = merkle_root([encode_leaf(r) for r in records])
+    if root != event.merkle_root:
+        return [f"anchor {event.index}: the notes' Merkle root {root.hex()[:16]}… is not the "
+                f"anchored {event.merkle_root.hex()[:16]}…"]
+    return []
+
+
+def _private_batch(run: _Run, records: list, event: BatchAnchored, seq: int) -> list[str]:
+    problems = []
+    for r in records:
+        try:
+            record = NoteRecord(seq=r.seq, kind=RecordKind(r.kind), name=r.name, step=r.step,
+                                value=r.value)
+            verify_inclusion(encode_leaf(record, salt=bytes.fromhex(r.salt)), r.proof,
+                             event.merkle_root, index=r.seq - seq, tree_size=event.record_count)
+        except (ValueError, InputError, VerificationError) as exc:
+            problems.append(f"private record {r.seq}: {getattr(exc, 'message', exc)}")
+            continue
+        run.report.counts.private_records += 1
+    if len(records) < event.record_count:
+        run.find(6, "info", "undisclosed", f"anchor {event.index}: the manifest discloses "
+                 f"{len(records)} of {event.record_count} private records")
+        run.report.counts.undisclosed_records += event.record_count - len(records)
+    return problems
+
+
+def _step5_stray_notes(run: _Run, used: set[str]) -> None:
+    h = run.ev.header
+    assert h is not None
+    problems = []
+    for n in run.ev.note_txns:
+        if n.txid in used:
+            continue
+        try:
+            d = decode_note(n.note or b"")
+            claim = (f"claims anchor {d.anchor_index}, seq {d.first_seq}..{d.next_seq - 1}")
+        except InputError as exc:
+            claim = f"does not decode ({exc.message})"
+        if n.sender != h.owner:
+            run.report.counts.foreign_notes += 1
+            run.find(5, "warning", "foreign_sender", f"note {n.txid} from {n.sender}, not the "
+                     f"owner, {claim}; ignored (anyone can post a note with this prefix)", n)
+        else:
+            run.report.counts.not_anchored_notes += 1
+            problems.append(f"note {n.txid} ({claim}) is outside any anchored batch")
+            run.find(5, "error", "not_anchored", f"note {n.txid} from the owner {claim} but is "
+                     "not in an anchored group: not counted as a record", n)
+    run.check(5, "stray notes", problems,
+              "no owner note outside an anchored group" + (
+                  f"; {run.report.counts.foreign_notes} foreign notes ignored"
+                  if run.report.counts.foreign_notes else ""))
+
+
+def _step7_seal(run: _Run) -> None:
+    # (7) The sealed final digest is the manifest's own digest.
+    h, m = run.ev.header, run.manifest
+    assert h is not None
+    if m is None:
+        run.skip(7, "seal", "give the manifest to check the sealed final digest"
+                 if h.sealed else "not sealed")
+        return
+    if not h.sealed:
+        run.find(7, "warning", "not_sealed", "the experiment is not sealed, so the manifest "
+                 "as a whole is not bound to the chain (run `algo-tracer resume`)")
+        run.skip(7, "seal", "not sealed")
+        return
+    problems = []
+    if m.final_digest() != h.final_digest:
+        problems.append(f"the manifest digests to {m.final_digest().hex()[:16]}…, the chain "
+                        f"sealed {h.final_digest.hex()[:16]}… (the manifest was edited)")
+    if m.seal is not None and m.seal.final_digest != h.final_digest.hex():
+        problems.append("the manifest's seal section names another final digest")
+    run.check(7, "seal", problems, f"sealed in round {h.sealed_round} with the manifest's "
+              "digest")
+
+
+def _step8_stage_rows(run: _Run, artifacts_dir: Path | None,
+                      data: Mapping[str, Any] | None) -> None:
+    # (8) Per stage: on-chain digest vs manifest digest vs local copy.
+    m = run.manifest
+    entries = {s.index: s for s in m.stages} if m else {}
+    for s in run.ev.stages:
+        txn = run.stage_events.get(s.index, (None, None))[0]
+        kind = StageKind(s.kind).name.lower() if s.kind in StageKind._value2member_map_ \
+            else f"kind {s.kind}"
+        row = StageRow(index=s.index, label=kind, kind=kind, status=StageStatus.RECORDED,
+                       chain_digest=s.digest.hex(), recorder=txn.sender if txn else None,
+                       round=s.round, time=when(txn), txid=txn.txid if txn else None,
+                       message="on chain")
+        entry = entries.pop(s.index, None)
+        if m is not None and entry is None:
+            row.status, row.message = StageStatus.MISSING_LOCALLY, "not in the manifest"
+        elif entry is not None:
+            row.label, row.manifest_digest = entry.label, entry.digest
+            local = local_digest(entry, artifacts_dir=artifacts_dir, data=data)
+            row.local_digest, row.local_source = local.digest, local.source
+            extra = "; ".join(local.notes)
+            if entry.kind != s.kind or entry.digest != row.chain_digest:
+                row.status = StageStatus.MISMATCH
+                row.message = (f"manifest says {entry.kind.name.lower()} {entry.digest[:16]}…, "
+                               f"chain has {kind} {row.chain_digest[:16]}…")
+            elif local.error:
+                row.status, row.message = StageStatus.MISMATCH, local.error
+            elif local.digest is not None:
+                same = local.digest == row.chain_digest
+                row.status = StageStatus.MATCH if same else StageStatus.MISMATCH
+                row.message = (f"{local.source} re-hashes to the on-chain digest" if same else
+                               f"{local.source} hashes to {local.digest[:16]}…, chain has "
+                               f"{row.chain_digest[:16]}…" + (f" ({extra})" if extra else ""))
+            else:
+                row.message = "on chain and in the manifest" + (f"; {extra}" if extra else "")
+        run.report.stages.append(row)
+    for entry in entries.values():
+        never_sent = entry.txid is None
+        run.report.stages.append(StageRow(
+            index=None, label=entry.label, kind=entry.kind.name.lower(),
+            status=StageStatus.NOT_ANCHORED if never_sent else StageStatus.MISSING_ON_CHAIN,
+            manifest_digest=entry.digest, txid=entry.txid,
+            message="never sent: run `algo-tracer resume`" if never_sent else
+            f"the manifest's stage {entry.index} is not on chain"))
+    failing = [f"{r.label}: {r.status.value}" for r in run.report.stages
+               if r.status not in (StageStatus.MATCH, StageStatus.RECORDED)]
+    matched = sum(r.status == StageStatus.MATCH for r in run.report.stages)
+    run.check(8, "stages", failing, f"{len(run.report.stages)} stages, {matched} re-hashed "
+              "locally and equal")

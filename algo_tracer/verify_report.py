@@ -1,0 +1,167 @@
+"""The verification report: what was checked, what held, and what did not (pydantic, JSON).
+
+A report is produced by `algo_tracer.verify.verify_experiment` (from algod and the Indexer) and
+by `algo_tracer.bundle.verify_bundle` (from a proof bundle). `ok` is True only when no check
+failed and no finding is an error; warnings (a stranger posting notes with the experiment's
+prefix, an unsealed experiment) are shown but do not fail it. The numbered steps are those of
+docs/verification.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from algo_tracer.errors import VerificationError
+
+__all__ = [
+    "FAILING_STATUSES",
+    "BatchRow",
+    "CheckRow",
+    "Counts",
+    "Finding",
+    "StageRow",
+    "StageStatus",
+    "VerificationReport",
+]
+
+REPORT_FORMAT = "algo-tracer-report/v1"
+
+
+class StageStatus(StrEnum):
+    MATCH = "match"
+    """On chain, and a local copy (artifact file, data given, or the manifest's own detail)
+    re-hashes to the on-chain digest."""
+    MISMATCH = "mismatch"
+    """The on-chain digest differs from the manifest's or from the local copy's."""
+    MISSING_ON_CHAIN = "missing_on_chain"
+    """The manifest says the stage was recorded, the chain has no such stage."""
+    MISSING_LOCALLY = "missing_locally"
+    """On chain, but absent from the manifest given."""
+    NOT_ANCHORED = "not_anchored"
+    """In the manifest but never sent (no transaction): run `algo-tracer resume`."""
+    RECORDED = "recorded"
+    """On chain (and in the manifest, if one was given); no local copy was given to re-hash."""
+
+
+FAILING_STATUSES = frozenset({StageStatus.MISMATCH, StageStatus.MISSING_ON_CHAIN,
+                              StageStatus.MISSING_LOCALLY, StageStatus.NOT_ANCHORED})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CheckRow(_Model):
+    step: int = Field(description="step number in docs/verification.md")
+    name: str
+    status: Literal["pass", "fail", "skip"]
+    detail: str = ""
+
+
+class Finding(_Model):
+    step: int
+    severity: Literal["error", "warning", "info"]
+    code: str = Field(description="stable identifier, e.g. not_anchored, foreign_sender")
+    message: str
+    txid: str | None = None
+    round: int | None = None
+    sender: str | None = None
+
+
+class StageRow(_Model):
+    index: int | None = Field(description="on-chain stage index (None: not on chain)")
+    label: str
+    kind: str
+    status: StageStatus
+    chain_digest: str | None = None
+    manifest_digest: str | None = None
+    local_digest: str | None = None
+    local_source: str | None = Field(default=None, description="what was re-hashed")
+    recorder: str | None = None
+    round: int | None = None
+    time: datetime | None = None
+    txid: str | None = None
+    message: str = ""
+
+
+class BatchRow(_Model):
+    index: int
+    record_count: int
+    first_seq: int
+    root: str
+    private: bool | None = Field(description="None: no notes and no manifest to tell")
+    status: Literal["verified", "mismatch", "undisclosed"]
+    recorder: str | None = None
+    round: int | None = None
+    time: datetime | None = None
+    txid: str | None = None
+    message: str = ""
+
+
+class Counts(_Model):
+    stages: int = 0
+    events: int = 0
+    anchors: int = 0
+    note_transactions: int = 0
+    note_records: int = Field(default=0, description="records verified from on-chain notes")
+    private_records: int = Field(default=0, description="private records whose proof held")
+    undisclosed_records: int = 0
+    not_anchored_notes: int = 0
+    foreign_notes: int = 0
+    transactions_proven: int = Field(default=0, description="bundle: inclusion proofs checked")
+
+
+class VerificationReport(_Model):
+    format: Literal["algo-tracer-report/v1"] = REPORT_FORMAT
+    experiment_id: str
+    app_id: int
+    genesis_id: str | None = None
+    source: Literal["network", "bundle"]
+    offline: bool = False
+    owner: str | None = None
+    sealed: bool = False
+    head: str | None = None
+    created_round: int | None = None
+    created_time: datetime | None = None
+    created_txid: str | None = None
+    sealed_round: int | None = None
+    sealed_time: datetime | None = None
+    sealed_txid: str | None = None
+    ok: bool = False
+    checks: list[CheckRow] = Field(default_factory=list)
+    stages: list[StageRow] = Field(default_factory=list)
+    batches: list[BatchRow] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+    counts: Counts = Field(default_factory=Counts)
+    not_checked: list[str] = Field(default_factory=list,
+                                   description="what this run could not establish")
+    data_round: int | None = Field(default=None, description="round the sources were read at")
+    verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    elapsed_seconds: float = 0.0
+
+    def finalize(self) -> VerificationReport:
+        """Set `ok` from the checks and findings (call once everything is added)."""
+        self.ok = (bool(self.checks) and all(c.status != "fail" for c in self.checks)
+                   and not any(f.severity == "error" for f in self.findings))
+        return self
+
+    def failures(self) -> list[str]:
+        """One line per failed check, failing stage and error finding."""
+        lines = [f"step {c.step} {c.name}: {c.detail}" for c in self.checks if c.status == "fail"]
+        lines += [f"stage {s.label}: {s.status.value}: {s.message}" for s in self.stages
+                  if s.status in FAILING_STATUSES]
+        lines += [f"{f.code}: {f.message}" for f in self.findings if f.severity == "error"]
+        return lines
+
+    def raise_for_failure(self) -> None:
+        """Raise `VerificationError` listing the failures, unless `ok`."""
+        if not self.ok:
+            failures = self.failures() or ["no check ran"]
+            raise VerificationError(
+                f"experiment {self.experiment_id} failed verification:\n  "
+                + "\n  ".join(failures),
+                fix="see the report (algo-tracer verify --json) for every check")
