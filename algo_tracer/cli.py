@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from algo_tracer import demo
+from algo_tracer import commands, demo
 from algo_tracer.errors import AlgoTracerError, VerificationError
 from algo_tracer.localnet import commands as localnet_commands
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
+    commands.add_parsers(sub)
     localnet_commands.add_parser(sub)
     demo.add_parser(sub)
     return parser

@@ -1,0 +1,254 @@
+"""`algo-tracer show | verify | export | resume | deploy`: thin shells over the library.
+
+Experiments are named by their base58 id. The registry app is `--app-id`, else
+`ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
+signing account; `resume` and `deploy` do (see algo_tracer.config).
+
+Exit codes (algo_tracer.cli): 0 verified, 1 a mismatch or tampering was found, 2 a usage,
+configuration or network error (e.g. the Indexer is down: never a false "verified").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from algo_tracer.errors import ConfigError, InputError
+from algo_tracer.ids import format_id, parse_id
+from algo_tracer.manifest import Manifest
+from algo_tracer.verify_report import FAILING_STATUSES, VerificationReport
+
+if TYPE_CHECKING:
+    from algokit_utils import AlgorandClient
+
+__all__ = ["add_parsers", "format_report", "format_timeline"]
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    """Register the experiment commands on the `algo-tracer` parser."""
+    p = sub.add_parser("show", help="an experiment's on-chain timeline")
+    _common(p)
+    p.set_defaults(handler=run_show)
+
+    p = sub.add_parser("verify", help="verify an experiment (or a proof bundle) against the chain")
+    _common(p)
+    p.add_argument("--artifacts", type=Path, metavar="DIR",
+                   help="directory holding the traced files, re-hashed by base name")
+    p.add_argument("--bundle", type=Path, metavar="B", help="verify this proof bundle")
+    p.add_argument("--offline", action="store_true",
+                   help="with --bundle: check without any node (says what remains unchecked)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--strict", action="store_true",
+                   help="warnings (e.g. notes posted by strangers) fail too")
+    p.set_defaults(handler=run_verify)
+
+    p = sub.add_parser("export", help="write a self-contained proof bundle")
+    _common(p)
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE",
+                   help="bundle file to write (JSON)")
+    p.set_defaults(handler=run_export)
+
+    p = sub.add_parser("resume", help="finish interrupted experiments from the journal")
+    p.add_argument("experiment", nargs="?", help="base58 id (default: every unfinished one)")
+    p.set_defaults(handler=run_resume)
+
+    p = sub.add_parser("deploy", help="deploy (or find) the registry app, like "
+                       "`python -m smart_contracts deploy`")
+    p.set_defaults(handler=run_deploy)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", help="experiment id (base58, as printed by algo-tracer)")
+    p.add_argument("--app-id", type=int, metavar="N", help="registry app id "
+                   "(default: ALGO_TRACER_APP_ID, then the manifest's)")
+    p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
+    p.add_argument("--indexer-timeout", type=float, default=60, metavar="S",
+                   help="seconds to wait for the indexer to catch up (default 60)")
+
+
+def _progress(line: str) -> None:
+    print(f"algo-tracer: {line}", file=sys.stderr, flush=True)
+
+
+def _app_id(args: argparse.Namespace, fallback: int | None) -> int:
+    if args.app_id is not None:
+        return args.app_id
+    text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
+    if text:
+        if not text.isdigit():
+            raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id",
+                              fix="set it to the registry's numeric app id")
+        return int(text)
+    if fallback is not None:
+        return fallback
+    raise ConfigError("which registry app? no --app-id, no ALGO_TRACER_APP_ID and no manifest",
+                      fix="pass --app-id N (printed by `algo-tracer deploy`), set "
+                      "ALGO_TRACER_APP_ID, or give --manifest manifest.json")
+
+
+def _load(args: argparse.Namespace) -> tuple[bytes, Manifest | None]:
+    eid = parse_id(args.experiment)
+    manifest = Manifest.read(args.manifest) if args.manifest else None
+    return eid, manifest
+
+
+def _algorand() -> AlgorandClient:
+    from algo_tracer.config import algorand_from_environment  # lazy: keeps `--help` fast
+
+    return algorand_from_environment()[0]
+
+
+def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> VerificationReport:
+    from algo_tracer.verify import verify_experiment
+
+    eid, manifest = _load(args)
+    app_id = _app_id(args, manifest.app_id if manifest else None)
+    return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
+                             indexer_timeout=args.indexer_timeout, progress=_progress)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    if args.bundle is None:
+        if args.offline:
+            raise ConfigError("--offline needs --bundle: without one the chain is the only "
+                              "source", fix="export a bundle first: algo-tracer export ID -o B")
+        report = _verify_network(args, args.artifacts)
+    else:
+        from algo_tracer.bundle import Bundle, verify_bundle
+
+        eid, manifest = _load(args)
+        bundle = Bundle.read(args.bundle)
+        if parse_id(bundle.experiment_id) != eid:
+            raise InputError(f"the bundle is for experiment {bundle.experiment_id}, not "
+                             f"{format_id(eid)}", fix="give the bundle of this experiment")
+        if args.app_id is not None and args.app_id != bundle.app_id:
+            raise InputError(f"the bundle is from app {bundle.app_id}, not {args.app_id}",
+                             fix="drop --app-id: the bundle names its app")
+        report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
+                               manifest=manifest, artifacts_dir=args.artifacts)
+    print(report.model_dump_json(indent=2) if args.json else format_report(report))
+    warned = any(f.severity == "warning" for f in report.findings)
+    return 0 if report.ok and not (args.strict and warned) else 1
+
+
+def run_show(args: argparse.Namespace) -> int:
+    report = _verify_network(args, None)
+    print(format_timeline(report))
+    return 0 if report.ok else 1
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from algo_tracer.bundle import export_bundle, verify_bundle
+
+    eid, manifest = _load(args)
+    app_id = _app_id(args, manifest.app_id if manifest else None)
+    bundle = export_bundle(_algorand(), app_id, eid, manifest=manifest,
+                           indexer_timeout=args.indexer_timeout, progress=_progress)
+    bundle.write(args.output)
+    report = verify_bundle(bundle, offline=True)
+    print(f"wrote {args.output}: {len(bundle.transactions)} transactions with inclusion proofs "
+          f"in {len(bundle.blocks)} blocks{', with the manifest' if manifest else ''}")
+    print(f"{'OK' if report.ok else 'FAIL'}: offline check of the bundle"
+          + ("" if report.ok else ":\n  " + "\n  ".join(report.failures())))
+    return 0 if report.ok else 1
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from algo_tracer.tracer import Tracer
+
+    eid = parse_id(args.experiment) if args.experiment else None
+    summaries = Tracer.from_environment().resume(eid)
+    for summary in summaries:
+        print(summary)
+    if not summaries:
+        print("nothing to resume: every journaled experiment is finished")
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from smart_contracts.__main__ import main as contracts_main
+
+    try:
+        contracts_main(["deploy"])
+    except SystemExit as exc:
+        if exc.code in (None, 0):
+            return 0
+        raise ConfigError(f"deploy failed: {exc.code}",
+                          fix="check ALGOD_* / INDEXER_* and DEPLOYER_MNEMONIC") from exc
+    return 0
+
+
+# -- formatting ----------------------------------------------------------------------------
+
+
+def _short(address: str | None) -> str:
+    return f"{address[:6]}…{address[-4:]}" if address else "-"
+
+
+def _time(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
+
+
+def format_report(r: VerificationReport) -> str:
+    """Human report: one OK:/FAIL: line per stage and batch, then checks and findings."""
+    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {r.genesis_id or '?'}, "
+             f"{'bundle' + (' offline' if r.offline else '') if r.source == 'bundle' else 'chain'}"
+             f"): owner {r.owner or '?'}, {'sealed' if r.sealed else 'not sealed'}"]
+    for s in r.stages:
+        tag = "FAIL:" if s.status in FAILING_STATUSES else "OK:  "
+        index = "-" if s.index is None else str(s.index)
+        lines.append(f"{tag} stage {index:>3} {s.label:<24} {s.status.value:<16} {s.message}")
+    for b in r.batches:
+        tag = "FAIL:" if b.status == "mismatch" else "OK:  "
+        lines.append(f"{tag} batch {b.index:>3} {b.record_count} records from seq {b.first_seq}"
+                     f"{' (private)' if b.private else ''}: {b.status}: {b.message}")
+    lines.append("checks:")
+    lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
+    if r.findings:
+        lines.append("findings:")
+        lines += [f"  {f.severity.upper()} {f.code}: {f.message}" for f in r.findings]
+    if r.not_checked:
+        lines.append("not checked by this run:")
+        lines += [f"  - {text}" for text in r.not_checked]
+    c = r.counts
+    tail = (f"{c.stages} stages, {c.note_records} note records, {c.private_records} private "
+            f"records verified in {r.elapsed_seconds:.2f} s")
+    lines.append(f"VERIFIED: {tail}" if r.ok else
+                 f"FAILED: {len(r.failures())} problem(s); {tail}")
+    return "\n".join(lines)
+
+
+def format_timeline(r: VerificationReport) -> str:
+    """`show`: every write of the experiment in chain order."""
+    rows: list[tuple[int, int, list[str]]] = []
+    if r.created_round is not None:
+        rows.append((r.created_round, 0, ["-", "created", "-",
+                                          _short(r.owner), str(r.created_round),
+                                          _time(r.created_time), "open"]))
+    for s in r.stages:
+        rows.append((s.round or 1 << 62, 1, [
+            "-" if s.index is None else str(s.index), s.label,
+            (s.chain_digest or s.manifest_digest or "")[:12], _short(s.recorder),
+            str(s.round or "-"), _time(s.time), s.status.value]))
+    for b in r.batches:
+        rows.append((b.round or 1 << 62, 1, [
+            f"a{b.index}", f"batch: {b.record_count} records", b.root[:12], _short(b.recorder),
+            str(b.round or "-"), _time(b.time), b.status]))
+    if r.sealed_round is not None:
+        rows.append((r.sealed_round, 2, ["-", "sealed", "-", _short(r.owner),
+                                         str(r.sealed_round), _time(r.sealed_time),
+                                         "sealed"]))
+    rows.sort(key=lambda x: (x[0], x[1]))
+    header = ["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"]
+    table = [header] + [cells for _, _, cells in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    out = [f"experiment {r.experiment_id} in app {r.app_id} on {r.genesis_id or '?'}"]
+    out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in table]
+    problems = r.failures()
+    out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
+    return "\n".join(out)
