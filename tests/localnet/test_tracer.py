@@ -127,8 +127,7 @@ KILLED_RUN = textwrap.dedent("""
     exp.trace_params({"lr": 0.1})
     for step in range(3000):
         exp.log_metric("loss", 1.0 / (step + 1), step=step)
-        if step == 2500:
-            print(exp.id_text, flush=True)   # the parent kills us from here on
+    print(exp.id_text, flush=True)   # all journaled; the parent kills us mid-flight
     time.sleep(60)
 """)
 
