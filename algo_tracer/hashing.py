@@ -131,10 +131,7 @@ class Digest:
                 f"not a digest: {text!r:.100}",
                 fix="digests are written 'sha256:' followed by 64 hex characters",
             )
-        try:
-            value = bytes.fromhex(hexpart)
-        except ValueError:
-            value = b""
+        value = bytes.fromhex(hexpart) if re.fullmatch(r"[0-9a-fA-F]{64}", hexpart) else b""
         if len(value) != 32:
             raise InputError(
                 f"digest {text!r:.100} does not have 64 hex characters after 'sha256:'",
@@ -540,7 +537,8 @@ def hash_directory(
             depth (``"*.tmp"``, ``"wandb"``); one with ``/`` matches the whole relative path
             (``"data/raw/*"``). A matching directory is skipped with everything under it.
         default_ignore: Also apply `DEFAULT_IGNORE`.
-        workers: Threads hashing files in parallel; default ``min(8, 2 * cpu_count)``.
+        workers: Threads streaming files of 1 MiB or more in parallel (smaller files are
+            hashed inline); default ``min(8, 2 * cpu_count)``; ``1`` hashes everything inline.
         chunk_size: Read size; does not change the digest.
 
     Returns:
@@ -551,6 +549,7 @@ def hash_directory(
             UTF-8, or two names collide after NFC normalisation.
     """
     _check_chunk_size(chunk_size)
+    _check_workers(workers)
     root = os.fspath(path)
     if not os.path.isdir(root):
         what = "a file" if os.path.exists(root) else "missing"
@@ -628,6 +627,14 @@ def _manifest(entries: Iterable[DirectoryEntry]) -> bytes:
     ).encode("utf-8")
 
 
+def _check_workers(workers: int | None) -> int:
+    if workers is None:
+        return min(8, 2 * (os.cpu_count() or 1))
+    if not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be an int >= 1, got {workers!r}")
+    return workers
+
+
 def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[tuple[bytes, int]]:
     """Hash files in order: small ones inline, large ones streamed on a thread pool.
 
@@ -635,10 +642,7 @@ def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[t
     hand-off cost; large files spend their time in SHA-256 and read(), which release the GIL and
     therefore run in parallel. At most ``2 * workers`` large files are open at once.
     """
-    if workers is None:
-        workers = min(8, 2 * (os.cpu_count() or 1))
-    if workers < 1:
-        raise InputError(f"workers must be >= 1, got {workers}")
+    workers = _check_workers(workers)
     buf = bytearray(chunk_size)
     results: list[tuple[bytes, int]] = [(b"", 0)] * len(paths)
     if workers == 1:
@@ -665,12 +669,13 @@ def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[t
                     results[i] = _hash_fd(fd, size, path, chunk_size, buf)
                 else:
                     slots.acquire()
-                    pending.append((i, pool.submit(stream, fd, size, path)))
-            for i, future in pending:
+                    pending.append((i, fd, pool.submit(stream, fd, size, path)))
+            for i, _, future in pending:
                 results[i] = future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
+        finally:  # after an error: files whose hashing never started are still open
+            for _, fd, future in pending:
+                if future.cancel():
+                    os.close(fd)
     return results
 
 
@@ -1216,8 +1221,8 @@ def _hash_state_dict(state: Mapping[str, Any]) -> Digest:
     items.sort(key=lambda kv: kv[0])
     h = _tagged(DOMAIN_TAGS["torch-state-dict"])
     h.update(_u64(len(items)))
-    for key, d in items:
-        h.update(_lp(key) + d.value)
+    for raw_key, d in items:
+        h.update(_lp(raw_key) + d.value)
     return Digest("torch-state-dict", h.digest())
 
 

@@ -214,7 +214,15 @@ def test_digest_renders_as_sha256_hex_and_parses_back_with_its_kind() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "sha256:", "sha1:" + "00" * 20, "sha256:" + "0" * 63, "sha256:zz" + "0" * 62, "00" * 32],
+    [
+        "",
+        "sha256:",
+        "sha1:" + "00" * 20,
+        "sha256:" + "0" * 63,
+        "sha256:zz" + "0" * 62,
+        "00" * 32,
+        "sha256:" + "00 " * 31 + "00",
+    ],
 )
 def test_digest_parse_rejects_malformed_text(text: str) -> None:
     with pytest.raises(InputError, match="sha256:"):
@@ -601,6 +609,28 @@ def test_unreadable_files_are_reported_with_the_ignore_fix(
     monkeypatch.setattr(hashing.os, "open", denied)  # also works when the tests run as root
     with pytest.raises(InputError, match=r"permission denied.*\n  fix: .*ignore="):
         hash_directory(root)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_an_error_mid_walk_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _tree(tmp_path, {f"large{i}.bin": b"x" * (1 << 20) for i in range(6)} | {"zz.txt": b"z"})
+    real_open = os.open
+    opened = [0]
+
+    def failing(path: Any, *args: Any, **kwargs: Any) -> Any:
+        opened[0] += 1
+        if opened[0] == 7:  # the last file, whatever the listing order: large ones are pending
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    before = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(hashing.os, "open", failing)
+    with pytest.raises(InputError, match="permission denied"):
+        hash_directory(root, workers=2)
+    monkeypatch.undo()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_hash_directory_and_hash_path_reject_what_they_cannot_hash(tmp_path: Path) -> None:

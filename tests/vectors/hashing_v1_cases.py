@@ -458,11 +458,11 @@ def preimages(fn: Any, *args: Any) -> list[tuple[str, bytes]]:
         return r
 
     original = hashing._tagged
-    hashing._tagged = recording_tagged  # type: ignore[assignment]
+    hashing._tagged = recording_tagged
     try:
         fn(*args)
     finally:
-        hashing._tagged = original  # type: ignore[assignment]
+        hashing._tagged = original
     return [r.preimage() for r in recorders]
 
 
