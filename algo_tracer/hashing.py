@@ -1227,12 +1227,12 @@ def _hash_state_dict(state: Mapping[str, Any]) -> Digest:
 
 
 def _is_state_dict(obj: Any) -> bool:
+    """A mapping holding tensors (any non-tensor entry is then refused by name)."""
     torch = _torch()
     return (
         torch is not None
         and isinstance(obj, Mapping)
-        and len(obj) > 0
-        and all(isinstance(v, torch.Tensor) for v in obj.values())
+        and any(isinstance(v, torch.Tensor) for v in obj.values())
     )
 
 

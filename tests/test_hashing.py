@@ -1092,6 +1092,81 @@ def test_torch_state_dicts_are_hashed_by_sorted_key_dtype_shape_and_bytes() -> N
     )
 
 
+def _fake_torch() -> Any:
+    """The slice of the torch API that hashing uses, backed by numpy (torch is optional)."""
+    import types
+
+    torch = types.ModuleType("torch")
+
+    class Dtype:
+        def __init__(self, name: str, np_dtype: str | None) -> None:
+            self.name, self.np_dtype = name, np_dtype
+
+        def __str__(self) -> str:
+            return f"torch.{self.name}"
+
+    class Tensor:
+        is_sparse = False
+        is_quantized = False
+
+        def __init__(self, data: Any, dtype: Dtype) -> None:
+            self.data, self.dtype = np.asarray(data), dtype
+
+        shape = property(lambda self: self.data.shape)
+
+        def detach(self) -> Tensor:
+            return self
+
+        cpu = resolve_conj = resolve_neg = contiguous = detach
+
+        def numpy(self) -> Any:
+            if self.dtype.np_dtype is None:
+                raise TypeError(f"Got unsupported ScalarType {self.dtype.name}")
+            return self.data.astype(self.dtype.np_dtype)
+
+        def reshape(self, *shape: int) -> Tensor:
+            return Tensor(self.data.reshape(*shape), self.dtype)
+
+        def view(self, dtype: Dtype) -> Tensor:
+            return Tensor(np.ascontiguousarray(self.data).view(np.uint8), dtype)
+
+    class Module:
+        def __init__(self, state: dict[str, Tensor]) -> None:
+            self._state = state
+
+        def state_dict(self) -> dict[str, Tensor]:
+            return dict(self._state)
+
+    torch.Tensor = Tensor  # type: ignore[attr-defined]
+    torch.nn = types.SimpleNamespace(Module=Module)  # type: ignore[attr-defined]
+    torch.uint8 = Dtype("uint8", "uint8")  # type: ignore[attr-defined]
+    torch.float32 = Dtype("float32", "float32")  # type: ignore[attr-defined]
+    torch.bfloat16 = Dtype("bfloat16", None)  # type: ignore[attr-defined]
+    return torch
+
+
+def test_torch_code_path_against_a_stand_in_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = _fake_torch()
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    w = torch.Tensor(np.arange(6).reshape(2, 3), torch.float32)
+    b = torch.Tensor(np.zeros(2), torch.float32)
+    d = hash_model(torch.nn.Module({"w": w, "b": b}))
+    assert d.kind == "torch-state-dict"
+    assert hash_model({"b": b, "w": w}) == d == digest_of({"w": w, "b": b})  # keys are sorted
+    expected = _u64(2)
+    for key, t in (("b", b), ("w", w)):
+        expected += _lp(key.encode()) + hash_array(t.numpy()).value
+    assert d.value == _tagged_sha256(DOMAIN_TAGS["torch-state-dict"], expected)
+    assert digest_of(w) == hash_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    raw = torch.Tensor(np.array([1, 2], dtype=np.uint16), torch.bfloat16)
+    body = _lp(b"torch:bfloat16") + _u64(1) + _u64(2) + np.array([1, 2], dtype="<u2").tobytes()
+    assert digest_of(raw).value == _tagged_sha256(DOMAIN_TAGS["array"], body)
+    with pytest.raises(InputError, match=r"state_dict entry 'n' is a int, not a tensor"):
+        hash_model({"w": w, "n": 3})
+    with pytest.raises(InputError, match="saved model path"):
+        hash_model({"n": 3})  # no tensor at all: not a state_dict
+
+
 # --------------------------------------------------------------------------- dispatch
 
 
