@@ -23,7 +23,7 @@ from algokit_utils import (
 from algokit_utils.errors.logic_error import parse_logic_error
 from algosdk import transaction
 from algosdk.atomic_transaction_composer import TransactionSigner
-from algosdk.error import AlgodHTTPError
+from algosdk.error import AlgodHTTPError, ConfirmationTimeoutError, TransactionRejectedError
 
 from algo_tracer import chain
 from algo_tracer.boxes import Header, Stage, decode_header, decode_page
@@ -166,10 +166,9 @@ class Registry:
 
     def submit(self, group: SignedGroup) -> Confirmed:
         algod = self.algorand.client.algod
+        txid = group.txids[group.app_call]
         try:
             algod.send_transactions(group.signed)
-            info = transaction.wait_for_confirmation(
-                algod, group.txids[group.app_call], max(4, group.last_valid - group.first_valid))
         except AlgodHTTPError as exc:
             raise self._translate(exc, group) from exc
         except (OSError, TimeoutError) as exc:
@@ -177,15 +176,27 @@ class Registry:
                                fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
                                "localnet status`); the journal keeps the write for `resume`",
                                ) from exc
-        except transaction.ConfirmationTimeoutError as exc:
-            raise NetworkError(f"transaction {group.txids[group.app_call]} was not confirmed "
-                               f"by round {group.last_valid}: {exc}",
+        # Sent: from here on the group may land, so every failure means "outcome unknown".
+        try:
+            info = transaction.wait_for_confirmation(
+                algod, txid, max(4, group.last_valid - group.first_valid))
+        except ConfirmationTimeoutError as exc:
+            raise NetworkError(f"transaction {txid} was not confirmed by round "
+                               f"{group.last_valid}: {exc}",
                                fix="the journal keeps the write; `algo-tracer resume` settles "
                                "it from the chain") from exc
+        except TransactionRejectedError as exc:
+            raise NetworkError(f"algod accepted transaction {txid}, then dropped it: {exc}",
+                               fix="the journal keeps the write; `algo-tracer resume` settles "
+                               "it from the chain") from exc
+        except (AlgodHTTPError, OSError, TimeoutError) as exc:
+            raise NetworkError(f"transaction {txid} was sent, but its confirmation could not "
+                               f"be read: {exc}",
+                               fix="check ALGOD_SERVER/ALGOD_PORT; `algo-tracer resume` settles "
+                               "the write from the chain") from exc
         logs = [base64.b64decode(x) for x in info.get("logs", [])]
         head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
-        return Confirmed(txid=group.txids[group.app_call], round=int(info["confirmed-round"]),
-                         head=head)
+        return Confirmed(txid=txid, round=int(info["confirmed-round"]), head=head)
 
     def _translate(self, exc: AlgodHTTPError, group: SignedGroup) -> Exception:
         text = str(exc)
