@@ -98,10 +98,17 @@ class LocalNet:
         self.progress(f"[localnet] running ({time.monotonic() - started:.1f}s)")
         return self.status()
 
-    def stop(self) -> list[str]:
-        """Stop the processes this LocalNet started (in reverse data-flow order)."""
+    def stop(self, services: list[str] | None = None) -> list[str]:
+        """Stop the processes this LocalNet started (in reverse data-flow order), or only
+        `services`; `start()` brings back whatever is not running."""
+        unknown = sorted(set(services or ()) - set(SERVICE_ORDER))
+        if unknown:
+            raise LocalnetError(f"unknown service {unknown[0]!r}",
+                                fix=f"choose from: {', '.join(SERVICE_ORDER)}")
         stopped = []
         for name in reversed(SERVICE_ORDER):
+            if services is not None and name not in services:
+                continue
             service = self.postgres.service if name == "postgres" else self._service(name)
             if service.stop():
                 stopped.append(name)

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import secrets
-import shutil
 
 import pytest
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams
@@ -14,11 +13,8 @@ from algosdk import transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
 
 from algo_tracer.cli import main
-from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.indexer import iter_transactions, wait_for_round
 from algo_tracer.localnet import GENESIS_ID, LocalNet, LocalnetStatus, Ports
-from algo_tracer.localnet.build import ensure_binaries
-from algo_tracer.localnet.paths import state_root
 
 
 def test_funded_account_sends_payment_whose_note_reads_back(algorand: AlgorandClient) -> None:
@@ -92,23 +88,6 @@ def test_status_json_reports_health_rounds_genesis_and_versions(
     assert {s["name"] for s in status["services"]} == {
         "algod", "follower", "kmd", "postgres", "conduit", "indexer"}
     assert set(status["versions"]) == {"go_algorand", "conduit", "indexer"}
-
-
-@pytest.fixture
-def second_network(localnet: LocalnetStatus):
-    """A second native LocalNet on other ports, so lifecycle tests leave the shared one alone."""
-    if localnet.mode != "native":
-        pytest.skip("lifecycle tests drive the native LocalNet's processes")
-    try:
-        ensure_binaries(progress=lambda _: None)
-    except LocalnetUnavailableError as exc:
-        pytest.skip(f"the native LocalNet's programs cannot be built here: {exc}")
-    state = state_root().parent / f"localnet-lifecycle-{os.getpid()}"
-    net = LocalNet(state, Ports(algod=14001, kmd=14002, follower=18081, gossip=20000,
-                                postgres=15443, indexer=18980), progress=lambda _: None)
-    yield net
-    net.stop()
-    shutil.rmtree(state, ignore_errors=True)
 
 
 def _client(ports: Ports) -> AlgorandClient:

@@ -1,0 +1,58 @@
+"""Faults a researcher meets: the node restarts mid-run. Nothing is lost, nothing doubled."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from algo_tracer import Manifest, Tracer, parse_id
+from algo_tracer.indexer import iter_transactions, wait_for_round
+from algo_tracer.localnet import LocalNet
+from algo_tracer.notes import decode_note, experiment_note_prefix
+
+
+def test_algod_restart_during_a_trace_loses_and_doubles_nothing(
+    second_network: LocalNet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    net = second_network
+    net.start()
+    ports = net.ports
+    for name, value in {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
+                        "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
+                        "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": "a" * 64,
+                        "KMD_PORT": str(ports.kmd)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    tracer = Tracer.from_environment(state_dir=tmp_path / "state")
+    restarted = threading.Event()
+
+    def restart_algod() -> None:
+        net.stop(["algod"])
+        time.sleep(3)
+        net.start()
+        restarted.set()
+
+    with tracer.experiment("algod-restart", output_dir=tmp_path / "out",
+                           flush_interval=0.2) as exp:
+        exp.trace_params({"lr": 0.1})
+        for step in range(2000):
+            exp.log_metric("loss", 1.0 / (step + 1), step=step)
+            if step == 700:
+                threading.Thread(target=restart_algod).start()
+            time.sleep(0.001)
+        assert restarted.wait(60)
+
+    manifest = Manifest.read(exp.summary.manifest_path)
+    algorand = tracer.settings.algorand
+    wait_for_round(algorand.client.indexer, manifest.seal.round, algod=algorand.client.algod,
+                   timeout=120)
+    notes = iter_transactions(algorand.client.indexer,
+                              note_prefix=experiment_note_prefix(parse_id(manifest.experiment_id)))
+    seqs = sorted(r.seq for t in notes for r in decode_note(base64.b64decode(t["note"])).records)
+    assert exp.summary.sealed
+    assert seqs == list(range(2000))  # every journaled record on chain exactly once
+    assert sum(b.count for b in manifest.batches) == 2000
