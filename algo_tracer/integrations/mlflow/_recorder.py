@@ -1,0 +1,353 @@
+"""Records what an MLflow run logs into one algo-tracer experiment per run, and seals it when
+the run ends. Internal: no stability promise; the public names are in
+`algo_tracer.integrations.mlflow`.
+
+One `Recorder` per process holds the runs it saw created (`start`), keyed by run id, so every
+store wrapper of the process (plugin URIs and `autotrace()` alike) feeds the same record. Runs
+created elsewhere (another process, before `autotrace()`, a resumed run) pass through untouched.
+
+Failures never break the MLflow run: they are warned about, written to the run's
+``algotrace.status`` tag, and recording of that run stops, unless strict mode is on
+(`configure(strict=True)` or ``ALGO_TRACER_MLFLOW_STRICT=1``), in which case they are raised.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from algo_tracer import hashing
+from algo_tracer.integrations.mlflow import _content, _context
+from algo_tracer.manifest import Manifest, StageKind
+
+if TYPE_CHECKING:
+    from algo_tracer.tracer import Experiment, StageReceipt, Tracer
+
+STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
+
+
+class AlgoTracerMlflowWarning(UserWarning):
+    """Recording of an MLflow run failed; the run went on without (complete) provenance."""
+
+
+@dataclass
+class Options:
+    tracer: Tracer | None = None
+    tracer_factory: Callable[[], Tracer] | None = None
+    strict: bool | None = None
+    upload_manifest: bool = True
+
+    def is_strict(self) -> bool:
+        if self.strict is not None:
+            return self.strict
+        return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+@dataclass
+class RunTrace:
+    run_id: str
+    experiment: Experiment
+    inner: Any
+    """The MLflow store the run was created through (tags and the seal are written there)."""
+    tracking_uri: str | None
+    origin: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    data_labels: dict[str, bytes] = field(default_factory=dict)
+    model_ids: dict[str, None] = field(default_factory=dict)
+    skipped_metrics: int = 0
+    failed: str | None = None
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.options = Options()
+        self._lock = threading.RLock()
+        self._tracer: Tracer | None = None
+        self._runs: dict[str, RunTrace] = {}
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def configure(self, *, tracer: Tracer | None = None, strict: bool | None = None,
+                  upload_manifest: bool | None = None) -> None:
+        with self._lock:
+            if tracer is not None:
+                self.options.tracer = tracer
+                self._tracer = tracer
+            if strict is not None:
+                self.options.strict = strict
+            if upload_manifest is not None:
+                self.options.upload_manifest = upload_manifest
+
+    def tracer(self) -> Tracer:
+        """The configured tracer, else one from the environment, created on the first run."""
+        with self._lock:
+            if self._tracer is None:
+                if self.options.tracer_factory is not None:
+                    self._tracer = self.options.tracer_factory()
+                else:
+                    from algo_tracer.tracer import Tracer
+
+                    self._tracer = Tracer.from_environment()
+            return self._tracer
+
+    def active_runs(self) -> list[str]:
+        with self._lock:
+            return list(self._runs)
+
+    # -- run lifecycle -------------------------------------------------------------------------
+
+    def prepare(self, inner: Any) -> str | None:
+        """Before a run is created: get the tracer ready. Returns why not, when it cannot be."""
+        try:
+            self.tracer()
+        except Exception as exc:
+            self._fail(None, "cannot create the algo-tracer Tracer", exc)
+            return f"untraced: {exc}"
+        return None
+
+    def start(self, inner: Any, run: Any, tags: dict[str, str], *,
+              tracking_uri: str | None, origin: str = "uri") -> None:
+        """A run was created: open its experiment and record its code and environment."""
+        run_id = run.info.run_id
+        try:
+            snapshots = _context.take(tags) or _context.capture()
+            try:
+                experiment_name = inner.get_experiment(run.info.experiment_id).name
+            except Exception:
+                experiment_name = run.info.experiment_id
+            tracer = self.tracer()
+            name = _experiment_name(experiment_name, run.info.run_name or run_id)
+            exp = tracer.experiment(
+                name, output_dir=tracer.output_root / f"mlflow-{run_id}",
+                metadata={"mlflow": {"run_id": run_id, "experiment_id": run.info.experiment_id,
+                                     "experiment_name": experiment_name,
+                                     "run_name": run.info.run_name, "tracking_uri": tracking_uri,
+                                     "mlflow_version": _mlflow_version()}})
+            _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
+                    snapshots.environment.model_dump(mode="json"))
+            if snapshots.code is not None:
+                _record(exp, StageKind.CODE, None, snapshots.code.digest().value,
+                        snapshots.code.model_dump(mode="json"))
+        except Exception as exc:
+            self._fail(None, f"cannot start recording MLflow run {run_id}", exc)
+            _set_tags(inner, run_id, {"algotrace.status": f"untraced: {exc}"})
+            return
+        with self._lock:
+            self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin)
+        _set_tags(inner, run_id, _identity_tags(exp, status="recording"))
+
+    def metrics(self, run_id: str, metrics: Iterable[Any]) -> None:
+        trace = self._runs.get(run_id)
+        if trace is None or not metrics:
+            return
+        with trace.lock:
+            if trace.failed:
+                return
+            try:
+                for m in metrics:
+                    step = int(m.step or 0)
+                    if step < 0:  # note records count steps from 0 (docs/note-format.md)
+                        trace.skipped_metrics += 1
+                        continue
+                    trace.experiment.log_metric(_content.metric_name(m.key), float(m.value),
+                                                step=step)
+            except Exception as exc:
+                self._fail(trace, "recording a metric failed", exc)
+
+    def inputs(self, run_id: str, datasets: Iterable[Any] | None) -> None:
+        trace = self._runs.get(run_id)
+        if trace is None or not datasets:
+            return
+        with trace.lock:
+            if trace.failed:
+                return
+            try:
+                for dataset_input in datasets:
+                    descriptor = _content.dataset_descriptor(dataset_input)
+                    digest = hashing.hash_params(descriptor).value
+                    label = _free_label(trace.data_labels, _dataset_label(descriptor), digest)
+                    if label is None:
+                        continue  # the same dataset input, logged again
+                    _record(trace.experiment, StageKind.DATA, label, digest,
+                            {"mlflow_dataset": descriptor, "scheme": "params"})
+                    trace.data_labels[label] = digest
+            except Exception as exc:
+                self._fail(trace, "recording a dataset input failed", exc)
+
+    def models(self, run_id: str | None, model_ids: Iterable[str]) -> None:
+        trace = self._runs.get(run_id) if run_id else None
+        if trace is None:
+            return
+        with trace.lock:
+            for model_id in model_ids:
+                trace.model_ids[model_id] = None
+
+    def end(self, run_id: str, outcome: str) -> None:
+        """The run ends (`outcome` "completed", "failed", "killed", ...): record the rest, seal."""
+        with self._lock:
+            trace = self._runs.pop(run_id, None)
+        if trace is None:
+            return
+        with trace.lock:
+            if trace.failed is None:
+                try:
+                    self._seal(trace, outcome)
+                    return
+                except Exception as exc:
+                    self._fail(trace, f"sealing MLflow run {run_id} failed", exc, raise_now=False)
+            _set_tags(trace.inner, run_id, {"algotrace.status": f"failed: {trace.failed}"})
+            if self.options.is_strict():
+                from algo_tracer.errors import AlgoTracerError
+
+                raise AlgoTracerError(f"the provenance record of MLflow run {run_id} is "
+                                      f"incomplete: {trace.failed}",
+                                      fix="see the warning above; the algo-tracer journal keeps "
+                                      "what was recorded (`algo-tracer resume` seals it)")
+
+    def end_all(self, reason: str, *, origin: str) -> None:
+        with self._lock:
+            run_ids = [r for r, t in self._runs.items() if t.origin == origin]
+        for run_id in run_ids:
+            warnings.warn(f"algo-tracer: MLflow run {run_id} is still running while {reason}; "
+                          "sealing what was recorded so far (later logging is not covered)",
+                          AlgoTracerMlflowWarning, stacklevel=3)
+            self.end(run_id, "detached")
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _seal(self, trace: RunTrace, outcome: str) -> None:
+        exp, inner, run_id = trace.experiment, trace.inner, trace.run_id
+        _flush_async_artifacts(run_id)
+        run = inner.get_run(run_id)
+        exp.trace_params(dict(run.data.params))
+        metrics = _content.final_metrics(run.data.metrics)
+        exp.trace_metrics(metrics, name=_content.METRICS_STAGE)
+        tags = _content.run_tags(run.data.tags)
+        _record(exp, StageKind.CUSTOM, _content.TAGS_STAGE, hashing.hash_params(tags).value,
+                {"tags": tags})
+        tree = _content.hash_artifacts(run.info.artifact_uri, trace.tracking_uri,
+                                       exclude_manifest=True)
+        detail = _content.directory_detail(tree, run.info.artifact_uri)
+        detail["excluded"] = [_content.MANIFEST_ARTIFACT_DIR + "/"]
+        _record(exp, StageKind.ARTIFACT, _content.ARTIFACTS_STAGE, tree.digest.value, detail)
+        for model_id in _run_model_ids(run, trace.model_ids):
+            model = inner.get_logged_model(model_id)
+            tree = _content.hash_artifacts(model.artifact_location, trace.tracking_uri)
+            detail = _content.directory_detail(tree, model.artifact_location)
+            detail.update(model_id=model_id, name=model.name, status=str(model.status))
+            _record(exp, StageKind.MODEL, model_id, tree.digest.value, detail)
+        if trace.skipped_metrics:
+            _warn(f"{trace.skipped_metrics} metric values of run {run_id} had a negative step "
+                  "and are not in the note stream (the final-metrics stage still covers them)")
+        summary = exp.finish(outcome=outcome)
+        manifest = Manifest.read(summary.manifest_path)
+        tags = _identity_tags(exp, status="sealed" if manifest.seal else "unsealed")
+        tags["algotrace.manifest"] = str(Path(summary.manifest_path).resolve())
+        if manifest.seal is not None and manifest.seal.txid:
+            tags["algotrace.seal_txid"] = manifest.seal.txid
+        if self.options.upload_manifest:
+            try:
+                _upload_manifest(run.info.artifact_uri, trace.tracking_uri,
+                                 [summary.manifest_path, summary.model_card_path])
+                tags["algotrace.manifest_artifact"] = _content.MANIFEST_ARTIFACT
+            except Exception as exc:  # the local manifest and the chain are what matter
+                _warn(f"could not copy the manifest of run {run_id} to its artifacts: {exc}")
+        _set_tags(inner, run_id, tags)
+
+    def _fail(self, trace: RunTrace | None, what: str, exc: BaseException, *,
+              raise_now: bool = True) -> None:
+        if trace is not None:
+            trace.failed = f"{what}: {exc}"
+        if raise_now and self.options.is_strict():
+            raise exc
+        _warn(f"{what}: {exc}; the MLflow run goes on without a complete provenance record")
+
+
+RECORDER = Recorder()
+
+
+def _record(exp: Experiment, kind: StageKind, name: str | None, digest: bytes,
+            detail: dict[str, Any]) -> StageReceipt:
+    # A stage whose digest was computed here (snapshots, descriptors, listings). Experiment has
+    # no public call for a precomputed digest yet; see docs/mlflow.md "Limits".
+    return exp._stage(kind, name, digest, detail)
+
+
+def _identity_tags(exp: Experiment, *, status: str) -> dict[str, str]:
+    settings = exp.tracer.settings
+    return {"algotrace.app_id": str(exp.app_id), "algotrace.experiment_id": exp.id_text,
+            "algotrace.network": settings.genesis_id,
+            "algotrace.genesis_hash": settings.genesis_hash, "algotrace.status": status}
+
+
+def _set_tags(inner: Any, run_id: str, tags: dict[str, str]) -> None:
+    from mlflow.entities import RunTag
+
+    try:
+        inner.log_batch(run_id, metrics=[], params=[],
+                        tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
+    except Exception as exc:
+        _warn(f"could not write the algotrace.* tags of run {run_id}: {exc}")
+
+
+def _upload_manifest(artifact_uri: str, tracking_uri: str | None, paths: list[Path]) -> None:
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    repo: Any = get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
+    for path in paths:
+        repo.log_artifact(str(path), _content.MANIFEST_ARTIFACT_DIR)
+
+
+def _flush_async_artifacts(run_id: str) -> None:
+    # Artifacts logged with MLflow's async artifact queue must be on disk before they are hashed.
+    from mlflow.tracking._tracking_service import utils
+
+    lookup: Any = utils._get_artifact_repo
+    repo = lookup(run_id)
+    flush = getattr(repo, "flush_async_logging", None)
+    if callable(flush):
+        flush()
+
+
+def _run_model_ids(run: Any, seen: dict[str, None]) -> list[str]:
+    ids = dict(seen)
+    outputs = getattr(run, "outputs", None)
+    for output in getattr(outputs, "model_outputs", None) or []:
+        ids[output.model_id] = None
+    return list(ids)
+
+
+def _dataset_label(descriptor: dict[str, Any]) -> str:
+    context = descriptor["tags"].get("mlflow.data.context")
+    name = descriptor["name"] or "dataset"
+    return f"{context}:{name}" if context else name
+
+
+def _free_label(taken: dict[str, bytes], label: str, digest: bytes) -> str | None:
+    candidate, n = label, 1
+    while candidate in taken:
+        if taken[candidate] == digest:
+            return None
+        n += 1
+        candidate = f"{label}#{n}"
+    return candidate
+
+
+def _experiment_name(experiment: str, run: str) -> str:
+    name = f"mlflow/{experiment}/{run}"
+    return name.encode()[:200].decode("utf-8", "ignore")
+
+
+def _mlflow_version() -> str:
+    import mlflow
+
+    return mlflow.__version__
+
+
+def _warn(message: str) -> None:
+    warnings.warn(f"algo-tracer: {message}", AlgoTracerMlflowWarning, stacklevel=4)

@@ -1,0 +1,251 @@
+"""`verify_mlflow_run`: check an MLflow run against its on-chain record. Internal: no
+stability promise; the public names are in `algo_tracer.integrations.mlflow`.
+
+Steps 1-8 are `algo_tracer.verify.verify_experiment` on the experiment named by the run's
+``algotrace.*`` tags. Step 9 (this module) then re-reads the run from the MLflow tracking
+store and its artifact store, hashes it by the rules of `_content`, and compares each digest
+with the on-chain digest of the stage recorded for it (docs/mlflow.md, "Verification").
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from algo_tracer import hashing
+from algo_tracer.errors import ConfigError, InputError, VerificationError
+from algo_tracer.integrations.mlflow import _content
+from algo_tracer.manifest import Manifest
+from algo_tracer.verify_report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
+
+STEP = 9
+
+
+def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
+                      manifest: Manifest | str | os.PathLike[str] | None = None,
+                      algorand: Any = None, indexer_timeout: float = 60) -> VerificationReport:
+    """Verify an MLflow run recorded by the algo-tracer plugin or `autotrace()`.
+
+    Args:
+        run_id: The MLflow run id.
+        tracking_uri: Where the run is (default: MLflow's current tracking URI). Plain and
+            ``algotrace+`` URIs both work.
+        manifest: The run's manifest; default the ``algotrace.manifest`` path when it exists
+            here, else the copy in the run's artifacts (``algotrace/manifest.json``).
+        algorand: An `AlgorandClient` with an Indexer; default from the environment (ALGOD_*,
+            INDEXER_*), like the rest of algo-tracer.
+        indexer_timeout: Seconds to wait for the Indexer to catch up.
+
+    Returns:
+        The `VerificationReport` of the experiment with step 9 (the MLflow run) added;
+        ``report.ok`` is False when anything failed (``report.raise_for_failure()`` raises).
+
+    Raises:
+        VerificationError: The run carries no ``algotrace.*`` record.
+        ConfigError: The run was recorded on another network than algod's.
+        NetworkError: algod or the Indexer cannot be reached.
+    """
+    from mlflow.tracking import MlflowClient
+
+    from algo_tracer.verify import verify_experiment
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(run_id)
+    tags = run.data.tags
+    experiment_id, app_text = tags.get("algotrace.experiment_id"), tags.get("algotrace.app_id")
+    if not experiment_id or not app_text or not app_text.isdigit():
+        status = tags.get("algotrace.status")
+        raise VerificationError(
+            f"MLflow run {run_id} carries no algo-tracer record (no algotrace.experiment_id / "
+            f"algotrace.app_id tags)" + (f"; its algotrace.status is {status!r}" if status else ""),
+            fix="record runs with an 'algotrace+' tracking URI or inside autotrace()")
+    if algorand is None:
+        from algo_tracer.config import algorand_from_environment
+
+        algorand, genesis_id, genesis_hash, _ = algorand_from_environment()
+        recorded = tags.get("algotrace.genesis_hash")
+        if recorded and recorded != genesis_hash:
+            raise ConfigError(
+                f"run {run_id} was recorded on {tags.get('algotrace.network')} ({recorded}); "
+                f"algod is on {genesis_id} ({genesis_hash})",
+                fix="point ALGOD_SERVER / INDEXER_SERVER at the network the run was recorded on")
+    loaded = _manifest(client, run, manifest)
+    report = verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
+                               indexer_timeout=indexer_timeout)
+    _MlflowChecks(client, run, loaded, report, tracking_uri).check_all()
+    return report.finalize()
+
+
+def _manifest(client: Any, run: Any, given: Manifest | str | os.PathLike[str] | None
+              ) -> Manifest | None:
+    if given is not None:
+        return given if isinstance(given, Manifest) else Manifest.read(Path(given))
+    path = run.data.tags.get("algotrace.manifest")
+    if path and Path(path).is_file():
+        return Manifest.read(Path(path))
+    artifact = run.data.tags.get("algotrace.manifest_artifact")
+    if artifact:
+        with tempfile.TemporaryDirectory(prefix="algotrace-manifest-") as tmp:
+            try:
+                local = client.download_artifacts(run.info.run_id, artifact, tmp)
+            except Exception:
+                return None
+            return Manifest.read(Path(local))
+    return None
+
+
+class _MlflowChecks:
+    def __init__(self, client: Any, run: Any, manifest: Manifest | None,
+                 report: VerificationReport, tracking_uri: str | None) -> None:
+        self.client, self.run, self.manifest, self.report = client, run, manifest, report
+        self.tracking_uri = tracking_uri or client.tracking_uri
+
+    def check_all(self) -> None:
+        run = self.run
+        if not self.report.stages:
+            self.report.checks.append(CheckRow(step=STEP, name="mlflow run", status="skip",
+                                               detail="no stages on chain to compare with"))
+            return
+        self._binding()
+        self._compare("params", "params", lambda: hashing.hash_params(dict(run.data.params)))
+        self._compare("metrics", f"metrics:{_content.METRICS_STAGE}", lambda: hashing.hash_params(
+            _content.final_metrics(run.data.metrics)))
+        self._compare("artifacts", f"artifact:{_content.ARTIFACTS_STAGE}",
+                      lambda: _content.hash_artifacts(run.info.artifact_uri, self.tracking_uri,
+                                                      exclude_manifest=True))
+        self._datasets()
+        for row in [r for r in self.report.stages if r.kind == "model"]:
+            model_id = row.label.partition(":")[2]
+            if model_id:
+                self._compare(f"model {model_id}", row.label,
+                              functools.partial(self._model_tree, model_id))
+        self._tags()
+
+    def _binding(self) -> None:
+        # The chain commits to the manifest's metadata; it must name this very run.
+        if self.manifest is None:
+            self._finding("warning", "mlflow_no_manifest", "no manifest found for the run: "
+                          "stages are matched by kind, and the run id binding is not checked")
+            return
+        named = (self.manifest.metadata.get("mlflow") or {}).get("run_id")
+        ok = named == self.run.info.run_id
+        self.report.checks.append(CheckRow(
+            step=STEP, name="mlflow run id", status="pass" if ok else "fail",
+            detail=f"the record names run {named}" if ok else
+            f"the record belongs to run {named}, not {self.run.info.run_id}"))
+
+    def _compare(self, what: str, label: str, compute: Callable[[], Any]) -> None:
+        rows = self._rows(label)
+        name = f"mlflow {what}"
+        if not rows:
+            self.report.checks.append(CheckRow(step=STEP, name=name, status="fail",
+                                               detail=f"no {label} stage on chain"))
+            return
+        try:
+            computed = compute()
+        except Exception as exc:  # an artifact store that cannot be read, a deleted model
+            self.report.checks.append(CheckRow(step=STEP, name=name, status="fail",
+                                               detail=f"cannot re-hash: {exc}"))
+            return
+        tree = computed if isinstance(computed, hashing.DirectoryDigest) else None
+        digest = (tree.digest if tree is not None else computed).hex
+        match = next((r for r in rows if r.chain_digest == digest), None)
+        row = match or rows[0]
+        row.local_digest, row.local_source = digest, f"MLflow run {self.run.info.run_id}"
+        if match is not None:
+            if row.status == StageStatus.RECORDED:
+                row.status, row.message = StageStatus.MATCH, "the MLflow run re-hashes to it"
+            self.report.checks.append(CheckRow(step=STEP, name=name, status="pass",
+                                               detail=f"{label} equals the on-chain digest"))
+            return
+        lines = self._explain(label, tree)
+        row.status = StageStatus.MISMATCH
+        row.message = (f"the MLflow run hashes to {digest[:16]}…, chain has "
+                       f"{(row.chain_digest or '')[:16]}…" + (f" ({'; '.join(lines[:5])})"
+                                                            if lines else ""))
+        self.report.checks.append(CheckRow(step=STEP, name=name, status="fail", detail=(
+            f"{label} changed since it was recorded" + (": " + "; ".join(lines[:5])
+                                                        if lines else ""))))
+
+    def _rows(self, label: str) -> list[StageRow]:
+        kind = label.partition(":")[0]
+        exact = [r for r in self.report.stages if r.label == label and r.index is not None]
+        if exact or self.manifest is not None:
+            return exact
+        return [r for r in self.report.stages if r.kind == kind and r.index is not None]
+
+    def _explain(self, label: str, tree: hashing.DirectoryDigest | None) -> list[str]:
+        entry = self._entry(label)
+        if entry is None:
+            return []
+        if tree is not None:
+            return _content.directory_diff(entry.detail, tree)
+        if label == "params":
+            return _mapping_diff("param", entry.detail.get("params"), self.run.data.params)
+        if label.startswith("metrics:"):
+            return _mapping_diff("metric", entry.detail.get("metrics"),
+                                 _content.final_metrics(self.run.data.metrics))
+        return []
+
+    def _entry(self, label: str) -> Any:
+        if self.manifest is None:
+            return None
+        try:
+            return self.manifest.stage(label)
+        except InputError:
+            return None
+
+    def _model_tree(self, model_id: str) -> hashing.DirectoryDigest:
+        model = self.client.get_logged_model(model_id)
+        return _content.hash_artifacts(model.artifact_location, self.tracking_uri)
+
+    def _datasets(self) -> None:
+        inputs = getattr(self.run.inputs, "dataset_inputs", None) or []
+        rows = [r for r in self.report.stages if r.kind == "data" and r.index is not None]
+        if not inputs and not rows:
+            return
+        recorded = {r.chain_digest for r in rows}
+        now = {hashing.hash_params(_content.dataset_descriptor(d)).hex: d.dataset.name
+               for d in inputs}
+        missing = sorted(name for digest, name in now.items() if digest not in recorded)
+        self.report.checks.append(CheckRow(
+            step=STEP, name="mlflow datasets", status="fail" if missing else "pass",
+            detail=f"dataset inputs not as recorded: {', '.join(missing)}" if missing else
+            f"{len(now)} dataset inputs equal their on-chain digests"))
+
+    def _tags(self) -> None:
+        label = f"custom:{_content.TAGS_STAGE}"
+        rows = self._rows(label)
+        now = _content.run_tags(self.run.data.tags)
+        if not rows or any(r.chain_digest == hashing.hash_params(now).hex for r in rows):
+            return
+        entry = self._entry(label)
+        lines = _mapping_diff("tag", entry.detail.get("tags") if entry else None, now)
+        self._finding("warning", "mlflow_tags_changed",
+                      "the run's tags changed after the seal (tags are editable in MLflow)"
+                      + (": " + "; ".join(lines[:5]) if lines else ""))
+
+    def _finding(self, severity: str, code: str, message: str) -> None:
+        self.report.findings.append(Finding(step=STEP, severity=severity,  # type: ignore[arg-type]
+                                            code=code, message=message))
+
+
+def _mapping_diff(what: str, recorded: Any, now: Any) -> list[str]:
+    if not isinstance(recorded, dict):
+        return []
+    now = dict(now)
+    lines = []
+    for key in sorted(recorded.keys() | now.keys()):
+        a, b = recorded.get(key), now.get(key)
+        if a == b:
+            continue
+        lines.append(f"{what} {key!r} " + ("added" if a is None else "removed" if b is None
+                                           else f"{a!r} -> {b!r}"))
+    return lines
+
+
+__all__ = ["verify_mlflow_run"]
