@@ -13,8 +13,8 @@ UV_VERSION=0.13.9
 TOOLS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/algo-tracer/tools"
 
 # Debian packages: autotools + compiler for the libsodium fork inside go-algorand, PostgreSQL for
-# the indexer, git/curl for version stamps and health checks.
-APT_PACKAGES=(build-essential autoconf automake libtool pkg-config postgresql git curl)
+# the indexer, git/curl for version stamps and health checks, Chromium for the web page test.
+APT_PACKAGES=(build-essential autoconf automake libtool pkg-config postgresql git curl chromium)
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
   for p in "${APT_PACKAGES[@]}"; do
