@@ -139,6 +139,10 @@ def _from_detail(entry: StageEntry) -> LocalDigest:
             digest = EnvironmentSnapshot.model_validate(detail).digest()
         elif entry.kind == StageKind.CODE and detail:
             digest = CodeSnapshot.model_validate(detail).digest()
+        elif "columns" in detail:
+            name = stage_name(entry.label)
+            return LocalDigest(notes=[f"an in-memory table: pass it to re-hash it "
+                                      f"(data={{{name!r}: df}})"])
         else:
             return LocalDigest(notes=["no local copy given"])
     except ValidationError as exc:

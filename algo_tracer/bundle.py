@@ -84,7 +84,8 @@ class BundleTxn(_Model):
 class BundleBlock(_Model):
     round: int
     header: str = Field(description="base64 canonical msgpack of the block header")
-    hash: str = Field(description="base64 block hash (SHA-512/256 of 'BH' || header)")
+    hash: str = Field(description="block hash, base32 as algod's /v2/blocks/{round}/hash "
+                      "(SHA-512/256 of 'BH' || header)")
     timestamp: int
     txn256: str = Field(description="hex SHA-256 transaction commitment")
 
@@ -184,7 +185,7 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     block_rows = []
     for rnd, (header_bytes, _) in sorted(blocks.items()):
         h = BlockHeader.from_bytes(header_bytes)
-        block_rows.append(BundleBlock(round=rnd, header=_b64(header_bytes), hash=_b64(h.hash),
+        block_rows.append(BundleBlock(round=rnd, header=_b64(header_bytes), hash=_b32(h.hash),
                                       timestamp=h.timestamp, txn256=h.txn256.hex()))
     pages = [ev.boxes[chain.page_key(eid, p)].hex()
              for p in range((ev.header.stage_count + chain.PAGE_CAPACITY - 1)
@@ -228,7 +229,7 @@ def verify_bundle(bundle: Bundle, algorand: AlgorandClient | None = None, offlin
     else:
         report.not_checked += [
             "that the bundled block headers are the chain's (verify online, or compare their "
-            "hashes with any node or explorer: " + ", ".join(
+            "hashes with any node's GET /v2/blocks/{round}/hash: " + ", ".join(
                 f"round {b.round} {b.hash}" for b in bundle.blocks[:3])
             + (" ..." if len(bundle.blocks) > 3 else "") + ")",
             f"that the bundled header box is the chain's state at round {bundle.boxes_round} "
@@ -255,7 +256,7 @@ def _step0_proofs(bundle: Bundle, report: VerificationReport
         if (h.round, h.genesis_id, h.genesis_hash) != (b.round, bundle.genesis_id, gh):
             problems.append(f"block {b.round}: the header is of round {h.round} of "
                             f"{h.genesis_id}, not of this bundle's network")
-        elif (h.timestamp, h.txn256.hex(), _b64(h.hash)) != (b.timestamp, b.txn256, b.hash):
+        elif (h.timestamp, h.txn256.hex(), _b32(h.hash)) != (b.timestamp, b.txn256, b.hash):
             problems.append(f"block {b.round}: the readable fields differ from the header")
         else:
             headers[b.round] = h
@@ -365,6 +366,10 @@ def _events(eid: bytes, txns: list[ChainTxn]) -> list[BundleEvent]:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def _b32(data: bytes) -> str:
+    return base64.b32encode(data).decode().rstrip("=")
 
 
 def _unb64(text: str) -> bytes:
