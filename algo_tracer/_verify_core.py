@@ -443,8 +443,9 @@ def _step8_stage_rows(run: _Run, artifacts_dir: Path | None,
         txn = run.stage_events.get(s.index, (None, None))[0]
         kind = StageKind(s.kind).name.lower() if s.kind in StageKind._value2member_map_ \
             else f"kind {s.kind}"
+        chain_hex = s.digest.hex()
         row = StageRow(index=s.index, label=kind, kind=kind, status=StageStatus.RECORDED,
-                       chain_digest=s.digest.hex(), recorder=txn.sender if txn else None,
+                       chain_digest=chain_hex, recorder=txn.sender if txn else None,
                        round=s.round, time=when(txn), txid=txn.txid if txn else None,
                        message="on chain")
         entry = entries.pop(s.index, None)
@@ -455,18 +456,18 @@ def _step8_stage_rows(run: _Run, artifacts_dir: Path | None,
             local = local_digest(entry, artifacts_dir=artifacts_dir, data=data)
             row.local_digest, row.local_source = local.digest, local.source
             extra = "; ".join(local.notes)
-            if entry.kind != s.kind or entry.digest != row.chain_digest:
+            if entry.kind != s.kind or entry.digest != chain_hex:
                 row.status = StageStatus.MISMATCH
                 row.message = (f"manifest says {entry.kind.name.lower()} {entry.digest[:16]}…, "
-                               f"chain has {kind} {row.chain_digest[:16]}…")
+                               f"chain has {kind} {chain_hex[:16]}…")
             elif local.error:
                 row.status, row.message = StageStatus.MISMATCH, local.error
             elif local.digest is not None:
-                same = local.digest == row.chain_digest
+                same = local.digest == chain_hex
                 row.status = StageStatus.MATCH if same else StageStatus.MISMATCH
                 row.message = (f"{local.source} re-hashes to the on-chain digest" if same else
                                f"{local.source} hashes to {local.digest[:16]}…, chain has "
-                               f"{row.chain_digest[:16]}…" + (f" ({extra})" if extra else ""))
+                               f"{chain_hex[:16]}…" + (f" ({extra})" if extra else ""))
             else:
                 row.message = "on chain and in the manifest" + (f"; {extra}" if extra else "")
         run.report.stages.append(row)

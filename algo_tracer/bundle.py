@@ -23,13 +23,14 @@ proof no longer reaches the header, a manifest no longer hashes to the sealed di
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
@@ -98,7 +99,7 @@ class BundleEvent(_Model):
 
 
 class Bundle(_Model):
-    format: Literal["algo-tracer-bundle/v1"] = BUNDLE_FORMAT
+    format: Literal["algo-tracer-bundle/v1"] = "algo-tracer-bundle/v1"
     exported_at: datetime
     experiment_id: str
     app_id: int
@@ -164,11 +165,10 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     out: list[BundleTxn] = []
     for n, (txid, (rnd, role)) in enumerate(sorted(wanted.items(), key=lambda x: x[1][0]), 1):
         if rnd not in blocks:
-            blocks[rnd] = split_block(_algod(lambda r=rnd: algod.block_info(
-                r, response_format="msgpack"), f"the block of round {rnd}"))
-        response = _algod(lambda r=rnd, t=txid: algod.transaction_proof(
-            r, t, hashtype="sha256"), f"the proof of {txid}")
-        proof = TxnProof.from_algod(response)
+            blocks[rnd] = split_block(_block(algod, rnd))
+        response = _algod(functools.partial(algod.transaction_proof, rnd, txid,
+                                            hashtype="sha256"), f"the proof of {txid}")
+        proof = TxnProof.from_algod(cast(dict[str, Any], response))
         header, stibs = blocks[rnd]
         stib = stibs[proof.idx] if proof.idx < len(stibs) else b""
         try:  # a sanity check: algod's own proof must hold before we hand it out
@@ -262,14 +262,15 @@ def _step0_proofs(bundle: Bundle, report: VerificationReport
             headers[b.round] = h
     proven: list[tuple[str, ProvenTxn]] = []
     for t in bundle.transactions:
-        h = headers.get(t.round)
-        if h is None:
+        header = headers.get(t.round)
+        if header is None:
             problems.append(f"transaction {t.txid}: no valid header for round {t.round}")
             continue
         proof = TxnProof(idx=t.proof.idx, treedepth=t.proof.treedepth,
                          proof=_unb64(t.proof.proof), stibhash=_unb64(t.proof.stibhash))
         try:
-            proven.append((t.role, verify_txn_inclusion(_unb64(t.stib), h, proof, txid=t.txid)))
+            proven.append((t.role, verify_txn_inclusion(_unb64(t.stib), header, proof,
+                                                        txid=t.txid)))
         except VerificationError as exc:
             problems.append(exc.message)
     if len({t.txid for t in bundle.transactions}) != len(bundle.transactions):
@@ -290,20 +291,19 @@ def _step0_online(bundle: Bundle, algorand: AlgorandClient, headers: dict[int, B
                   report: VerificationReport) -> None:
     # (0b) Online: the bundled headers and header box are the chain's.
     algod = algorand.client.algod
-    versions = _algod(algod.versions, "report its version")
+    versions = cast(dict[str, Any], _algod(algod.versions, "report its version"))
     if versions.get("genesis_hash_b64") != bundle.genesis_hash:
         raise ConfigError(f"the node is on {versions.get('genesis_id')}, the bundle is from "
                           f"{bundle.genesis_id}", fix="point ALGOD_SERVER at the bundle's network")
     problems = []
     for rnd, h in sorted(headers.items()):
-        raw = _algod(lambda r=rnd: algod.block_info(r, response_format="msgpack",
-                                                    header_only=True), f"block {rnd}")
-        chain_header, _ = split_block(raw)
+        chain_header, _ = split_block(_block(algod, rnd, header_only=True))
         if BlockHeader.from_bytes(chain_header).hash != h.hash:
             problems.append(f"block {rnd}: the bundled header is not the chain's")
     eid = parse_id(bundle.experiment_id)
     try:
-        box = algod.application_box_by_name(bundle.app_id, chain.header_key(eid))
+        box = cast(dict[str, Any],
+                   algod.application_box_by_name(bundle.app_id, chain.header_key(eid)))
         value = base64.b64decode(box["value"]).hex()
     except AlgodHTTPError as exc:
         if exc.code != 404:
@@ -377,6 +377,14 @@ def _unb64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except ValueError:
         return b""
+
+
+def _block(algod: Any, rnd: int, *, header_only: bool = False) -> bytes:
+    """A block (or its header alone) as msgpack bytes."""
+    kw = {"header_only": True} if header_only else {}
+    raw = _algod(functools.partial(algod.block_info, rnd, response_format="msgpack", **kw),
+                 f"the block of round {rnd}")
+    return cast(bytes, raw)
 
 
 def _algod[T](call: Callable[[], T], what: str) -> T:

@@ -24,7 +24,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
@@ -120,7 +120,7 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     """
     say = progress or (lambda _line: None)
     algod = algorand.client.algod
-    versions = _algod(algod.versions, "report its version")
+    versions = cast(dict[str, Any], _algod(algod.versions, "report its version"))
     genesis = {"genesis_id": versions["genesis_id"], "genesis_hash": versions["genesis_hash_b64"]}
     key = chain.header_key(experiment_id)
     box = _box(algod, app_id, key)

@@ -116,7 +116,7 @@ class Counts(_Model):
 
 
 class VerificationReport(_Model):
-    format: Literal["algo-tracer-report/v1"] = REPORT_FORMAT
+    format: Literal["algo-tracer-report/v1"] = "algo-tracer-report/v1"
     experiment_id: str
     app_id: int
     genesis_id: str | None = None
