@@ -11,6 +11,7 @@
 See the README for the whole API, docs/ for the on-chain, note and hashing formats.
 """
 
+from algo_tracer.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.errors import (
     AlgoTracerError,
     ConfigError,
@@ -29,11 +30,14 @@ from algo_tracer.manifest import Manifest, StageKind
 from algo_tracer.model_card import ModelCardInfo
 from algo_tracer.seeding import seed_everything
 from algo_tracer.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
+from algo_tracer.verify import check_reproducible, verify_experiment
+from algo_tracer.verify_report import VerificationReport
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlgoTracerError",
+    "Bundle",
     "ConfigError",
     "ContractError",
     "Digest",
@@ -51,11 +55,16 @@ __all__ = [
     "StageReceipt",
     "Tracer",
     "VerificationError",
+    "VerificationReport",
     "__version__",
+    "check_reproducible",
     "digest_of",
+    "export_bundle",
     "format_id",
     "hash_directory",
     "hash_file",
     "parse_id",
     "seed_everything",
+    "verify_bundle",
+    "verify_experiment",
 ]

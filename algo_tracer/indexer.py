@@ -67,21 +67,24 @@ def _pages(search: Callable[..., dict], key: str, what: str, filters: dict) -> I
             return
 
 
-def wait_for_round(indexer: IndexerClient, target_round: int, *, algod: AlgodClient | None = None,
-                   timeout: float = 60.0, poll: float = 0.05) -> int:
+def wait_for_round(indexer: IndexerClient, target_round: int, *,
+                   algod: AlgodClient | None = None, timeout: float = 60.0, poll: float = 0.05,
+                   unreachable_timeout: float = 3.0) -> int:
     """Block until the Indexer has ingested `target_round`; returns the Indexer's round.
 
     Raises `NetworkError` naming the component that lags: algod (the round does not exist yet), or
-    the indexer pipeline (conduit and the indexer behind algod).
+    the indexer pipeline (conduit and the indexer behind algod). An indexer that does not answer
+    at all for `unreachable_timeout` seconds is reported at once: it is down, not behind.
     """
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     indexer_round = -1
     while True:
         try:
             health = indexer.health()
             indexer_round = int(health.get("round", -1))
         except (IndexerHTTPError, OSError, TimeoutError) as exc:
-            if time.monotonic() > deadline:
+            if time.monotonic() > min(deadline, started + unreachable_timeout):
                 raise NetworkError(f"the indexer is not answering: {exc}", fix=_HINT) from exc
         else:
             if indexer_round >= target_round:

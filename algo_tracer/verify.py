@@ -39,7 +39,6 @@ from algo_tracer.errors import ConfigError, InputError, NetworkError, Reproducib
 from algo_tracer.events import BatchAnchored, decode_event
 from algo_tracer.ids import format_id, parse_id
 from algo_tracer.indexer import (
-    indexer_call,
     iter_application_logs,
     iter_transactions,
     wait_for_round,
@@ -139,7 +138,6 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
 
     indexer = _indexer(algorand)
     say(f"waiting for the indexer to reach round {at_round}")
-    indexer_call("a health check", indexer.health)  # fail fast when it is down
     wait_for_round(indexer, at_round, algod=algod, timeout=indexer_timeout)
     rounds = {"min_round": header.created_round, "max_round": at_round}
 
