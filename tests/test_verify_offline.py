@@ -14,7 +14,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -370,18 +369,16 @@ def test_report_raise_for_failure_lists_the_problems(synth: Synthetic) -> None:
         check(ev).raise_for_failure()
 
 
-def test_ten_thousand_note_records_check_in_well_under_two_seconds(tmp_path: Path) -> None:
+def test_ten_thousand_note_records_all_check(tmp_path: Path) -> None:
+    # Speed is measured by benchmarks/bench_verify.py, not asserted here.
     s = Synthetic(tmp_path)
     s.metrics(10_000)
     s.seal()
     ev, manifest = s.evidence(), s.manifest()
 
-    started = time.perf_counter()
     report = check(ev, manifest)
-    elapsed = time.perf_counter() - started
 
     assert report.ok and report.counts.note_records == 10_000
-    assert elapsed < 2.0, f"{elapsed:.2f} s"
 
 
 # -- events ------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ recognises its own transaction in the report by txid, so the tests do not depend
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -204,16 +203,13 @@ def test_column_reordered_frame_and_resaved_file_reproduce(clean: Traced,
         check_reproducible(manifest, data={"frame": changed})
 
 
-def test_ten_thousand_note_records_verify_in_about_two_seconds(
-        tracer: Tracer, tmp_path: Path) -> None:
+def test_ten_thousand_note_records_all_verify(tracer: Tracer, tmp_path: Path) -> None:
+    # Speed is measured by benchmarks/bench_verify.py, not asserted here.
     t = trace_experiment(tracer, tmp_path, "verify-10k", metrics=10_000, private=0)
     algod = t.algorand.client.algod
     wait_for_round(t.algorand.client.indexer, int(algod.status()["last-round"]), algod=algod,
                    timeout=120)
 
-    started = time.perf_counter()
     report = verify(t)
-    elapsed = time.perf_counter() - started
 
     assert report.ok and report.counts.note_records == 10_000
-    assert elapsed < 3.0, f"verification took {elapsed:.2f} s"  # measured about 0.3 s
