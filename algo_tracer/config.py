@@ -23,7 +23,7 @@ from pathlib import Path
 from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
 from algosdk.error import AlgodHTTPError
 
-from algo_tracer.errors import ConfigError, NetworkError
+from algo_tracer.errors import ConfigError, InsufficientFundsError, NetworkError
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
 
@@ -47,7 +47,8 @@ def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
     """The client plus (genesis id, genesis hash, is LocalNet); NetworkError if unreachable."""
     algorand = AlgorandClient.from_environment()
     algorand.set_suggested_params_cache_timeout(0)
-    server = os.environ.get("ALGOD_SERVER", "http://localhost:4001 (LocalNet)")
+    server = (f"{os.environ['ALGOD_SERVER']} port {os.environ.get('ALGOD_PORT', '(default)')}"
+              if os.environ.get("ALGOD_SERVER") else "http://localhost:4001 (LocalNet)")
     try:
         versions = algorand.client.algod.versions()
     except (urllib.error.URLError, OSError, AlgodHTTPError) as exc:
@@ -111,5 +112,12 @@ def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool
     # registry deployed moments ago by another process would be deployed a second time.
     algod = algorand.client.algod
     wait_for_round(algorand.client.indexer, int(algod.status()["last-round"]), algod=algod)
-    client, _ = deploy_registry(algorand, account.address, OnUpdate.AppendApp)
+    try:
+        client, _ = deploy_registry(algorand, account.address, OnUpdate.AppendApp)
+    except Exception as exc:  # algokit-utils raises bare errors for rejected groups
+        if "overspend" not in str(exc):
+            raise
+        raise InsufficientFundsError(
+            f"account {account.address} cannot pay to deploy the registry on LocalNet",
+            fix="fund it, or set ALGO_TRACER_APP_ID to an existing registry app") from None
     return client.app_id

@@ -28,10 +28,17 @@ from types import TracebackType
 from typing import Any
 
 from algosdk import encoding
+from algosdk.error import AlgodHTTPError
 
-from algo_tracer import hashing
+from algo_tracer import chain, hashing
 from algo_tracer.config import Settings, settings_from_environment
-from algo_tracer.errors import AlgoTracerError, InputError, JournalError
+from algo_tracer.errors import (
+    AlgoTracerError,
+    InputError,
+    InsufficientFundsError,
+    JournalError,
+    NetworkError,
+)
 from algo_tracer.ids import format_id, new_experiment_id
 from algo_tracer.journal import CONFIRMED, ExperimentRow, Journal
 from algo_tracer.manifest import StageKind, stage_label
@@ -43,6 +50,7 @@ from algo_tracer.writer import BackgroundWriter, Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
 NOTIFY_EVERY = 1024
+MIN_FEE = 1_000
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class Tracer:
         if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
             raise InputError(f"experiment name {name!r} must be non-empty text of at most 200 "
                              "bytes", fix="pass a short descriptive name, e.g. 'iris-logreg'")
+        self._check_funds()
         meta = dict(metadata or {})
         meta_digest = hashing.hash_bytes(
             METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
@@ -119,6 +128,24 @@ class Tracer:
         if seed is not None:
             exp.trace_seed(seed)
         return exp
+
+    def _check_funds(self) -> None:
+        """Refuse to start (nothing journaled) when the account cannot even pay the create."""
+        address = self.settings.account.address
+        try:
+            info = self.settings.algorand.client.algod.account_info(address)
+        except (AlgodHTTPError, OSError) as exc:
+            raise NetworkError(f"cannot read the balance of {address}: {exc}",
+                               fix="check ALGOD_SERVER/ALGOD_PORT") from exc
+        available = int(info["amount"]) - int(info["min-balance"])
+        needed = chain.header_box_mbr() + 2 * MIN_FEE
+        if available < needed:
+            per_stage = chain.stage_mbr(1) + 2 * MIN_FEE
+            raise InsufficientFundsError(
+                f"account {address} has {max(available, 0)} µALGO available (balance minus its "
+                f"locked minimum); starting an experiment needs {needed} µALGO (box deposit "
+                f"{chain.header_box_mbr()} + fees), and each stage about {per_stage} more",
+                fix=f"send at least {needed + 10 * per_stage} µALGO to {address}")
 
     def resume(self, experiment_id: bytes | None = None) -> list[ExperimentSummary]:
         """Finish interrupted experiments from the journal: send what is missing, seal, write.

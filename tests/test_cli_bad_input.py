@@ -1,0 +1,60 @@
+"""Bad input to the CLI: a clear message naming the fix, exit code 2, and nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from algo_tracer.cli import main
+
+GOOD_ID = "7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALGO_TRACER_DIR", str(tmp_path / "journal"))
+    monkeypatch.setenv("ALGO_TRACER_LOCALNET", "native")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["show", "0OIl"], "not base58"),
+    (["verify", "abc", "--app-id", "1"], "decodes to 3 bytes, not 32"),
+    (["export", "abc", "-o", "b.json", "--app-id", "1"], "decodes to 3 bytes"),
+    (["resume", "0OIl"], "not base58"),
+    (["verify", GOOD_ID, "--app-id", "1", "--manifest", "missing.json"], "does not exist"),
+    (["verify", GOOD_ID, "--bundle", "missing.json", "--offline"], "missing.json"),
+    (["localnet", "logs", "--service", "algodd"], "unknown service 'algodd'"),
+    (["verify", GOOD_ID, "--app-id", "x"], "invalid"),
+])
+def test_malformed_input_exits_2_with_a_message(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_code(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert not (tmp_path / "journal").exists()  # nothing journaled
+
+
+def test_unreachable_network_exits_2_naming_server_and_port(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ALGOD_SERVER", "http://127.0.0.1")
+    monkeypatch.setenv("ALGOD_PORT", "1")
+
+    code = main(["show", GOOD_ID, "--app-id", "5"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "cannot reach algod at http://127.0.0.1 port 1" in err
+    assert "fix:" in err
+    assert not (tmp_path / "journal").exists()
+
+
+def _exit_code(argv: list[str]) -> int:
+    """main()'s return code, or argparse's exit code for usage errors."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
