@@ -7,7 +7,8 @@ the digest of the manifest itself with its `seal` section left out, so the seale
 to the manifest as a whole (`Manifest.final_digest()`).
 
 Manifests come back from disk and from other people, so they are parsed strictly (pydantic).
-`Manifest.model_json_schema()` is exported as docs/manifest.schema.json.
+The JSON schemas are committed as docs/manifest.schema.json and docs/model-card.schema.json
+(regenerate with `python -m algo_tracer.schemas docs`).
 """
 
 from __future__ import annotations
@@ -136,3 +137,4 @@ class Manifest(_Model):
 
 def stage_label(kind: StageKind, name: str | None = None) -> str:
     return kind.name.lower() if not name else f"{kind.name.lower()}:{name}"
+

@@ -1,0 +1,26 @@
+"""The JSON schemas of what algo-tracer writes to disk: `python -m algo_tracer.schemas DIR`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from algo_tracer.manifest import Manifest
+from algo_tracer.model_card import ModelCard
+
+SCHEMAS = {"manifest": Manifest, "model-card": ModelCard}
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    written = []
+    for name, model in SCHEMAS.items():
+        path = Path(directory) / f"{name}.schema.json"
+        path.write_text(json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs")):
+        print(path)

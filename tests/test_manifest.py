@@ -1,0 +1,62 @@
+"""Manifests: strict parsing, a final digest that covers everything but the seal, fresh schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from algo_tracer import InputError, Manifest, StageKind
+from algo_tracer.manifest import SealEntry, StageEntry
+from algo_tracer.schemas import write_schemas
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _manifest(**changes: object) -> Manifest:
+    base = Manifest(experiment_id="7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n", name="m",
+                    owner="A" * 58, app_id=7, genesis_id="dockernet-v1", genesis_hash="g",
+                    metadata_digest="0" * 64,
+                    stages=[StageEntry(index=0, kind=StageKind.PARAMS, label="params",
+                                       digest="1" * 64, detail={"params": {"C": 1.0}})])
+    return base.model_copy(update=changes)
+
+
+def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
+    for written in write_schemas(tmp_path):
+        committed = DOCS / written.name
+        assert committed.read_text() == written.read_text(), (
+            f"{committed} is stale: run `python -m algo_tracer.schemas docs`")
+
+
+def test_final_digest_ignores_the_seal_but_covers_every_other_field() -> None:
+    manifest = _manifest()
+    sealed = manifest.model_copy(update={"seal": SealEntry(final_digest="2" * 64)})
+    edited = _manifest(stages=[manifest.stages[0].model_copy(update={"detail": {"params":
+                                                                                 {"C": 2.0}}})])
+
+    assert sealed.final_digest() == manifest.final_digest()
+    assert edited.final_digest() != manifest.final_digest()
+
+
+def test_manifest_round_trips_through_its_file(tmp_path: Path) -> None:
+    manifest = _manifest()
+    manifest.write(tmp_path / "m" / "manifest.json")
+
+    assert Manifest.read(tmp_path / "m" / "manifest.json") == manifest
+    assert not list((tmp_path / "m").glob("*.tmp"))
+
+
+@pytest.mark.parametrize("text", ["{}", "not json", json.dumps({"format": "other/v9"})])
+def test_foreign_json_is_refused_with_the_fix(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(text)
+
+    with pytest.raises(InputError, match="is not an algo-tracer manifest"):
+        Manifest.read(path)
+
+
+def test_unknown_stage_label_lists_the_known_ones() -> None:
+    with pytest.raises(InputError, match="stages are: params"):
+        _manifest().stage("model")
