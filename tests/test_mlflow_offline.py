@@ -346,7 +346,8 @@ def test_context_provider_is_active_only_for_algotrace(monkeypatch: pytest.Monke
 
 def test_context_tags_pin_code_and_environment_and_hand_the_snapshots_over(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", [__file__])  # a script inside this git work tree
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", __file__, raising=False)  # a script in this git tree
     tags = AlgoTracerRunContextProvider().tags()
 
     assert tags[_context.ENVIRONMENT_DIGEST_TAG].startswith("sha256:")
@@ -362,14 +363,16 @@ def test_code_outside_git_is_the_script_file_alone(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     script = tmp_path / "train.py"
     script.write_text("print('hi')\n")
-    monkeypatch.setattr(sys, "argv", [str(script)])
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", str(script), raising=False)
     monkeypatch.chdir(tmp_path)
 
     snapshots = _context.capture()
 
     assert snapshots.code is not None and snapshots.code.kind == "tree"
     assert Path(snapshots.code.root) == script.resolve()
-    monkeypatch.setattr(sys, "argv", [""])  # interactive, outside git: nothing cheap to pin
+    monkeypatch.delattr(main, "__file__")  # interactive, outside git: nothing cheap to pin
+    monkeypatch.setattr(sys, "argv", [""])
     assert _context.capture().code is None
 
 

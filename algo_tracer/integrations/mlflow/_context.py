@@ -65,9 +65,9 @@ def is_active() -> bool:
 def capture() -> Snapshots:
     """Snapshot the code being run and the environment (about 0.3 s; no tree walks outside git).
 
-    The code is the main script (``sys.argv[0]``): in a git work tree that pins the repository's
-    commit and uncommitted changes, outside git the script file alone. In an interactive session
-    outside git nothing is pinned (``code`` is None).
+    The code is the main script (``__main__.__file__``): in a git work tree that pins the
+    repository's commit and uncommitted changes, outside git the script file alone. In an
+    interactive session outside git nothing is pinned (``code`` is None).
     """
     target = _code_target()
     code = capture_code(target) if target is not None else None
@@ -120,7 +120,9 @@ def start_of_run_tags() -> dict[str, str]:
 
 
 def _code_target() -> Path | None:
-    main = sys.argv[0] if sys.argv else ""
+    # __main__.__file__ is absolute (Python >= 3.9), so a later chdir does not lose it.
+    main = getattr(sys.modules.get("__main__"), "__file__", None) or (
+        sys.argv[0] if sys.argv else "")
     if main and os.path.isfile(main):
         return Path(main)
     cwd = Path.cwd()
