@@ -13,6 +13,7 @@ import sys
 from algo_tracer import commands, demo
 from algo_tracer.errors import AlgoTracerError, VerificationError
 from algo_tracer.localnet import commands as localnet_commands
+from algo_tracer.web import commands as web_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parsers(sub)
     localnet_commands.add_parser(sub)
     demo.add_parser(sub)
+    web_commands.add_parser(sub)
     return parser
 
 

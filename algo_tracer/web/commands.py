@@ -1,0 +1,59 @@
+"""`algo-tracer serve`: the verification web page (docs/web.md).
+
+The network comes from `ALGOD_*` / `INDEXER_*` (LocalNet when `ALGOD_SERVER` is unset), as for
+`algo-tracer verify`. FastAPI and uvicorn are imported only when the command runs, so the rest
+of the command line works without the `web` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from algo_tracer.errors import ConfigError
+
+DEFAULT_PORT = 8000
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("serve", help="the verification web page and its JSON API")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
+                   help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--app-id", type=int, metavar="N",
+                   help="registry app the page offers (default: ALGO_TRACER_APP_ID)")
+    p.add_argument("--indexer-timeout", type=float, default=20, metavar="S",
+                   help="seconds a lookup waits for the indexer before answering "
+                   "'indexer behind' (default 20)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from algo_tracer.web.app import create_app
+    except ImportError as exc:
+        raise ConfigError(f"`algo-tracer serve` needs FastAPI and uvicorn ({exc.name} is "
+                          "missing)", fix="pip install 'algo-tracer[web]'") from exc
+    app = create_app(default_app_id=args.app_id, indexer_timeout=args.indexer_timeout)
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"algo-tracer: serving the verification page on http://{shown}:{args.port}/ "
+          f"(API schema: /api/openapi.json)", file=sys.stderr, flush=True)
+    if not _is_loopback(args.host):
+        print("algo-tracer: browsers hash files (Web Crypto) only on https:// or localhost "
+              "pages; from other machines, put the server behind https", file=sys.stderr,
+              flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,377 @@
+// algo-tracer verification page: plain JavaScript, no build step, nothing loaded from elsewhere.
+//
+// The server (algo_tracer/web/app.py) verifies an experiment with algo_tracer.verify and returns
+// its timeline. Files given to the page are hashed here with Web Crypto, SHA-256 of the bytes
+// exactly as algo_tracer.hashing does for files (docs/hashing.md, section 2), and compared with
+// the stages' on-chain digests. No file, and no digest of one, is ever sent to the server.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const RETRY_LIMIT = 24; // indexer_behind: give up after about two minutes
+  const STATUS_EVERY_MS = 15000;
+
+  const TITLES = {
+    invalid_input: "Not a valid lookup",
+    unknown_app: "Unknown registry app",
+    unknown_experiment: "Unknown experiment",
+    network_down: "Network down",
+    indexer_behind: "Indexer behind",
+    network_error: "Network error",
+    config_error: "Server configuration problem",
+    server_down: "The algo-tracer server does not answer",
+    loading: "Verifying…",
+  };
+
+  const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0 };
+
+  // -- hashing: the `file` scheme of docs/hashing.md is plain SHA-256 of the content ----------
+
+  function toHex(buffer) {
+    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function digestBytes(bytes) {
+    if (!window.isSecureContext || !crypto.subtle) {
+      throw new Error("this browser offers Web Crypto only on https:// pages and on " +
+        "localhost; open the page through http://localhost:PORT or serve it over https");
+    }
+    return "sha256:" + toHex(await crypto.subtle.digest("SHA-256", bytes));
+  }
+
+  async function digestFile(file) {
+    let bytes;
+    try {
+      bytes = await file.arrayBuffer();
+    } catch (err) {
+      throw new Error(`the browser could not read ${file.name} (${err.name}); for very large ` +
+        "files compare `sha256sum FILE` with the digests above instead");
+    }
+    return digestBytes(bytes);
+  }
+
+  function matchingStages(digest, view) {
+    if (!view) return [];
+    return view.timeline.filter((e) => e.type === "stage" && e.digest === digest);
+  }
+
+  // -- small helpers ---------------------------------------------------------------------
+
+  function el(tag, text, className) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    if (className) node.className = className;
+    return node;
+  }
+
+  function shortDigest(digest) {
+    if (!digest) return "–";
+    const [alg, hex] = digest.split(":");
+    return `${alg}:${hex.slice(0, 16)}…`;
+  }
+
+  function shortAddress(address) {
+    return address ? `${address.slice(0, 6)}…${address.slice(-4)}` : "–";
+  }
+
+  function utc(iso) {
+    if (!iso) return "–";
+    const date = new Date(iso);
+    return Number.isNaN(date.getTime()) ? iso : date.toISOString().slice(0, 19).replace("T", " ");
+  }
+
+  function size(bytes) {
+    const units = ["bytes", "KiB", "MiB", "GiB"];
+    let value = bytes, unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return unit ? `${value.toFixed(1)} ${units[unit]}` : `${bytes} bytes`;
+  }
+
+  function setBodyState(state) { document.body.dataset.state = state; }
+
+  // -- network status pill ------------------------------------------------------------------
+
+  async function refreshStatus() {
+    const pill = $("network");
+    try {
+      const response = await fetch("/api/status", { cache: "no-store" });
+      const status = await response.json();
+      const where = status.genesis_id
+        ? `${status.genesis_id}${status.is_localnet ? " (LocalNet)" : ""}` : "network";
+      pill.className = "pill " + ({ ok: "pill-ok", indexer_behind: "pill-warn" }[status.state]
+        || "pill-down");
+      pill.textContent = status.state === "ok"
+        ? `${where} · round ${status.algod.round}`
+        : status.state === "indexer_behind"
+          ? `${where} · Indexer ${status.indexer_lag} rounds behind`
+          : `network down: ${status.message}`;
+      pill.title = `algod ${status.algod.url || "?"} (round ${status.algod.round ?? "–"}), ` +
+        `Indexer ${status.indexer.url || "?"} (round ${status.indexer.round ?? "–"})`;
+      if (status.default_app_id && !$("app-id").value) $("app-id").value = status.default_app_id;
+      return status;
+    } catch {
+      pill.className = "pill pill-down";
+      pill.textContent = "algo-tracer server does not answer";
+      return null;
+    }
+  }
+
+  // -- lookup -------------------------------------------------------------------------------
+
+  function showState(state, message, fix, extra) {
+    setBodyState(state);
+    const box = $("state");
+    box.hidden = false;
+    box.className = `card state state-${state}`;
+    $("state-title").textContent = TITLES[state] || state;
+    $("state-message").textContent = message || "";
+    $("state-fix").textContent = fix ? `Fix: ${fix}` : "";
+    if (extra) $("state-message").append(el("span", ` ${extra}`, "retry"));
+  }
+
+  function clearRetry() {
+    if (page.retryTimer) clearInterval(page.retryTimer);
+    page.retryTimer = null;
+  }
+
+  async function lookup(appId, experimentId, { retry = false } = {}) {
+    clearRetry();
+    if (!retry) page.retries = 0;
+    const seq = ++page.seq;
+    $("experiment").hidden = true;
+    showState("loading", `Reading experiment ${experimentId} of app ${appId} from algod and ` +
+      "the Indexer and checking it (the server first waits for the Indexer to catch up, " +
+      "which can take a few seconds).");
+    $("lookup-button").disabled = true;
+    let response, body;
+    try {
+      response = await fetch(`/api/apps/${encodeURIComponent(appId)}/experiments/` +
+        encodeURIComponent(experimentId), { cache: "no-store" });
+      body = await response.json();
+    } catch {
+      if (seq !== page.seq) return;
+      $("lookup-button").disabled = false;
+      showState("server_down", "The page could not reach the algo-tracer server that serves it.",
+        "check that `algo-tracer serve` is still running, then look up again");
+      return;
+    }
+    if (seq !== page.seq) return; // a newer lookup started meanwhile
+    $("lookup-button").disabled = false;
+    if (!response.ok) {
+      const state = body.state || "network_error";
+      if (state === "indexer_behind" && page.retries < RETRY_LIMIT) {
+        page.retries += 1;
+        let left = body.retry_after || 5;
+        const tick = () => showState(state, body.message, body.fix,
+          `Retrying in ${left} s (attempt ${page.retries} of ${RETRY_LIMIT}).`);
+        tick();
+        page.retryTimer = setInterval(() => {
+          left -= 1;
+          if (left > 0) { tick(); return; }
+          clearRetry();
+          lookup(appId, experimentId, { retry: true });
+        }, 1000);
+      } else {
+        showState(state, body.message || JSON.stringify(body), body.fix);
+      }
+      if (state === "network_down" || state === "indexer_behind") refreshStatus();
+      return;
+    }
+    page.view = body;
+    $("state").hidden = true;
+    renderExperiment(body);
+    setBodyState("ready");
+  }
+
+  function renderExperiment(view) {
+    const report = view.report;
+    $("exp-id").textContent = view.experiment_id;
+    const verdict = $("verdict");
+    verdict.textContent = view.verified ? "verified" : "verification failed";
+    verdict.className = `badge ${view.verified ? "ok" : "bad"}`;
+    $("exp-app").textContent = `app ${view.app_id} on ${view.genesis_id || "?"}`;
+    $("exp-owner").textContent = report.owner || "–";
+    $("exp-created").textContent = report.created_round
+      ? `round ${report.created_round}, ${utc(report.created_time)} UTC` : "–";
+    $("exp-seal").textContent = view.sealed
+      ? `sealed in round ${report.sealed_round}, ${utc(report.sealed_time)} UTC: nothing can be added`
+      : "open (not sealed): stages may still be added; an interrupted run is finished with " +
+        "`algo-tracer resume`";
+    $("exp-seal").className = view.sealed ? "sealed" : "open";
+    $("exp-checked").textContent = `${utc(report.verified_at)} UTC at round ${report.data_round}` +
+      `, ${report.counts.events} events, ${report.counts.stages} stages` +
+      (report.counts.anchors ? `, ${report.counts.anchors} anchored ` +
+        (report.counts.anchors === 1 ? "batch" : "batches") : "");
+    $("exp-link").href = view.link;
+    $("exp-link").textContent = new URL(view.link, location.href).href;
+    renderTimeline(view);
+    renderChecks(report);
+    renderFiles();
+    $("experiment").hidden = false;
+  }
+
+  function renderTimeline(view) {
+    const body = $("timeline").querySelector("tbody");
+    body.replaceChildren();
+    for (const entry of view.timeline) {
+      const row = el("tr", undefined, `row-${entry.type}${entry.ok ? "" : " failing"}`);
+      if (entry.type === "stage") row.dataset.digest = entry.digest || "";
+      row.append(el("td", entry.type === "batch" ? `a${entry.index}` : entry.index ?? "–"));
+      const label = el("td", entry.label);
+      if (entry.kind && entry.kind !== entry.label) label.append(el("span", ` ${entry.kind}`, "sub"));
+      row.append(label);
+      const digest = el("td", entry.type === "batch" ? "root " + entry.digest.slice(5, 17) + "…"
+        : shortDigest(entry.digest), "mono");
+      if (entry.digest) digest.title = entry.digest;
+      row.append(digest);
+      const recorder = el("td", shortAddress(entry.recorder), "mono");
+      if (entry.recorder) recorder.title = entry.recorder;
+      row.append(recorder);
+      row.append(el("td", entry.round ?? "–"));
+      row.append(el("td", utc(entry.time)));
+      const status = el("td");
+      const badge = el("span", entry.status.replaceAll("_", " "),
+        `badge ${entry.ok ? (entry.status === "match" ? "ok" : "neutral") : "bad"}`);
+      badge.title = entry.message || "";
+      status.append(badge);
+      row.append(status);
+      row.append(el("td", "", "file-cell"));
+      if (entry.txid) row.title = `transaction ${entry.txid}`;
+      body.append(row);
+    }
+  }
+
+  function renderChecks(report) {
+    const checks = $("checks");
+    checks.replaceChildren();
+    for (const c of report.checks) {
+      checks.append(el("li", `[${c.status}] ${c.step} ${c.name}: ${c.detail}`, `check-${c.status}`));
+    }
+    const findings = $("findings");
+    findings.replaceChildren();
+    for (const f of report.findings) {
+      findings.append(el("li", `${f.severity.toUpperCase()} ${f.code}: ${f.message}`,
+        `finding-${f.severity}`));
+    }
+    const notChecked = $("not-checked");
+    notChecked.replaceChildren();
+    for (const text of report.not_checked) notChecked.append(el("li", `not checked: ${text}`));
+  }
+
+  // -- files ---------------------------------------------------------------------------------
+
+  async function addFiles(fileList) {
+    for (const file of Array.from(fileList)) {
+      const item = { name: file.name, size: file.size, digest: null, error: null };
+      page.files.unshift(item);
+      renderFiles();
+      try {
+        item.digest = await digestFile(file);
+      } catch (err) {
+        item.error = err.message;
+      }
+      renderFiles();
+    }
+  }
+
+  function renderFiles() {
+    const list = $("file-results");
+    list.replaceChildren();
+    const cells = new Map();
+    for (const row of $("timeline").querySelectorAll("tbody tr.row-stage")) {
+      const cell = row.querySelector(".file-cell");
+      cell.textContent = "";
+      cell.className = "file-cell";
+      row.classList.remove("matched");
+      cells.set(row, cell);
+    }
+    for (const file of page.files) {
+      const li = el("li", undefined, "file-result");
+      li.append(el("strong", file.name), el("span", ` (${size(file.size)}) `, "sub"));
+      if (file.error) {
+        li.classList.add("error");
+        li.append(el("span", `cannot be checked: ${file.error}`));
+      } else if (!file.digest) {
+        li.classList.add("pending");
+        li.append(el("span", "hashing…"));
+      } else {
+        const hits = matchingStages(file.digest, page.view);
+        li.classList.add(hits.length ? "match" : "mismatch");
+        li.dataset.digest = file.digest;
+        if (hits.length) {
+          const where = hits.map((h) => `stage ${h.index} (${h.label}), round ${h.round}, ` +
+            `${utc(h.time)} UTC`).join("; ");
+          li.append(el("span", `✓ matches ${where}`, "verdict-text"));
+        } else {
+          li.append(el("span", "✗ matches no stage of this experiment", "verdict-text"));
+          li.append(el("span", " – a different file, or one the experiment traced as a " +
+            "directory, table or in-memory object (see docs/hashing.md)", "sub"));
+        }
+        li.append(el("code", file.digest, "digest-full"));
+        for (const [row, cell] of cells) {
+          if (row.dataset.digest === file.digest) {
+            cell.textContent = `✓ ${file.name}`;
+            cell.className = "file-cell match";
+            row.classList.add("matched");
+          }
+        }
+      }
+      list.append(li);
+    }
+  }
+
+  // -- wiring --------------------------------------------------------------------------------
+
+  function fromUrl() {
+    const params = new URLSearchParams(location.search);
+    const app = (params.get("app") || "").trim(), id = (params.get("id") || "").trim();
+    if (app) $("app-id").value = app;
+    if (id) $("experiment-id").value = id;
+    return app && id ? [app, id] : null;
+  }
+
+  function init() {
+    setBodyState("idle");
+    $("lookup").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const app = $("app-id").value.trim(), id = $("experiment-id").value.trim();
+      const url = `/?${new URLSearchParams({ app, id })}`;
+      if (url !== location.pathname + location.search) history.pushState(null, "", url);
+      lookup(app, id);
+    });
+    window.addEventListener("popstate", () => {
+      const target = fromUrl();
+      if (target) lookup(...target);
+    });
+    const zone = $("drop-zone");
+    // Dropping outside the zone must not make the browser open the file instead of the page.
+    for (const type of ["dragover", "drop"]) {
+      window.addEventListener(type, (event) => event.preventDefault());
+    }
+    zone.addEventListener("dragover", (event) => {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    });
+    zone.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+    zone.addEventListener("drop", (event) => {
+      event.preventDefault();
+      zone.classList.remove("dragging");
+      if (event.dataTransfer && event.dataTransfer.files.length) addFiles(event.dataTransfer.files);
+    });
+    zone.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); $("file-input").click(); }
+    });
+    $("file-input").addEventListener("change", (event) => {
+      addFiles(event.target.files);
+      event.target.value = ""; // the same file may be chosen again
+    });
+    refreshStatus();
+    setInterval(refreshStatus, STATUS_EVERY_MS);
+    const target = fromUrl();
+    if (target) lookup(...target);
+  }
+
+  // For tests and for anyone checking the scheme from the console.
+  window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages });
+  document.addEventListener("DOMContentLoaded", init);
+})();
