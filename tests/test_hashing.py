@@ -29,6 +29,7 @@ from algo_tracer.hashing import (
     DOMAIN_TAGS,
     SCHEME,
     Digest,
+    _files,
     canonical_json,
     dataframe_column_digests,
     digest_of,
@@ -419,7 +420,7 @@ def test_directory_digest_does_not_depend_on_listing_order(
         def __exit__(self, *exc: object) -> None:
             return None
 
-    monkeypatch.setattr(hashing.os, "scandir", Reversed)
+    monkeypatch.setattr(_files.os, "scandir", Reversed)
     assert hash_directory(one).digest == expected
 
 
@@ -606,7 +607,7 @@ def test_unreadable_files_are_reported_with_the_ignore_fix(
             raise PermissionError(13, "Permission denied")
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(hashing.os, "open", denied)  # also works when the tests run as root
+    monkeypatch.setattr(_files.os, "open", denied)  # also works when the tests run as root
     with pytest.raises(InputError, match=r"permission denied.*\n  fix: .*ignore="):
         hash_directory(root)
 
@@ -626,7 +627,7 @@ def test_an_error_mid_walk_leaves_no_file_open(
         return real_open(path, *args, **kwargs)
 
     before = len(os.listdir("/proc/self/fd"))
-    monkeypatch.setattr(hashing.os, "open", failing)
+    monkeypatch.setattr(_files.os, "open", failing)
     with pytest.raises(InputError, match="permission denied"):
         hash_directory(root, workers=2)
     monkeypatch.undo()

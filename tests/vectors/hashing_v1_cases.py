@@ -447,7 +447,7 @@ class _Recorder:
 
 def preimages(fn: Any, *args: Any) -> list[tuple[str, bytes]]:
     """(tag, preimage) of every tagged digest ``fn(*args)`` computes, in order."""
-    from algo_tracer import hashing
+    from algo_tracer.hashing import _core, _files, _models, _tables
 
     recorders: list[_Recorder] = []
 
@@ -457,12 +457,16 @@ def preimages(fn: Any, *args: Any) -> list[tuple[str, bytes]]:
         recorders.append(r)
         return r
 
-    original = hashing._tagged
-    hashing._tagged = recording_tagged
+    # Each hashing module binds its own `_tagged` (imported from _core): swap it in all of them.
+    modules = (_core, _files, _tables, _models)
+    originals = [m._tagged for m in modules]
+    for m in modules:
+        m._tagged = recording_tagged
     try:
         fn(*args)
     finally:
-        hashing._tagged = original
+        for m, original in zip(modules, originals, strict=True):
+            m._tagged = original
     return [r.preimage() for r in recorders]
 
 
