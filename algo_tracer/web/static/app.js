@@ -158,7 +158,8 @@
     if (seq !== page.seq) return; // a newer lookup started meanwhile
     $("lookup-button").disabled = false;
     if (!response.ok) {
-      const state = body.state || "network_error";
+      const state = body.state || (response.status < 500 ? "invalid_input" : "network_error");
+      if (!body.state) body.message = `the server answered HTTP ${response.status} to this lookup`;
       if (state === "indexer_behind" && page.retries < RETRY_LIMIT) {
         page.retries += 1;
         let left = body.retry_after || 5;
