@@ -26,7 +26,7 @@ from algosdk.atomic_transaction_composer import TransactionSigner
 from algosdk.error import AlgodHTTPError, ConfirmationTimeoutError, TransactionRejectedError
 
 from algo_tracer import chain
-from algo_tracer.boxes import Header, Stage, decode_header, decode_page
+from algo_tracer.boxes import Header, Stage, decode_header, decode_page, read_box
 from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
     APP_SPEC,
@@ -233,17 +233,8 @@ class Registry:
         return out[:count]
 
     def _box(self, key: bytes) -> bytes | None:
-        try:
-            box = self.algorand.client.algod.application_box_by_name(self.app_id, key)
-        except AlgodHTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise NetworkError(f"reading box {key.hex()} of app {self.app_id} failed: {exc}",
-                               fix="check the app id and the network") from exc
-        except (OSError, TimeoutError) as exc:
-            raise NetworkError(f"algod could not be reached: {exc}",
-                               fix="check ALGOD_SERVER/ALGOD_PORT") from exc
-        return base64.b64decode(box["value"])
+        found = read_box(self.algorand.client.algod, self.app_id, key)
+        return found[0] if found else None
 
 
 def _error_text(pc: int) -> str | None:

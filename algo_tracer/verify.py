@@ -32,7 +32,7 @@ from algosdk.error import AlgodHTTPError
 from algo_tracer import chain, notes
 from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
 from algo_tracer._verify_local import local_digest
-from algo_tracer.boxes import decode_header, decode_page
+from algo_tracer.boxes import decode_header, decode_page, read_box
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
 from algo_tracer.drift import Drift, diff_code, diff_digests, diff_environments, format_drift
 from algo_tracer.errors import ConfigError, InputError, NetworkError, ReproducibilityError
@@ -122,7 +122,7 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     versions = cast(dict[str, Any], _algod(algod.versions, "report its version"))
     genesis = {"genesis_id": versions["genesis_id"], "genesis_hash": versions["genesis_hash_b64"]}
     key = chain.header_key(experiment_id)
-    box = _box(algod, app_id, key)
+    box = read_box(algod, app_id, key)
     if box is None:
         _algod(lambda: _app_exists(algod, app_id), "look the application up")
         return Evidence(experiment_id, app_id, None, **genesis)
@@ -131,7 +131,7 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     stages = []
     for page in range((header.stage_count + chain.PAGE_CAPACITY - 1) // chain.PAGE_CAPACITY):
         key = chain.page_key(experiment_id, page)
-        value = _box(algod, app_id, key)
+        value = read_box(algod, app_id, key)
         boxes[key] = value[0] if value else b""
         stages.extend(decode_page(page, boxes[key]))
     stages = stages[:header.stage_count]
@@ -296,16 +296,3 @@ def _app_exists(algod: Any, app_id: int) -> None:
         raise
 
 
-def _box(algod: Any, app_id: int, key: bytes) -> tuple[bytes, int] | None:
-    try:
-        box = algod.application_box_by_name(app_id, key)
-    except AlgodHTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise NetworkError(f"reading box {key.hex()} of app {app_id} failed: {exc}",
-                           fix="check the app id and the network") from exc
-    except (OSError, TimeoutError) as exc:
-        raise NetworkError(f"algod could not be reached: {exc}",
-                           fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
-                           "localnet status`)") from exc
-    return base64.b64decode(box["value"]), int(box.get("round", 0))
