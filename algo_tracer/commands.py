@@ -35,7 +35,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_show)
 
     p = sub.add_parser("verify", help="verify an experiment (or a proof bundle) against the chain")
-    _common(p)
+    _common(p, experiment_optional=True)
+    p.add_argument("--mlflow-run", metavar="RUN_ID",
+                   help="verify an MLflow run recorded by algo-tracer (the experiment, app and "
+                   "manifest come from its algotrace.* tags)")
+    p.add_argument("--tracking-uri", metavar="URI",
+                   help="with --mlflow-run: MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
     p.add_argument("--artifacts", type=Path, metavar="DIR",
                    help="directory holding the traced files, re-hashed by base name")
     p.add_argument("--bundle", type=Path, metavar="B", help="verify this proof bundle")
@@ -61,8 +66,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_deploy)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("experiment", help="experiment id (base58, as printed by algo-tracer)")
+def _common(p: argparse.ArgumentParser, *, experiment_optional: bool = False) -> None:
+    p.add_argument("experiment", nargs="?" if experiment_optional else None,
+                   help="experiment id (base58, as printed by algo-tracer)")
     p.add_argument("--app-id", type=int, metavar="N", help="registry app id "
                    "(default: ALGO_TRACER_APP_ID, then the manifest's)")
     p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
@@ -112,7 +118,18 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    if args.bundle is None:
+    if args.mlflow_run is not None:
+        if args.experiment or args.bundle or args.offline or args.artifacts:
+            raise ConfigError("--mlflow-run takes the experiment from the run's tags",
+                              fix="drop the experiment id, --bundle, --offline and --artifacts")
+        from algo_tracer.integrations.mlflow import verify_mlflow_run
+
+        report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
+                                   indexer_timeout=args.indexer_timeout)
+    elif args.experiment is None:
+        raise ConfigError("which experiment? no experiment id and no --mlflow-run",
+                          fix="algo-tracer verify EXPERIMENT_ID, or --mlflow-run RUN_ID")
+    elif args.bundle is None:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
                               "source", fix="export a bundle first: algo-tracer export ID -o B")

@@ -463,3 +463,13 @@ def test_no_warning_leaks_from_an_untraced_plain_store(sqlite_uri: str) -> None:
         run = store.create_run("0", "me", 1, [], "plain")
         store.update_run_info(run.info.run_id, RunStatus.FINISHED, 2, None)
     assert "algotrace.status" not in store.get_run(run.info.run_id).data.tags
+
+
+def test_cli_verify_needs_an_experiment_or_an_mlflow_run(capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    from algo_tracer.cli import main
+
+    assert main(["verify"]) == 2
+    assert "no experiment id and no --mlflow-run" in capsys.readouterr().err
+    assert main(["verify", "--mlflow-run", "abc", "SomeExperimentId"]) == 2
+    assert "--mlflow-run takes the experiment from the run's tags" in capsys.readouterr().err

@@ -293,3 +293,16 @@ def test_example_script_runs(tracer: Tracer, tmp_path: Path) -> None:
 
     assert result.report.ok, result.report.failures()
     assert result.run.data.tags["algotrace.status"] == "sealed"
+
+
+def test_cli_verifies_an_mlflow_run(autologged: Logged, capsys: pytest.CaptureFixture[str]
+                                    ) -> None:
+    from algo_tracer.cli import main
+
+    code = main(["verify", "--mlflow-run", autologged.run_id, "--tracking-uri", autologged.uri])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "mlflow artifacts" in out
+
+    assert main(["verify", "--mlflow-run", "0" * 32, "--tracking-uri", autologged.uri]) == 2
+    assert "cannot be read from" in capsys.readouterr().err

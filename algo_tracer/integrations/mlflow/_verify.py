@@ -45,16 +45,24 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
         ``report.ok`` is False when anything failed (``report.raise_for_failure()`` raises).
 
     Raises:
+        InputError: The run cannot be read from the tracking store.
         VerificationError: The run carries no ``algotrace.*`` record.
         ConfigError: The run was recorded on another network than algod's.
         NetworkError: algod or the Indexer cannot be reached.
     """
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from algo_tracer.verify import verify_experiment
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    run = client.get_run(run_id)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        raise InputError(f"MLflow run {run_id} cannot be read from {client.tracking_uri}: "
+                         f"{exc.message}",
+                         fix="check the run id and the tracking URI (--tracking-uri or "
+                         "MLFLOW_TRACKING_URI)") from exc
     tags = run.data.tags
     experiment_id, app_text = tags.get("algotrace.experiment_id"), tags.get("algotrace.app_id")
     if not experiment_id or not app_text or not app_text.isdigit():
