@@ -123,7 +123,7 @@ class Recorder:
             tracer = self.tracer()
             name = _experiment_name(experiment_name, run.info.run_name or run_id)
             exp = tracer.experiment(
-                name, output_dir=tracer.output_root / f"mlflow-{run_id}",
+                name, output_dir=(tracer.output_root / f"mlflow-{run_id}").resolve(),
                 metadata={"mlflow": {"run_id": run_id, "experiment_id": run.info.experiment_id,
                                      "experiment_name": experiment_name,
                                      "run_name": run.info.run_name, "tracking_uri": tracking_uri,
