@@ -105,13 +105,8 @@ def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool
         raise ConfigError("ALGO_TRACER_APP_ID is not set",
                           fix="deploy the registry with `python -m smart_contracts deploy` and "
                           "export the app id it prints as ALGO_TRACER_APP_ID")
-    from algo_tracer.indexer import wait_for_round
     from smart_contracts.experiment_registry.deploy_config import deploy_registry
 
-    # The deployer finds an existing registry through the Indexer: let it catch up first, or a
-    # registry deployed moments ago by another process would be deployed a second time.
-    algod = algorand.client.algod
-    wait_for_round(algorand.client.indexer, int(algod.status()["last-round"]), algod=algod)
     try:
         client, _ = deploy_registry(algorand, account.address, OnUpdate.AppendApp)
     except Exception as exc:  # algokit-utils raises bare errors for rejected groups

@@ -85,7 +85,8 @@ def wait_for_round(indexer: IndexerClient, target_round: int, *,
             indexer_round = int(health.get("round", -1))
         except (IndexerHTTPError, OSError, TimeoutError) as exc:
             if time.monotonic() > min(deadline, started + unreachable_timeout):
-                raise NetworkError(f"the indexer is not answering: {exc}", fix=_HINT) from exc
+                raise NetworkError(f"the indexer could not be reached: {exc}",
+                                   fix=_HINT) from exc
         else:
             if indexer_round >= target_round:
                 return indexer_round
