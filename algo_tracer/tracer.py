@@ -253,6 +253,15 @@ class Experiment:
         digest, detail = _describe(Path(path))
         return self._stage(StageKind.ARTIFACT, name, digest.value, detail)
 
+    def trace_digest(self, kind: StageKind, name: str | None, digest: bytes | hashing.Digest,
+                     detail: Mapping[str, Any] | None = None) -> StageReceipt:
+        """Record a digest computed elsewhere (e.g. by an integration) as a stage of `kind`."""
+        value = digest.value if isinstance(digest, hashing.Digest) else digest
+        if not isinstance(value, bytes) or len(value) != 32:
+            raise InputError(f"a stage digest must be 32 bytes of SHA-256, got {value!r:.40}",
+                             fix="pass hashing.Digest or the 32-byte digest value")
+        return self._stage(StageKind(kind), name, value, dict(detail or {}))
+
     def _stage(self, kind: StageKind, name: str | None, digest: bytes,
                detail: dict[str, Any]) -> StageReceipt:
         self._check_open()

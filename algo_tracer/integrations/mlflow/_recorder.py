@@ -273,9 +273,8 @@ RECORDER = Recorder()
 
 def _record(exp: Experiment, kind: StageKind, name: str | None, digest: bytes,
             detail: dict[str, Any]) -> StageReceipt:
-    # A stage whose digest was computed here (snapshots, descriptors, listings). Experiment has
-    # no public call for a precomputed digest yet; see docs/mlflow.md "Limits".
-    return exp._stage(kind, name, digest, detail)
+    # A stage whose digest was computed here (snapshots, descriptors, listings).
+    return exp.trace_digest(kind, name, digest, detail)
 
 
 def _identity_tags(exp: Experiment, *, status: str) -> dict[str, str]:
