@@ -23,9 +23,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import importlib.util
 import logging
+import os
 import pstats
 import statistics
 import time
@@ -118,6 +120,7 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
     loop.train(5)  # warm imports and caches outside the timed runs
     arms = ("none", "noop", "traced")
     runs: dict[str, list[dict[str, float]]] = {a: [] for a in arms}
+    localnet = _localnet_clock()
     records = 0
     for r in range(rounds):
         for arm in arms[r % 3:] + arms[:r % 3]:
@@ -126,13 +129,15 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
             log = {"none": None, "noop": _noop,
                    "traced": _cpu_counted(exp.log_metric, in_calls) if exp else None}[arm]
             writer = _writer_clock(exp)
-            writer0, busy0 = writer(), _machine_busy()
-            wall, cpu = time.perf_counter(), time.thread_time()
+            writer0, busy0, net0 = writer(), _machine_busy(), localnet()
+            wall, cpu, proc = time.perf_counter(), time.thread_time(), time.process_time()
             loop.train(epochs, log=log)
             wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
-            busy1 = _machine_busy()
-            runs[arm].append({"wall": wall, "thread_cpu": cpu, "log_cpu": in_calls[0],
-                              "writer_cpu": writer() - writer0,
+            proc = time.process_time() - proc
+            busy1, net1 = _machine_busy(), localnet()
+            runs[arm].append({"wall": wall, "thread_cpu": cpu, "process_cpu": proc,
+                              "log_cpu": in_calls[0], "writer_cpu": writer() - writer0,
+                              "localnet_cpu": net1 - net0,
                               "machine_busy": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1])})
             if exp is not None:
                 records = exp.finish().note_records
@@ -152,6 +157,9 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
         "epochs": epochs, "records_per_run": records, "rounds": rounds,
         **{f"{a}_wall_s": [round(x["wall"], 3) for x in runs[a]] for a in arms},
         **{f"{a}_thread_cpu_s": [round(x["thread_cpu"], 3) for x in runs[a]] for a in arms},
+        **{f"{a}_process_cpu_s": [round(x["process_cpu"], 3) for x in runs[a]] for a in arms},
+        "localnet_processes_cpu_s": {a: [round(x["localnet_cpu"], 2) for x in runs[a]]
+                                     for a in arms},
         "traced_log_metric_cpu_s": [round(x["log_cpu"], 4) for x in runs["traced"]],
         "traced_writer_thread_cpu_s": [round(x["writer_cpu"], 4) for x in runs["traced"]],
         "machine_busy_pct": {a: [round(x["machine_busy"] * 100) for x in runs[a]]
@@ -222,6 +230,37 @@ def _writer_clock(exp: Any) -> Callable[[], float]:
         return lambda: 0.0
     clock = time.pthread_getcpuclockid(thread.ident)
     return lambda: time.clock_gettime(clock)
+
+
+def _localnet_clock() -> Callable[[], float]:
+    """CPU seconds used so far by the native LocalNet's processes (algod, follower, kmd,
+    PostgreSQL with its backends, conduit, Indexer), read from /proc; 0 if not native."""
+    from algo_tracer.localnet import LocalNet
+
+    status = LocalNet(progress=lambda _line: None).status()  # read-only: pid files, HTTP
+    pids = [s.pid for s in status.services if s.pid] if status.mode == "native" else []
+    postmaster = next((s.pid for s in status.services if s.name == "postgres"), None)
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def stat(pid: int) -> list[str]:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+    def total() -> float:
+        procs = set(pids)
+        if postmaster:
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    with contextlib.suppress(OSError, IndexError):
+                        if int(stat(int(entry.name))[1]) == postmaster:
+                            procs.add(int(entry.name))
+        used = 0
+        for pid in procs:
+            with contextlib.suppress(OSError, IndexError):
+                fields = stat(pid)
+                used += int(fields[11]) + int(fields[12])  # utime + stime
+        return used / tick
+
+    return total
 
 
 def _machine_busy() -> tuple[float, float]:

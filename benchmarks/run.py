@@ -290,36 +290,50 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
 
 def _training_note(results: dict[str, dict[str, Any]]) -> str:
     d = results["training_overhead_pct"]["details"]
-    busy = d.get("machine_busy_pct", {})
-    spread = {a: (min(d[f"{a}_wall_s"]), max(d[f"{a}_wall_s"])) for a in ("none", "traced")
-              if d.get(f"{a}_wall_s")}
+
+    def med(values: list[float]) -> float:
+        return sorted(values)[len(values) // 2] if values else float("nan")
+
+    busy = {a: med(v) for a, v in d.get("machine_busy_pct", {}).items()}
+    net = {a: med(v) for a, v in d.get("localnet_processes_cpu_s", {}).items()}
+    proc = {a: med(d.get(f"{a}_process_cpu_s", [])) for a in ("none", "noop", "traced")}
+    thread = {a: med(d.get(f"{a}_thread_cpu_s", [])) for a in ("none", "noop", "traced")}
     cpu = results.get("training_overhead_cpu_pct", {}).get("value")
-    lo = min(min(v) for v in busy.values() if v)
-    hi = max(max(v) for v in busy.values() if v)
-    return (f"The whole machine was {lo} to {hi} % busy during these runs, and the same "
-            f"untraced loop took {spread['none'][0]:.2f} to "
-            f"{spread['none'][1]:.2f} s (traced: {spread['traced'][0]:.2f} to "
-            f"{spread['traced'][1]:.2f} s): the wall-time difference is mostly other load, "
-            f"not resolved at the 2 % level by this run. `train()` also computes "
-            f"`model.score` every epoch only when a callback is given (a no-op callback: "
-            f"{d.get('noop_callback_vs_none_wall_pct')} % over `log=None`). Attributed CPU "
-            f"(`training_overhead_cpu_pct`) is {cpu} %.")
+    return (f"This difference includes more than tracing. `train()` calls `model.score` "
+            "every epoch only when a callback is given, and that starts BLAS worker threads "
+            f"that keep the second core busy: process CPU {proc['noop']:.2f} s against "
+            f"training-thread CPU {thread['noop']:.2f} s with a no-op callback, "
+            f"{proc['none']:.2f} s against {thread['none']:.2f} s with `log=None`; machine "
+            f"busy (median) {busy.get('none')} % for `log=None`, {busy.get('noop')} % no-op, "
+            f"{busy.get('traced')} % traced. A no-op callback alone costs "
+            f"{d.get('noop_callback_vs_none_wall_pct')} % wall; traced over no-op: "
+            f"{d.get('traced_vs_noop_wall_pct')} %. With both cores taken, the background "
+            "writer, the LocalNet processes on the same machine (median "
+            f"{net.get('traced')} s CPU per traced run, {net.get('none')} s per `log=None` "
+            "run, other users' traffic included) and other jobs all compete with the training "
+            f"thread. Tracing's own CPU is {cpu} % (`training_overhead_cpu_pct`).")
 
 
 def _training_cpu_note(results: dict[str, dict[str, Any]]) -> str:
     d = results["training_overhead_cpu_pct"]["details"]
     flush = d.get("writer_flush_profile", {})
+    tight = results.get("log_metric_overhead_vs_mlflow", {}).get("details", {}).get(
+        "ours_us_per_call")
     per_flush = sorted(flush.get("cpu_ms_per_flush") or [0])[len(flush.get("cpu_ms_per_flush")
                                                                  or [0]) // 2]
     return (f"Per traced run, log_metric took {d.get('traced_log_metric_cpu_s')} s of CPU and "
             f"the background writer thread {d.get('traced_writer_thread_cpu_s')} s. The writer "
-            "flushes a partly filled note group every `flush_interval` (2 s) while a slow "
-            "loop trickles records in (2 per epoch here), and each such flush costs about "
+            "flushes a partly filled note group every `flush_interval` (2 s of wall time) "
+            "while a slow loop trickles records in (2 per epoch here), and each such flush "
+            "costs about "
             f"{per_flush} ms of CPU (median of {len(flush.get('cpu_ms_per_flush') or [])}, "
             "`writer_flush_profile` in the details): most of it building the anchor call "
             "through algokit-utils (its ARC-56 method lookup runs `dataclasses.asdict` and "
             "`deepcopy` over the app spec on every call), then signing and HTTP. The busier "
-            "the machine, the more wall-clock flushes fall into the same training CPU time.")
+            "the machine, the more wall-clock flushes fall into the same training CPU time. "
+            f"log_metric itself took {tight} µs per call (wall) in a tight loop "
+            "(`log_metric_overhead_vs_mlflow`) and more between training steps (cold caches); "
+            "its SQLite INSERT and the record's validation dominate it.")
 
 
 SHORT_NOTES: dict[str, Callable[[dict[str, dict[str, Any]]], str]] = {
