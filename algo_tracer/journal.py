@@ -252,27 +252,21 @@ class Journal:
 
     # -- high-volume records -------------------------------------------------------------------
 
+    def add_records(self, experiment_id: bytes, rows: list[list[Any]]) -> None:
+        """Insert [seq, kind, name, step, value, private] rows; rows already present are kept.
+
+        Replaying a record log after a crash may offer rows a second time: they are ignored.
+        """
+        with self._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,NULL)",
+                           [(experiment_id, r[0], r[1], r[2], r[3], json.dumps(r[4]), r[5])
+                            for r in rows])
+
     def next_seq(self, experiment_id: bytes) -> int:
         with self._read() as db:
             (seq,) = db.execute("SELECT COALESCE(MAX(seq)+1, 0) FROM records "
                                 "WHERE experiment_id=?", (experiment_id,)).fetchone()
         return int(seq)
-
-    def add_record(self, experiment_id: bytes, seq: int, kind: RecordKind, name: str, step: int,
-                   value: float | str, private: bool) -> None:
-        """Append record `seq` (the caller owns the experiment's sequence: one writer each).
-
-        A single autocommitted INSERT: this is the hot path of `log_metric`.
-        """
-        try:
-            with self._lock:
-                self._conn.execute("INSERT INTO records VALUES (?,?,?,?,?,?,?,NULL)",
-                                   (experiment_id, seq, int(kind), name, step,
-                                    json.dumps(value), int(private)))
-        except sqlite3.IntegrityError as exc:
-            raise JournalError(f"record {seq} of experiment {experiment_id.hex()} is already "
-                               "journaled: two processes are logging to the same experiment",
-                               fix="log each experiment from one process") from exc
 
     def unbatched_records(self, experiment_id: bytes,
                           limit: int) -> list[tuple[NoteRecord, bool]]:
@@ -285,7 +279,7 @@ class Journal:
 
     def records(self, experiment_id: bytes, first_seq: int = 0,
                 count: int | None = None) -> list[tuple[NoteRecord, bool]]:
-        last = first_seq + count if count is not None else 2**63
+        last = first_seq + count if count is not None else 2**63 - 1  # SQLite INTEGER max
         with self._read() as db:
             rows = db.execute(
                 "SELECT seq, kind, name, step, value, private FROM records WHERE experiment_id=?"

@@ -43,6 +43,7 @@ from algo_tracer.ids import format_id, new_experiment_id
 from algo_tracer.journal import CONFIRMED, ExperimentRow, Journal
 from algo_tracer.manifest import StageKind, stage_label
 from algo_tracer.model_card import ModelCardInfo, write_model_card
+from algo_tracer.record_log import RecordLog
 from algo_tracer.records import NoteRecord, RecordKind
 from algo_tracer.registry import Registry
 from algo_tracer.reporting import build_manifest
@@ -100,7 +101,7 @@ class Tracer:
     def experiment(self, name: str, *, seed: int | None = None,
                    metadata: Mapping[str, Any] | None = None, output_dir: Path | None = None,
                    private_metrics: bool = False, max_pending: int = 100_000,
-                   flush_interval: float = 2.0) -> Experiment:
+                   flush_interval: float = 5.0) -> Experiment:
         """Start an experiment: registers it on chain (in the background) and returns it.
 
         `private_metrics=True` keeps metric values off chain: only Merkle roots over salted
@@ -171,7 +172,7 @@ class Experiment:
     """One traced experiment; use it as a context manager or call `finish()`."""
 
     def __init__(self, tracer: Tracer, row: ExperimentRow, *, private_metrics: bool,
-                 max_pending: int = 100_000, flush_interval: float = 2.0,
+                 max_pending: int = 100_000, flush_interval: float = 5.0,
                  background: bool = True) -> None:
         self.tracer = tracer
         self.journal = tracer.journal
@@ -181,10 +182,12 @@ class Experiment:
         self.max_pending = max_pending
         self.output_dir = Path(row.output_dir)
         self.card = ModelCardInfo()
-        self._writer = Writer(self.journal, tracer.registry, row.id)
+        self._log = RecordLog(self.journal, row.id)
+        self._writer = Writer(self.journal, tracer.registry, row.id, self._log)
         self._background = (BackgroundWriter(self._writer, flush_interval=flush_interval,
                                              on_error=_warn) if background else None)
         self._steps: dict[str, int] = {}
+        self._log.ingest()  # records a killed run logged but never moved into the journal
         self._next_seq = self.journal.next_seq(row.id)
         self._finished = False
         if self._background:
@@ -284,9 +287,8 @@ class Experiment:
         self._steps[name] = step
         seq = self._next_seq
         record = NoteRecord(seq, RecordKind.METRIC, name, step, value)  # validates the input
-        self.journal.add_record(self.id, seq, RecordKind.METRIC, record.name, record.step,
-                                record.value,
-                                self.private_metrics if private is None else private)
+        self._log.append(seq, RecordKind.METRIC, record.name, record.step, record.value,
+                         self.private_metrics if private is None else private)
         self._next_seq = seq + 1
         if self._background is not None and (seq + 1) % NOTIFY_EVERY == 0:
             # Wake the writer about once per note group, not per call; its timer does the rest.
@@ -314,6 +316,7 @@ class Experiment:
             self._background.drain()
             self._background.close()
         self._writer.settle(flush=True)
+        self._log.close()
         row = self.journal.experiment(self.id)
         if row.final_digest is None:
             manifest = build_manifest(self.journal, self.id)

@@ -29,6 +29,7 @@ from algo_tracer import notes
 from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
 from algo_tracer.journal import CONFIRMED, PENDING, SUBMITTED, Journal
 from algo_tracer.merkle import merkle_root
+from algo_tracer.record_log import RecordLog
 from algo_tracer.records import derive_salt, encode_leaf
 from algo_tracer.registry import Confirmed, Registry, SignedGroup
 
@@ -47,10 +48,12 @@ class WriterStats:
 class Writer:
     """Settles one experiment's journal against the chain."""
 
-    def __init__(self, journal: Journal, registry: Registry, experiment_id: bytes) -> None:
+    def __init__(self, journal: Journal, registry: Registry, experiment_id: bytes,
+                 record_log: RecordLog | None = None) -> None:
         self.journal = journal
         self.registry = registry
         self.id = experiment_id
+        self.record_log = record_log or RecordLog(journal, experiment_id)
         self.stats = WriterStats()
 
     def settle(self, *, flush: bool = True, final: bool = True, seal: bool = False) -> None:
@@ -59,6 +62,7 @@ class Writer:
         flush=False lets a partly filled note group wait for more records; final=False lets
         private records wait until PRIVATE_BATCH of them can share one anchor.
         """
+        self.record_log.ingest()
         self._create()
         self._stages()
         self._batches(flush=flush, final=final)
@@ -202,6 +206,10 @@ class Writer:
             return
         self.journal.update_experiment(self.id, status="sealed", seal_round=done.round)
 
+    def outstanding(self) -> bool:
+        """Anything journaled or logged that is not confirmed on chain yet."""
+        return self.record_log.pending() or self.journal.outstanding(self.id) > 0
+
     def _send(self, group: SignedGroup) -> Confirmed:
         done = self.registry.submit(group)
         self.stats.groups += 1
@@ -225,7 +233,7 @@ class BackgroundWriter:
     thread and is raised to the caller at the next `drain()` or `close()`.
     """
 
-    def __init__(self, writer: Writer, *, flush_interval: float = 2.0,
+    def __init__(self, writer: Writer, *, flush_interval: float = 5.0,
                  on_error: Callable[[Exception], None] | None = None) -> None:
         self.writer = writer
         self.flush_interval = flush_interval
@@ -292,7 +300,7 @@ class BackgroundWriter:
             if flush:
                 last = time.monotonic()
             if final:
-                if self.writer.journal.outstanding(self.writer.id) == 0:
+                if not self.writer.outstanding():
                     self._draining = False
                     self._idle.set()
                 else:
