@@ -11,7 +11,9 @@ from the chain itself: the contract's expected-index check makes a second landin
 the resolver only has to ask "did index N land?" (see `algo_tracer.writer`).
 
 WAL with synchronous=NORMAL survives the process being killed at any point (the data is in the OS
-page cache before a call returns); it does not promise to survive a power cut.
+page cache before a call returns); it does not promise to survive a power cut. High-volume
+records reach the journal through `algo_tracer.record_log`, an append-only file per experiment
+that the writer thread ingests in batches, with the same guarantee.
 """
 
 from __future__ import annotations
