@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.localnet import LocalNet, LocalnetStatus
+from algo_tracer.localnet.commands import ensure_running
 
 LOCALNET_DIR = Path(__file__).parent / "localnet"
 
@@ -24,14 +24,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def localnet() -> LocalnetStatus:
     """The local network, started (and on first use built) if it is not running yet.
 
-    An already running LocalNet (AlgoKit's Docker one, or the native one) is used as it is. The
-    tests are skipped only when the network's programs cannot be obtained on this machine at all
+    An already running LocalNet (AlgoKit's Docker one, or the native one) is used as it is; else
+    it is started as `algo-tracer localnet start` would (Docker when available). The tests are
+    skipped only when the network's programs cannot be obtained on this machine at all
     (`LocalnetUnavailableError`, e.g. the Go module proxy does not serve go-algorand); set
     ALGO_TRACER_REQUIRE_LOCALNET=1 to turn that skip into a failure.
     """
-    net = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        status = net.start()
+        ensure_running()  # AlgoKit's Docker LocalNet where a container engine answers
+        status = LocalNet().status()
     except LocalnetUnavailableError as exc:
         if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
             raise
