@@ -14,7 +14,8 @@
   writer is running during the loop, as in a real script.
 * `training_overhead_cpu_pct`: the same traced runs, by attribution instead of difference:
   CPU time spent inside the `log_metric` calls plus the background writer thread's CPU time
-  during the loop, as a share of the training thread's CPU time without tracing. On a shared,
+  during the loop, as a share of the training thread's CPU time without tracing (what the
+  writer defers past the end of the loop, to `finish()`, is not counted). On a shared,
   saturated machine the wall-time difference above is dominated by other jobs (run-to-run
   spread of tens of percent); CPU attribution is not. A third arm with a callback that does
   nothing separates the example's own per-epoch `model.score` (computed only when a callback

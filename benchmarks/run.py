@@ -108,7 +108,9 @@ ORDER: dict[str, str] = {
     "training_overhead_pct": "examples/training_loop.py train(): log=Experiment.log_metric vs "
                              "log=None, interleaved, best runs",
     "training_overhead_cpu_pct": "same traced runs, attributed: CPU inside log_metric + "
-                                 "writer thread CPU, over the untraced training thread's CPU",
+                                 "writer thread CPU during the loop, over the untraced "
+                                 "training thread's CPU (writer work that falls after the "
+                                 "loop, in finish(), is not counted)",
     "note_path_records_per_s": "log_metric x N until the writer has every record in a "
                                "confirmed anchor group",
     "note_path_microalgos_per_record": "WriterStats fees of the anchor groups / records "
