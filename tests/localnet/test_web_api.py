@@ -191,16 +191,14 @@ def test_indexer_down_is_network_down(traced: Traced) -> None:
 def test_a_lagging_indexer_is_indexer_behind_with_retry_after(traced: Traced) -> None:
     with lagging_indexer(round_=1) as port, \
             serving(create_app(client(indexer_port=port), indexer_timeout=0.5)) as url:
-        started = time.monotonic()
         response = get(url, url_of(traced))
-        elapsed = time.monotonic() - started
         status = get(url, "/api/status").json()
 
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     problem = response.json()
     assert problem["state"] == "indexer_behind" and problem["retry_after"] == 5
     assert problem["network"]["indexer"]["round"] == 1 and problem["network"]["indexer_lag"] > 2
-    assert "behind algod" in problem["message"] and elapsed < 30
+    assert "behind algod" in problem["message"]
     assert status["state"] == "indexer_behind"
 
 
