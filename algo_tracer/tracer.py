@@ -40,7 +40,7 @@ from algo_tracer.errors import (
     NetworkError,
 )
 from algo_tracer.ids import format_id, new_experiment_id
-from algo_tracer.journal import CONFIRMED, ExperimentRow, Journal
+from algo_tracer.journal import ExperimentRow, Journal
 from algo_tracer.manifest import StageKind, stage_label
 from algo_tracer.model_card import ModelCardInfo, write_model_card
 from algo_tracer.record_log import RecordLog
@@ -364,9 +364,6 @@ class Experiment:
     def _wake(self) -> None:
         if self._background is not None:
             self._background.notify()
-
-    def stages_confirmed(self) -> bool:
-        return all(s.status == CONFIRMED for s in self.journal.stages(self.id))
 
 
 def _describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:
