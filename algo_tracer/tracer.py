@@ -116,7 +116,9 @@ class Tracer:
             METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
         owner = self.settings.account.address
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
-        out = output_dir or self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}"
+        # Absolute, so that `resume` from another directory writes where the run would have.
+        out = (output_dir or self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}"
+               ).resolve()
         row = ExperimentRow(
             id=experiment_id, name=name, app_id=self.settings.app_id,
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
