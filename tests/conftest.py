@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if LOCALNET_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.localnet)
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_experiment_between_tests() -> Iterator[None]:
+    """MLflow keeps the active experiment id in a module global and, for child processes, in
+    MLFLOW_EXPERIMENT_ID: one test's experiment must not leak into the next."""
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is not None:
+        fluent._active_experiment_id = None
+    if before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = before
 
 
 @pytest.fixture(scope="session")
