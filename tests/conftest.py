@@ -53,6 +53,8 @@ def localnet() -> LocalnetStatus:
     except LocalnetUnavailableError as exc:
         if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
             raise
-        pytest.skip(f"no local Algorand network can be built here: {exc}")
+        first_line = exc.message.splitlines()[0]
+        pytest.skip(f"no local Algorand network can be built here ({first_line}); "
+                    "see README 'Local network'")
     assert status.healthy, f"LocalNet is not healthy: {status.model_dump_json(indent=2)}"
     return status

@@ -37,7 +37,8 @@ def second_network(localnet: LocalnetStatus):
     try:
         ensure_binaries(progress=lambda _: None)
     except LocalnetUnavailableError as exc:
-        pytest.skip(f"the native LocalNet's programs cannot be built here: {exc}")
+        pytest.skip(f"the native LocalNet's programs cannot be built here "
+                    f"({exc.message.splitlines()[0]})")
     state = state_root().parent / f"localnet-lifecycle-{os.getpid()}"
     net = LocalNet(state, SECOND_PORTS, progress=lambda _: None)
     yield net
