@@ -14,7 +14,7 @@ A stage can be re-hashed from three places, tried in this order:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ def _given(entry: StageEntry, name: str, value: Any) -> LocalDigest:
         recorded = entry.detail.get("column_digests")
         if columns is not None and isinstance(recorded, dict):
             now = {str(k): v.hex for k, v in hashing.dataframe_column_digests(value).items()}
-            out.notes += _mapping_diff("column", recorded, now)
+            out.notes += mapping_diff("column", recorded, now)
         shape = getattr(value, "shape", None)
         if shape is not None and entry.detail.get("shape") not in (None, list(shape)):
             out.notes.append(f"shape {entry.detail['shape']} -> {list(shape)}")
@@ -151,12 +151,17 @@ def _from_detail(entry: StageEntry) -> LocalDigest:
     return LocalDigest(digest=digest.hex, source=source)
 
 
-def _mapping_diff(what: str, old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:
+def mapping_diff(what: str, old: Mapping[str, Any], new: Mapping[str, Any], *,
+                 show: Callable[[Any], str] = lambda digest: digest[:12],
+                 verb: str = "changed ", limit: int | None = _MAX_LINES) -> list[str]:
+    """Sorted lines naming each key added, removed or changed between two mappings."""
     lines = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if a == b:
             continue
-        lines.append(f"{what} {key!r} " + ("added" if a is None else "removed" if b is None
-                                           else f"changed {a[:12]} -> {b[:12]}"))
-    return lines[:_MAX_LINES]
+        if a is None or b is None:
+            lines.append(f"{what} {key!r} {'added' if a is None else 'removed'}")
+        else:
+            lines.append(f"{what} {key!r} {verb}{show(a)} -> {show(b)}")
+    return lines[:limit]

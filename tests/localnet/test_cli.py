@@ -10,16 +10,20 @@ import os
 from pathlib import Path
 
 import pytest
-from verify_helpers import Traced, a_note, closed_port, send_note, stranger, trace_experiment
+from verify_helpers import (
+    LOCALNET_ENV,
+    Traced,
+    a_note,
+    closed_port,
+    send_note,
+    stranger,
+    trace_experiment,
+)
 
 from algo_tracer import Tracer, format_id, parse_id
 from algo_tracer.cli import main
 from algo_tracer.notes import encode_note
 from algo_tracer.records import NoteRecord, RecordKind
-
-LOCALNET_ENV = {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": "4001",
-                "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
-                "INDEXER_PORT": "8980", "INDEXER_TOKEN": "a" * 64}
 
 
 @pytest.fixture(scope="module")

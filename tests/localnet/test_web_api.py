@@ -18,17 +18,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from verify_helpers import Traced, a_note, closed_port, send_note, trace_experiment
+from verify_helpers import LOCALNET_ENV, Traced, a_note, closed_port, send_note, trace_experiment
 from web_helpers import client, free_port, lagging_indexer, serving
 
 from algo_tracer import Tracer, format_id
 from algo_tracer.verify import verify_experiment
 from algo_tracer.verify_report import VerificationReport
 from algo_tracer.web.app import STATIC, create_app
-
-LOCALNET_ENV = {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": "4001",
-                "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
-                "INDEXER_PORT": "8980", "INDEXER_TOKEN": "a" * 64}
 
 
 @pytest.fixture(scope="module")

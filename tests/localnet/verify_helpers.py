@@ -15,6 +15,11 @@ from algo_tracer import Manifest, Tracer, parse_id
 from algo_tracer.indexer import iter_transactions, wait_for_round
 from algo_tracer.notes import experiment_note_prefix
 
+#: LocalNet's endpoints as environment variables (the well-known development token).
+LOCALNET_ENV = {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": "4001",
+                "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
+                "INDEXER_PORT": "8980", "INDEXER_TOKEN": "a" * 64}
+
 TRAIN_CSV = "sepal,petal,label\n5.1,1.4,0\n4.9,1.4,0\n6.2,4.5,1\n5.9,5.1,2\n"
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from algo_tracer import hashing
+from algo_tracer._verify_local import mapping_diff
 from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.manifest import Manifest
@@ -245,15 +246,7 @@ class _MlflowChecks:
 def _mapping_diff(what: str, recorded: Any, now: Any) -> list[str]:
     if not isinstance(recorded, dict):
         return []
-    now = dict(now)
-    lines = []
-    for key in sorted(recorded.keys() | now.keys()):
-        a, b = recorded.get(key), now.get(key)
-        if a == b:
-            continue
-        lines.append(f"{what} {key!r} " + ("added" if a is None else "removed" if b is None
-                                           else f"{a!r} -> {b!r}"))
-    return lines
+    return mapping_diff(what, recorded, dict(now), show=repr, verb="", limit=None)
 
 
 __all__ = ["verify_mlflow_run"]
