@@ -12,6 +12,7 @@ See the README for the whole API, docs/ for the on-chain, note and hashing forma
 """
 
 from algo_tracer.bundle import Bundle, export_bundle, verify_bundle
+from algo_tracer.datasheet import DatasheetInfo
 from algo_tracer.errors import (
     AlgoTracerError,
     ConfigError,
@@ -40,6 +41,7 @@ __all__ = [
     "Bundle",
     "ConfigError",
     "ContractError",
+    "DatasheetInfo",
     "Digest",
     "Experiment",
     "ExperimentSummary",

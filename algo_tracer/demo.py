@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"stages       {summary.stages} (box records)   note records {summary.note_records}")
     print(f"cost         {summary.micro_algos} µALGO (fees + storage deposit)")
     print(f"verification {'VERIFIED' if report.ok else 'FAILED'}")
-    print(f"output       {out}: manifest.json, MODEL_CARD.md, bundle.json, verification.json")
+    print(f"output       {out}: manifest.json, MODEL_CARD.md, DATASHEET.md, bundle.json, "
+          "verification.json")
     print(f"verify again algo-tracer verify {summary.experiment_id} --app-id {summary.app_id} "
           f"--manifest {summary.manifest_path} --artifacts {out}")
     print(f"took         {time.monotonic() - started:.1f}s")

@@ -6,10 +6,11 @@ import json
 import sys
 from pathlib import Path
 
+from algo_tracer.datasheet import Datasheet
 from algo_tracer.manifest import Manifest
 from algo_tracer.model_card import ModelCard
 
-SCHEMAS = {"manifest": Manifest, "model-card": ModelCard}
+SCHEMAS = {"manifest": Manifest, "model-card": ModelCard, "datasheet": Datasheet}
 
 
 def write_schemas(directory: Path) -> list[Path]:

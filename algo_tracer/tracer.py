@@ -10,7 +10,7 @@
             exp.log_metric("loss", loss, step=step)   # high-volume path: note-field records
         exp.trace_model(model)
         exp.trace_metrics({"accuracy": acc})
-    # on exit: everything confirmed, sealed, manifest.json and MODEL_CARD.md written
+    # on exit: everything confirmed, sealed, manifest.json, MODEL_CARD.md, DATASHEET.md written
 
 Every call hashes locally and writes to the journal; a background thread moves the journal to
 the chain. The training loop waits on the network only when more than `max_pending` records are
@@ -32,6 +32,7 @@ from algosdk.error import AlgodHTTPError
 
 from algo_tracer import chain, hashing
 from algo_tracer.config import Settings, settings_from_environment
+from algo_tracer.datasheet import DatasheetInfo, write_datasheet
 from algo_tracer.errors import (
     AlgoTracerError,
     InputError,
@@ -184,6 +185,7 @@ class Experiment:
         self.max_pending = max_pending
         self.output_dir = Path(row.output_dir)
         self.card = ModelCardInfo()
+        self.datasheet = DatasheetInfo()
         self._log = RecordLog(self.journal, row.id)
         self._writer = Writer(self.journal, tracer.registry, row.id, self._log)
         self._background = (BackgroundWriter(self._writer, flush_interval=flush_interval,
@@ -330,6 +332,7 @@ class Experiment:
         manifest_path = out / "manifest.json"
         manifest.write(manifest_path)
         card_path = write_model_card(manifest, self.card, out)
+        write_datasheet(manifest, self.datasheet, out)
         stats = self._writer.stats
         return ExperimentSummary(
             experiment_id=manifest.experiment_id, app_id=manifest.app_id,

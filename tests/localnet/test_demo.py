@@ -23,4 +23,5 @@ def test_demo_traces_the_iris_experiment_and_verifies_it(tmp_path: Path) -> None
     assert manifest.seal is not None and len(manifest.stages) == 8
     assert sum(b.count for b in manifest.batches) == 20  # 10 folds x 2 metrics, note path
     assert (out / "MODEL_CARD.md").read_text().startswith("# Model card: iris-logreg")
+    assert "## train" in (out / "DATASHEET.md").read_text()
     assert json.loads((out / "bundle.json").read_text())
