@@ -8,15 +8,13 @@ of a directory), and the questions of the paper's seven sections, answered by th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from algo_tracer.manifest import Manifest, StageKind
-
-NOT_GIVEN = "Not provided."
+from algo_tracer.model_card import NOT_GIVEN, write_document
 
 
 class DatasheetInfo(BaseModel):
@@ -91,9 +89,4 @@ def render_markdown(sheet: Datasheet) -> str:
 
 def write_datasheet(manifest: Manifest, info: DatasheetInfo, out_dir: Path) -> Path:
     sheet = build_datasheet(manifest, info)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "datasheet.json").write_text(json.dumps(sheet.model_dump(mode="json"), indent=2)
-                                            + "\n")
-    path = out_dir / "DATASHEET.md"
-    path.write_text(render_markdown(sheet))
-    return path
+    return write_document(out_dir, sheet, "datasheet.json", render_markdown(sheet), "DATASHEET.md")

@@ -123,9 +123,14 @@ or that the experiment reproduces.
 
 def write_model_card(manifest: Manifest, info: ModelCardInfo, out_dir: Path) -> Path:
     card = build_model_card(manifest, info)
+    return write_document(out_dir, card, "model_card.json", render_markdown(card), "MODEL_CARD.md")
+
+
+def write_document(out_dir: Path, model: BaseModel, json_name: str, markdown: str,
+                   markdown_name: str) -> Path:
+    """Write a generated document as JSON and as Markdown; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "model_card.json").write_text(json.dumps(card.model_dump(mode="json"), indent=2)
-                                             + "\n")
-    path = out_dir / "MODEL_CARD.md"
-    path.write_text(render_markdown(card))
+    (out_dir / json_name).write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
+    path = out_dir / markdown_name
+    path.write_text(markdown)
     return path
