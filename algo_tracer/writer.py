@@ -27,10 +27,10 @@ from algosdk.transaction import PaymentTxn
 
 from algo_tracer import notes
 from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
-from algo_tracer.journal import CONFIRMED, PENDING, SUBMITTED, Journal
+from algo_tracer.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
 from algo_tracer.merkle import merkle_root
 from algo_tracer.record_log import RecordLog
-from algo_tracer.records import derive_salt, encode_leaf
+from algo_tracer.records import NoteRecord, derive_salt, encode_leaf
 from algo_tracer.registry import Confirmed, Registry, SignedGroup
 
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
@@ -126,50 +126,61 @@ class Writer:
         self.journal.set_stage(self.id, idx, status=CONFIRMED, round=landed.round)
 
     def _batches(self, *, flush: bool, final: bool) -> None:
-        for batch in self.journal.batches(self.id):
+        batches = self.journal.batches(self.id)
+        for batch in batches:
             if batch.status != CONFIRMED:
-                self._send_batch(batch.idx, batch.private, batch.first_seq, batch.count,
-                                 batch.status)
+                self._resend_batch(batch)
+        next_idx = len(batches)
         while True:
             pending = self.journal.unbatched_records(self.id, PRIVATE_BATCH)
             if not pending:
                 return
             private = pending[0][1]
             run = [rec for rec, _ in itertools.takewhile(lambda p, v=private: p[1] == v, pending)]
+            packed: notes.PackedNotes | None = None
             if private:
                 if len(run) < PRIVATE_BATCH and not final:
                     return
-                salt_key = self.journal.experiment(self.id).salt_key
-                root = merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in run])
-                count = len(run)
+                root, count = self._private_root(run), len(run)
             else:
-                packed = notes.pack_notes(self.id, len(self.journal.batches(self.id)), run)
+                packed = notes.pack_notes(self.id, next_idx, run)
                 if not flush and packed.count == len(run) and not _group_full(packed):
                     return  # a partly filled group waits for more records
                 root, count = packed.root, packed.count
             idx = self.journal.add_batch(self.id, private=private, first_seq=run[0].seq,
                                          count=count, root=root, first_round=0, last_round=0)
-            self._send_batch(idx, private, run[0].seq, count, PENDING)
+            if idx != next_idx:
+                raise JournalError(f"batch {idx} was packed as anchor {next_idx}",
+                                   fix="this is a bug in algo-tracer; please report it")
+            self._send_batch(idx, root, count, packed)
+            next_idx += 1
 
-    def _send_batch(self, idx: int, private: bool, first_seq: int, count: int,
-                    status: str) -> None:
-        if status == SUBMITTED:
+    def _resend_batch(self, batch: BatchRow) -> None:
+        """A batch journaled earlier: settle it from the chain, or rebuild its group and send."""
+        if batch.status == SUBMITTED:
             header = self.registry.header(self.id)
-            if header is not None and header.anchor_count > idx:
-                self.journal.set_batch(self.id, idx, status=CONFIRMED)
+            if header is not None and header.anchor_count > batch.idx:
+                self.journal.set_batch(self.id, batch.idx, status=CONFIRMED)
                 return
-        records = [r for r, _ in self.journal.records(self.id, first_seq, count)]
-        if private:
-            salt_key = self.journal.experiment(self.id).salt_key
-            root = merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
-            group = self.registry.prepare_anchor(self.id, idx, root, count, [], [])
-        else:
-            packed = notes.pack_notes(self.id, idx, records)
-            if packed.count != count:
-                raise JournalError(f"batch {idx} packs {packed.count} records, journal says "
-                                   f"{count}", fix="this is a bug in algo-tracer; please report it")
-            group = self.registry.prepare_anchor(self.id, idx, packed.root, count,
-                                                 list(packed.notes), list(packed.leases()))
+        packed = None
+        if not batch.private:
+            records = [r for r, _ in self.journal.records(self.id, batch.first_seq, batch.count)]
+            packed = notes.pack_notes(self.id, batch.idx, records)
+            if (packed.count, packed.root) != (batch.count, batch.root):
+                raise JournalError(f"batch {batch.idx} repacks to {packed.count} records with "
+                                   "another root than the journal's",
+                                   fix="this is a bug in algo-tracer; please report it")
+        self._send_batch(batch.idx, batch.root, batch.count, packed)
+
+    def _private_root(self, records: list[NoteRecord]) -> bytes:
+        salt_key = self.journal.experiment(self.id).salt_key
+        return merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
+
+    def _send_batch(self, idx: int, root: bytes, count: int,
+                    packed: notes.PackedNotes | None) -> None:
+        """Anchor batch `idx`: with its notes in the same group (note path) or alone (private)."""
+        notes_, leases = (list(packed.notes), list(packed.leases())) if packed else ([], [])
+        group = self.registry.prepare_anchor(self.id, idx, root, count, notes_, leases)
         self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
                                first_round=group.first_valid, last_round=group.last_valid)
         try:
