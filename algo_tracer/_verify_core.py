@@ -31,6 +31,7 @@ from algo_tracer.events import (
 from algo_tracer.manifest import BatchEntry, Manifest, StageKind
 from algo_tracer.merkle import merkle_root, verify_inclusion
 from algo_tracer.notes import DecodedNote, decode_note, group_records
+from algo_tracer.progress import Progress
 from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
 from algo_tracer.verify_report import (
     BatchRow,
@@ -106,7 +107,8 @@ def when(txn: ChainTxn | None) -> datetime | None:
 
 
 def run_checks(ev: Evidence, report: VerificationReport, *, manifest: Manifest | None,
-               artifacts_dir: Path | None, data: Mapping[str, Any] | None) -> None:
+               artifacts_dir: Path | None, data: Mapping[str, Any] | None,
+               progress: Progress | None = None) -> None:
     """Append the checks, stage rows, batch rows and findings of steps 1-8 to `report`."""
     run = _Run(ev, report, manifest)
     if not _step1_header(run):
@@ -115,7 +117,7 @@ def run_checks(ev: Evidence, report: VerificationReport, *, manifest: Manifest |
     _step3_stages(run)
     _step4_to_6_batches(run)
     _step7_seal(run)
-    _step8_stage_rows(run, artifacts_dir, data)
+    _step8_stage_rows(run, artifacts_dir, data, progress)
     c = report.counts
     c.stages, c.events, c.anchors = len(ev.stages), len(run.events), len(run.anchors)
     c.note_transactions = len(ev.note_txns)
@@ -435,7 +437,7 @@ def _step7_seal(run: _Run) -> None:
 
 
 def _step8_stage_rows(run: _Run, artifacts_dir: Path | None,
-                      data: Mapping[str, Any] | None) -> None:
+                      data: Mapping[str, Any] | None, progress: Progress | None) -> None:
     # (8) Per stage: on-chain digest vs manifest digest vs local copy.
     m = run.manifest
     entries = {s.index: s for s in m.stages} if m else {}
@@ -453,7 +455,8 @@ def _step8_stage_rows(run: _Run, artifacts_dir: Path | None,
             row.status, row.message = StageStatus.MISSING_LOCALLY, "not in the manifest"
         elif entry is not None:
             row.label, row.manifest_digest = entry.label, entry.digest
-            local = local_digest(entry, artifacts_dir=artifacts_dir, data=data)
+            local = local_digest(entry, artifacts_dir=artifacts_dir, data=data,
+                                 progress=progress)
             row.local_digest, row.local_source = local.digest, local.source
             extra = "; ".join(local.notes)
             if entry.kind != s.kind or entry.digest != chain_hex:

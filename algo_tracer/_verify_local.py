@@ -25,6 +25,7 @@ from algo_tracer import hashing
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
 from algo_tracer.errors import AlgoTracerError
 from algo_tracer.manifest import StageEntry, StageKind
+from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
 
 _MAX_LINES = 8
@@ -44,8 +45,12 @@ def stage_name(label: str) -> str:
 
 
 def local_digest(entry: StageEntry, *, artifacts_dir: Path | None,
-                 data: Mapping[str, Any] | None) -> LocalDigest:
-    """The digest of the stage's local copy, or why there is none."""
+                 data: Mapping[str, Any] | None,
+                 progress: Progress | None = None) -> LocalDigest:
+    """The digest of the stage's local copy, or why there is none.
+
+    `progress` shows the re-hashing of files and directories found in `artifacts_dir`.
+    """
     name = stage_name(entry.label)
     given = None if data is None else next(
         (data[k] for k in (entry.label, name) if k in data), None)
@@ -59,7 +64,7 @@ def local_digest(entry: StageEntry, *, artifacts_dir: Path | None,
             found = find_artifact(artifacts_dir, str(path))
             if found is None:
                 return LocalDigest(notes=[f"no {Path(path).name} in {artifacts_dir}"])
-            return _path(entry, found)
+            return _path(entry, found, progress)
         return _from_detail(entry)
     except AlgoTracerError as exc:
         return LocalDigest(error=exc.message, source=name)
@@ -102,9 +107,9 @@ def _given(entry: StageEntry, name: str, value: Any) -> LocalDigest:
     return out
 
 
-def _path(entry: StageEntry, path: Path) -> LocalDigest:
+def _path(entry: StageEntry, path: Path, progress: Progress | None) -> LocalDigest:
     if path.is_dir():
-        tree = hashing.hash_directory(path)
+        tree = _hashed(progress, path, None, hashing.hash_directory)
         out = LocalDigest(digest=tree.digest.hex, source=str(path))
         if tree.digest.hex != entry.digest:
             recorded = set(entry.detail.get("files") or [])
@@ -114,13 +119,19 @@ def _path(entry: StageEntry, path: Path) -> LocalDigest:
             if not out.notes:
                 out.notes.append("same file names: a file's content changed")
         return out
-    digest = hashing.hash_file(path)
+    digest = _hashed(progress, path, path.stat().st_size, hashing.hash_file)
     out = LocalDigest(digest=digest.hex, source=str(path))
     size, recorded_size = path.stat().st_size, entry.detail.get("bytes")
     if digest.hex != entry.digest and recorded_size is not None:
         out.notes.append(f"size {recorded_size} -> {size} bytes" if size != recorded_size
                          else f"same size ({size} bytes), different content")
     return out
+
+
+def _hashed[T](progress: Progress | None, path: Path, total: int | None,
+               hash_fn: Callable[..., T]) -> T:
+    with track(progress, f"hashing {path.name}", total=total, unit="B") as advance:
+        return hash_fn(path, progress=advance)
 
 
 def _from_detail(entry: StageEntry) -> LocalDigest:

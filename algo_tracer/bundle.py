@@ -43,6 +43,7 @@ from algo_tracer.errors import ConfigError, InputError, NetworkError, Verificati
 from algo_tracer.events import decode_event
 from algo_tracer.ids import format_id, parse_id
 from algo_tracer.manifest import Manifest
+from algo_tracer.progress import Progress, track
 from algo_tracer.txn_proof import (
     BlockHeader,
     ProvenTxn,
@@ -133,25 +134,26 @@ class Bundle(_Model):
 def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | str, *,
                   manifest: Manifest | str | os.PathLike[str] | None = None,
                   indexer_timeout: float = 60,
-                  progress: Callable[[str], None] | None = None,
+                  progress: Progress | None = None,
                   path: str | os.PathLike[str] | None = None) -> Bundle:
     """Collect the experiment's evidence with an inclusion proof for every transaction.
 
-    With `path`, the bundle is also written there (JSON).
+    With `path`, the bundle is also written there (JSON); `progress` shows the Indexer scans
+    and the proofs being fetched.
 
     Raises:
         InputError: the experiment is not in this app, or the manifest is another's.
         NetworkError: algod or the Indexer fails, e.g. a node that no longer keeps the blocks
             (proofs need the block: use an archival node for old experiments).
     """
-    say = progress or (lambda _line: None)
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
     m = None if manifest is None else (
         manifest if isinstance(manifest, Manifest) else Manifest.read(Path(manifest)))
     if m is not None and parse_id(m.experiment_id) != eid:
         raise InputError(f"the manifest is for experiment {m.experiment_id}, not "
                          f"{format_id(eid)}", fix="give the manifest of this experiment")
-    ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout, progress=say)
+    ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
+                         progress=progress)
     if ev.header is None:
         raise InputError(f"no experiment {format_id(eid)} in app {app_id}",
                          fix="check the experiment id, --app-id and the network")
@@ -163,25 +165,12 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     algod = algorand.client.algod
     blocks: dict[int, tuple[bytes, list[bytes]]] = {}
     out: list[BundleTxn] = []
-    for n, (txid, (rnd, role)) in enumerate(sorted(wanted.items(), key=lambda x: x[1][0]), 1):
-        if rnd not in blocks:
-            blocks[rnd] = split_block(_block(algod, rnd))
-        response = _algod(functools.partial(algod.transaction_proof, rnd, txid,
-                                            hashtype="sha256"), f"the proof of {txid}")
-        proof = TxnProof.from_algod(cast(dict[str, Any], response))
-        header, stibs = blocks[rnd]
-        stib = stibs[proof.idx] if proof.idx < len(stibs) else b""
-        try:  # a sanity check: algod's own proof must hold before we hand it out
-            verify_txn_inclusion(stib, BlockHeader.from_bytes(header), proof, txid=txid)
-        except VerificationError as exc:
-            raise NetworkError(f"algod gave a proof that does not hold: {exc.message}",
-                               fix="report this with the algod version") from exc
-        out.append(BundleTxn(txid=txid, round=rnd, role=role,  # type: ignore[arg-type]
-                             stib=_b64(stib), proof=BundleProof(
-                                 idx=proof.idx, treedepth=proof.treedepth,
-                                 proof=_b64(proof.proof), stibhash=_b64(proof.stibhash))))
-        if n % 100 == 0:
-            say(f"{n}/{len(wanted)} transactions proven")
+    with track(progress, "inclusion proofs", total=len(wanted), unit="txns") as advance:
+        for txid, (rnd, role) in sorted(wanted.items(), key=lambda x: x[1][0]):
+            if rnd not in blocks:
+                blocks[rnd] = split_block(_block(algod, rnd))
+            out.append(_proven(algod, txid, rnd, role, blocks[rnd]))
+            advance(1)
     block_rows = []
     for rnd, (header_bytes, _) in sorted(blocks.items()):
         h = BlockHeader.from_bytes(header_bytes)
@@ -201,13 +190,34 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     return bundle
 
 
+def _proven(algod: Any, txid: str, rnd: int, role: str,
+            block: tuple[bytes, list[bytes]]) -> BundleTxn:
+    """`txid` with algod's inclusion proof, checked against its block before it is handed out."""
+    response = _algod(functools.partial(algod.transaction_proof, rnd, txid, hashtype="sha256"),
+                      f"the proof of {txid}")
+    proof = TxnProof.from_algod(cast(dict[str, Any], response))
+    header, stibs = block
+    stib = stibs[proof.idx] if proof.idx < len(stibs) else b""
+    try:
+        verify_txn_inclusion(stib, BlockHeader.from_bytes(header), proof, txid=txid)
+    except VerificationError as exc:
+        raise NetworkError(f"algod gave a proof that does not hold: {exc.message}",
+                           fix="report this with the algod version") from exc
+    return BundleTxn(txid=txid, round=rnd, role=role,  # type: ignore[arg-type]
+                     stib=_b64(stib), proof=BundleProof(
+                         idx=proof.idx, treedepth=proof.treedepth,
+                         proof=_b64(proof.proof), stibhash=_b64(proof.stibhash)))
+
+
 def verify_bundle(bundle: Bundle, algorand: AlgorandClient | None = None, offline: bool = False,
                   *, manifest: Manifest | None = None,
                   artifacts_dir: str | os.PathLike[str] | None = None,
-                  data: Mapping[str, Any] | None = None) -> VerificationReport:
+                  data: Mapping[str, Any] | None = None,
+                  progress: Progress | None = None) -> VerificationReport:
     """Check a bundle: offline everything that needs no node, online also against algod.
 
-    `manifest` replaces the bundled one (to check a local manifest against the bundle).
+    `manifest` replaces the bundled one (to check a local manifest against the bundle);
+    `progress` shows the re-hashing of files found in `artifacts_dir`.
 
     Raises:
         ConfigError: online without a client, or a node of another network.
@@ -236,7 +246,7 @@ def verify_bundle(bundle: Bundle, algorand: AlgorandClient | None = None, offlin
             "and that nothing was written after it (verify online)"]
     run_checks(ev, report, manifest=manifest or bundle.manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
-               data=data)
+               data=data, progress=progress)
     report.elapsed_seconds = round(time.monotonic() - started, 3)
     return report.finalize()
 

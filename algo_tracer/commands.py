@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 from algo_tracer.errors import ConfigError, InputError
 from algo_tracer.ids import format_id, parse_id
 from algo_tracer.manifest import Manifest
+from algo_tracer.progress import Progress
 from algo_tracer.verify_report import FAILING_STATUSES, VerificationReport
 
 if TYPE_CHECKING:
@@ -74,10 +74,12 @@ def _common(p: argparse.ArgumentParser, *, experiment_optional: bool = False) ->
     p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
     p.add_argument("--indexer-timeout", type=float, default=60, metavar="S",
                    help="seconds to wait for the indexer to catch up (default 60)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress on stderr for long Indexer scans and re-hashing")
 
 
-def _progress(line: str) -> None:
-    print(f"algo-tracer: {line}", file=sys.stderr, flush=True)
+def _progress(args: argparse.Namespace) -> Progress | None:
+    return None if args.quiet else Progress()
 
 
 def _app_id(args: argparse.Namespace, fallback: int | None) -> int:
@@ -114,7 +116,7 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
     return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
-                             indexer_timeout=args.indexer_timeout, progress=_progress)
+                             indexer_timeout=args.indexer_timeout, progress=_progress(args))
 
 
 def run_verify(args: argparse.Namespace) -> int:
@@ -146,7 +148,8 @@ def run_verify(args: argparse.Namespace) -> int:
             raise InputError(f"the bundle is from app {bundle.app_id}, not {args.app_id}",
                              fix="drop --app-id: the bundle names its app")
         report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
-                               manifest=manifest, artifacts_dir=args.artifacts)
+                               manifest=manifest, artifacts_dir=args.artifacts,
+                               progress=_progress(args))
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
     warned = any(f.severity == "warning" for f in report.findings)
     return 0 if report.ok and not (args.strict and warned) else 1
@@ -164,7 +167,7 @@ def run_export(args: argparse.Namespace) -> int:
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
     bundle = export_bundle(_algorand(), app_id, eid, manifest=manifest,
-                           indexer_timeout=args.indexer_timeout, progress=_progress)
+                           indexer_timeout=args.indexer_timeout, progress=_progress(args))
     bundle.write(args.output)
     report = verify_bundle(bundle, offline=True)
     print(f"wrote {args.output}: {len(bundle.transactions)} transactions with inclusion proofs "

@@ -69,8 +69,11 @@ def _pages(search: Callable[..., dict], key: str, what: str, filters: dict) -> I
 
 def wait_for_round(indexer: IndexerClient, target_round: int, *,
                    algod: AlgodClient | None = None, timeout: float = 60.0, poll: float = 0.05,
-                   unreachable_timeout: float = 3.0) -> int:
+                   unreachable_timeout: float = 3.0,
+                   on_behind: Callable[[int], None] | None = None) -> int:
     """Block until the Indexer has ingested `target_round`; returns the Indexer's round.
+
+    `on_behind` is called once, with the Indexer's round, if it has to be waited for.
 
     Raises `NetworkError` naming the component that lags: algod (the round does not exist yet), or
     the indexer pipeline (conduit and the indexer behind algod). An indexer that does not answer
@@ -90,6 +93,9 @@ def wait_for_round(indexer: IndexerClient, target_round: int, *,
         else:
             if indexer_round >= target_round:
                 return indexer_round
+            if on_behind is not None:
+                on_behind(indexer_round)
+                on_behind = None
         if time.monotonic() > deadline:
             break
         time.sleep(poll)

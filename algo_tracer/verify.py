@@ -44,11 +44,10 @@ from algo_tracer.indexer import (
     wait_for_round,
 )
 from algo_tracer.manifest import Manifest, StageEntry, StageKind
+from algo_tracer.progress import Progress, track
 from algo_tracer.verify_report import CheckRow, VerificationReport
 
 __all__ = ["check_reproducible", "gather_evidence", "verify_experiment"]
-
-type Progress = Callable[[str], None]
 
 NETWORK_TRUST = ("that algod and the Indexer report the chain faithfully (export a proof bundle "
                  "to check every transaction against its block header)")
@@ -77,7 +76,8 @@ def verify_experiment(
         data: Objects to re-hash for stages that cannot be read from disk, by stage name
             (``{"train": df}``).
         indexer_timeout: Seconds to wait for the Indexer to catch up.
-        progress: Called with short progress lines during long scans.
+        progress: Shows long Indexer scans and re-hashing (`algo_tracer.progress.Progress`;
+            None is silent).
 
     Returns:
         The report; `report.ok` is False when anything failed (`raise_for_failure()` raises).
@@ -103,7 +103,7 @@ def verify_experiment(
                    f"{len(ev.app_txns)} registry calls, {len(ev.note_txns)} note transactions"))
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
-               data=data)
+               data=data, progress=progress)
     report.not_checked.append(NETWORK_TRUST)
     report.elapsed_seconds = round(time.monotonic() - started, 3)
     return report.finalize()
@@ -117,7 +117,6 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     `Evidence.data_round` is the round the boxes were read at (None when the experiment does
     not exist); the Indexer has been waited for until it reached that round.
     """
-    say = progress or (lambda _line: None)
     algod = algorand.client.algod
     versions = cast(dict[str, Any], _algod(algod.versions, "report its version"))
     genesis = {"genesis_id": versions["genesis_id"], "genesis_hash": versions["genesis_hash_b64"]}
@@ -137,31 +136,35 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     stages = stages[:header.stage_count]
 
     indexer = _indexer(algorand)
-    say(f"waiting for the indexer to reach round {at_round}")
-    wait_for_round(indexer, at_round, algod=algod, timeout=indexer_timeout)
+    wait_for_round(indexer, at_round, algod=algod, timeout=indexer_timeout, on_behind=None
+                   if progress is None else lambda r: progress.say(
+                       f"the Indexer is at round {r}; waiting up to {indexer_timeout:.0f}s for "
+                       f"round {at_round}"))
     rounds = {"min_round": header.created_round, "max_round": at_round}
 
-    say("reading the registry's events")
     event_logs: dict[str, tuple[bytes, ...]] = {}
-    for entry in iter_application_logs(indexer, app_id, **rounds):
-        logs = tuple(base64.b64decode(x) for x in entry.get("logs") or [])
-        if any(decode_event(x) is not None and x[4:36] == experiment_id for x in logs):
-            event_logs[entry["txid"]] = logs
+    with track(progress, "Indexer: registry events", unit="txns") as count:
+        for entry in iter_application_logs(indexer, app_id, **rounds):
+            count()
+            logs = tuple(base64.b64decode(x) for x in entry.get("logs") or [])
+            if any(decode_event(x) is not None and x[4:36] == experiment_id for x in logs):
+                event_logs[entry["txid"]] = logs
     app_txns = []
-    for t in iter_transactions(indexer, application_id=app_id, **rounds):
-        if t["id"] in event_logs:
-            app_txns.append(_chain_txn(t, logs=event_logs[t["id"]]))
+    with track(progress, "Indexer: registry calls", unit="txns") as count:
+        for t in iter_transactions(indexer, application_id=app_id, **rounds):
+            count()
+            if t["id"] in event_logs:
+                app_txns.append(_chain_txn(t, logs=event_logs[t["id"]]))
     for txid in event_logs.keys() - {t.txid for t in app_txns}:  # e.g. an inner transaction
         app_txns += [_chain_txn(t, logs=event_logs[txid])
                      for t in iter_transactions(indexer, txid=txid)]
-    say(f"{len(app_txns)} registry calls; reading note transactions")
 
     prefix = notes.experiment_note_prefix(experiment_id)
     note_txns = []
-    for t in iter_transactions(indexer, note_prefix=prefix, max_round=at_round):
-        note_txns.append(_chain_txn(t))
-        if len(note_txns) % 1000 == 0:
-            say(f"{len(note_txns)} note transactions")
+    with track(progress, "Indexer: note transactions", unit="txns") as count:
+        for t in iter_transactions(indexer, note_prefix=prefix, max_round=at_round):
+            count()
+            note_txns.append(_chain_txn(t))
     owner_groups = {t.group for t in note_txns if t.sender == header.owner}
     groups: dict[bytes, list[ChainTxn]] = {}
     for txn in app_txns:

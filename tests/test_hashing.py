@@ -1185,3 +1185,32 @@ def test_digest_of_a_missing_path_string_is_an_error_not_text_hashing() -> None:
 
 def test_hash_any_is_digest_of() -> None:
     assert hash_any is digest_of
+
+
+def test_file_hashing_reports_every_byte_read_to_progress(random_file: Path) -> None:
+    seen: list[int] = []
+
+    by_path = hash_file(random_file, chunk_size=1 << 16, progress=seen.append)
+    assert sum(seen) == random_file.stat().st_size and len(seen) > 1
+    seen.clear()
+    with random_file.open("rb") as f:
+        assert hash_file(f, progress=seen.append) == by_path
+    assert sum(seen) == random_file.stat().st_size
+
+
+def test_directory_hashing_reports_every_byte_from_every_worker(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    sizes = [0, 10, 3 << 20, 5 << 20, 4096]  # two files take the thread pool's path
+    for i, size in enumerate(sizes):
+        (tmp_path / f"f{i}").write_bytes(rng.bytes(size))
+    counted = 0
+    lock = threading.Lock()
+
+    def progress(n: int) -> None:
+        nonlocal counted
+        with lock:
+            counted += n
+
+    plain = hash_directory(tmp_path, workers=4)
+    assert hash_directory(tmp_path, workers=4, progress=progress) == plain
+    assert counted == sum(sizes)

@@ -13,6 +13,7 @@ import base64
 import copy
 import dataclasses
 import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from algo_tracer.errors import InputError, ReproducibilityError, VerificationErr
 from algo_tracer.ids import format_id
 from algo_tracer.manifest import BatchEntry, Manifest, PrivateRecord, StageEntry, StageKind
 from algo_tracer.merkle import MerkleTree
+from algo_tracer.progress import Progress
 from algo_tracer.records import NoteRecord, RecordKind, derive_salt, encode_leaf
 from algo_tracer.txn_proof import (
     BlockHeader,
@@ -222,6 +224,19 @@ def test_without_manifest_stages_are_recorded_and_private_records_undisclosed(
     assert {s.status for s in report.stages} == {StageStatus.RECORDED}
     assert report.counts.undisclosed_records == 300
     assert [c.status for c in report.checks if c.step in (6, 7)] == ["skip", "skip"]
+
+
+def test_rehashing_an_artifact_shows_progress_when_asked(synth: Synthetic) -> None:
+    out = io.StringIO()
+    report = VerificationReport(experiment_id=format_id(synth.eid), app_id=APP, source="network")
+
+    run_checks(synth.evidence(), report, manifest=synth.manifest(), artifacts_dir=synth.tmp,
+               data=None, progress=Progress(out, interactive=False, delay=0))
+
+    assert report.finalize().ok
+    lines = out.getvalue().splitlines()
+    assert lines and all(line.startswith("algo-tracer: hashing train.csv [") for line in lines)
+    assert "] 100% 12 B/12 B (" in lines[-1]
 
 
 def test_changed_data_file_is_a_mismatch_naming_the_file(synth: Synthetic) -> None:

@@ -46,7 +46,12 @@ def _check_chunk_size(chunk_size: int) -> None:
         raise InputError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
 
-def _hash_open_file(f: Any, chunk_size: int, buf: bytearray | None = None) -> tuple[bytes, int]:
+#: Called with the byte count of each chunk read (see `hash_file`'s ``progress``).
+type OnBytes = Callable[[int], None]
+
+
+def _hash_open_file(f: Any, chunk_size: int, buf: bytearray | None = None,
+                    progress: OnBytes | None = None) -> tuple[bytes, int]:
     h = hashlib.sha256()
     buf = buf if buf is not None and len(buf) == chunk_size else bytearray(chunk_size)
     view = memoryview(buf)
@@ -69,6 +74,8 @@ def _hash_open_file(f: Any, chunk_size: int, buf: bytearray | None = None) -> tu
             n = len(data)
             h.update(data)
         total += n
+        if progress is not None:
+            progress(n)
     return h.digest(), total
 
 
@@ -104,32 +111,39 @@ def _open_file(path: str) -> tuple[int, int]:
 
 
 def _hash_fd(
-    fd: int, size: int, path: str, chunk_size: int, buf: bytearray | None = None
+    fd: int, size: int, path: str, chunk_size: int, buf: bytearray | None = None,
+    progress: OnBytes | None = None,
 ) -> tuple[bytes, int]:
     """(digest, byte count) of an open file, which this closes."""
     try:
         if size < chunk_size:
             data = os.read(fd, size + 1)  # regular files only read short at EOF
             if len(data) <= size:
+                if progress is not None:
+                    progress(len(data))
                 return hashlib.sha256(data).digest(), len(data)
             os.lseek(fd, 0, os.SEEK_SET)  # it grew meanwhile: stream it instead
         if hasattr(os, "posix_fadvise"):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
         with open(fd, "rb", buffering=0, closefd=False) as f:
-            return _hash_open_file(f, chunk_size, buf)
+            return _hash_open_file(f, chunk_size, buf, progress)
     except OSError as exc:
         raise _file_error(path, exc) from exc
     finally:
         os.close(fd)
 
 
-def _hash_path_file(path: str, chunk_size: int, buf: bytearray | None = None) -> tuple[bytes, int]:
+def _hash_path_file(path: str, chunk_size: int, buf: bytearray | None = None,
+                    progress: OnBytes | None = None) -> tuple[bytes, int]:
     fd, size = _open_file(path)
-    return _hash_fd(fd, size, path, chunk_size, buf)
+    return _hash_fd(fd, size, path, chunk_size, buf, progress)
 
 
 def hash_file(
-    source: str | os.PathLike[str] | Any, *, chunk_size: int = DEFAULT_CHUNK_SIZE
+    source: str | os.PathLike[str] | Any,
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: OnBytes | None = None,
 ) -> Digest:
     """Plain SHA-256 of a file's bytes, streamed in constant memory.
 
@@ -139,6 +153,8 @@ def hash_file(
     Args:
         source: A path, or a binary file object (read from its current position to EOF).
         chunk_size: Read size in bytes; it does not change the digest.
+        progress: Called with the byte count of each chunk read (e.g.
+            `algo_tracer.progress.ProgressTask.advance`).
 
     Returns:
         A ``file`` digest.
@@ -148,14 +164,14 @@ def hash_file(
     """
     _check_chunk_size(chunk_size)
     if isinstance(source, str | os.PathLike):
-        return Digest("file", _hash_path_file(os.fspath(source), chunk_size)[0])
+        return Digest("file", _hash_path_file(os.fspath(source), chunk_size, None, progress)[0])
     if isinstance(source, io.TextIOBase):
         raise InputError("file object is in text mode", fix="open it in binary mode ('rb')")
     if not hasattr(source, "read"):
         raise InputError(
             f"hash_file needs a path or a binary file object, got {type(source).__name__}"
         )
-    return Digest("file", _hash_open_file(source, chunk_size)[0])
+    return Digest("file", _hash_open_file(source, chunk_size, None, progress)[0])
 
 
 # --------------------------------------------------------------------------- directories
@@ -258,6 +274,7 @@ def hash_directory(
     default_ignore: bool = True,
     workers: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: OnBytes | None = None,
 ) -> DirectoryDigest:
     """Digest of a directory tree: a sorted manifest of files and symlinks, hashed with a tag.
 
@@ -275,6 +292,8 @@ def hash_directory(
         workers: Threads streaming files of 1 MiB or more in parallel (smaller files are
             hashed inline); default ``min(8, 2 * cpu_count)``; ``1`` hashes everything inline.
         chunk_size: Read size; does not change the digest.
+        progress: Called with the byte count of each chunk read, from the hashing threads
+            too (so it must be thread-safe, as `algo_tracer.progress.ProgressTask.advance` is).
 
     Returns:
         The ``directory`` digest and the listing (use `DirectoryDigest.diff` to report changes).
@@ -342,7 +361,7 @@ def hash_directory(
             else:
                 files.append((rel, entry.path))
 
-    hashed = _hash_many([p for _, p in files], workers, chunk_size)
+    hashed = _hash_many([p for _, p in files], workers, chunk_size, progress)
     entries_all = links + [
         DirectoryEntry(rel, "file", size, Digest("file", value))
         for (rel, _), (value, size) in zip(files, hashed, strict=True)
@@ -370,7 +389,8 @@ def _check_workers(workers: int | None) -> int:
     return workers
 
 
-def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[tuple[bytes, int]]:
+def _hash_many(paths: list[str], workers: int | None, chunk_size: int,
+               progress: OnBytes | None = None) -> list[tuple[bytes, int]]:
     """Hash files in order: small ones inline, large ones streamed on a thread pool.
 
     Small files are dominated by per-file Python work, which holds the GIL, so threads only add
@@ -382,7 +402,7 @@ def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[t
     results: list[tuple[bytes, int]] = [(b"", 0)] * len(paths)
     if workers == 1:
         for i, path in enumerate(paths):
-            results[i] = _hash_path_file(path, chunk_size, buf)
+            results[i] = _hash_path_file(path, chunk_size, buf, progress)
         return results
     slots = threading.BoundedSemaphore(2 * workers)
     local = threading.local()
@@ -391,7 +411,7 @@ def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[t
         try:
             if getattr(local, "buf", None) is None:
                 local.buf = bytearray(chunk_size)
-            return _hash_fd(fd, size, path, chunk_size, local.buf)
+            return _hash_fd(fd, size, path, chunk_size, local.buf, progress)
         finally:
             slots.release()
 
@@ -401,7 +421,7 @@ def _hash_many(paths: list[str], workers: int | None, chunk_size: int) -> list[t
             for i, path in enumerate(paths):
                 fd, size = _open_file(path)
                 if size < _LARGE_FILE:
-                    results[i] = _hash_fd(fd, size, path, chunk_size, buf)
+                    results[i] = _hash_fd(fd, size, path, chunk_size, buf, progress)
                 else:
                     slots.acquire()
                     pending.append((i, fd, pool.submit(stream, fd, size, path)))
@@ -421,6 +441,7 @@ def hash_path(
     default_ignore: bool = True,
     workers: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    progress: OnBytes | None = None,
 ) -> Digest:
     """`hash_file` for a file, `hash_directory` (digest only) for a directory.
 
@@ -430,12 +451,13 @@ def hash_path(
     p = os.fspath(path)
     if os.path.isdir(p):
         return hash_directory(
-            p, ignore=ignore, default_ignore=default_ignore, workers=workers, chunk_size=chunk_size
+            p, ignore=ignore, default_ignore=default_ignore, workers=workers,
+            chunk_size=chunk_size, progress=progress,
         ).digest
     if not os.path.exists(p):
         raise InputError(
             f"no such file or directory: {p}", fix="check the path and working directory"
         )
     if stat.S_ISREG(os.stat(p).st_mode):
-        return hash_file(p, chunk_size=chunk_size)
+        return hash_file(p, chunk_size=chunk_size, progress=progress)
     raise InputError(f"{p} is not a regular file or directory", fix="hash a regular file")
