@@ -35,6 +35,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
 from algo_tracer.errors import ConfigError
+from algo_tracer.ids import format_id
 from algo_tracer.integrations.mlflow import (
     AlgoTracerMlflowWarning,
     AlgoTracerRunContextProvider,
@@ -46,6 +47,9 @@ from algo_tracer.integrations.mlflow import (
     autotrace,
     tracking_store,
 )
+from algo_tracer.integrations.mlflow._verify import _earlier_segments
+from algo_tracer.manifest import Manifest
+from algo_tracer.verify_report import CheckRow, VerificationReport
 
 ROOT = Path(__file__).resolve().parents[1]
 _MEMBERS = frozenset(_store.abstract_store_members())
@@ -473,3 +477,49 @@ def test_cli_verify_needs_an_experiment_or_an_mlflow_run(capsys: pytest.CaptureF
     assert "no experiment id and no --mlflow-run" in capsys.readouterr().err
     assert main(["verify", "--mlflow-run", "abc", "SomeExperimentId"]) == 2
     assert "--mlflow-run takes the experiment from the run's tags" in capsys.readouterr().err
+
+
+def test_resuming_a_run_without_network_goes_on_untraced(tmp_path: Path,
+                                                         no_tracer: None) -> None:
+    mlflow.set_tracking_uri(f"algotrace+sqlite:///{tmp_path / 'resume.db'}")
+    try:
+        with warnings.catch_warnings(record=True), mlflow.start_run() as run:
+            mlflow.log_metric("loss", 1.0)
+        with warnings.catch_warnings(record=True) as caught, \
+                mlflow.start_run(run_id=run.info.run_id):
+            mlflow.log_metric("loss", 0.5, step=1)
+    finally:
+        mlflow.set_tracking_uri(None)
+
+    got = MlflowClient(f"sqlite:///{tmp_path / 'resume.db'}").get_run(run.info.run_id)
+    assert got.info.status == "FINISHED" and got.data.metrics == {"loss": 0.5}
+    assert any("cannot create the algo-tracer Tracer" in str(w.message) for w in caught)
+
+
+def _segment(ok: bool, sealed: bool) -> VerificationReport:
+    report = VerificationReport(experiment_id="x", app_id=1, source="network", sealed=sealed)
+    report.checks.append(CheckRow(step=3, name="replay", status="pass" if ok else "fail",
+                                  detail="head differs"))
+    return report.finalize()
+
+
+@pytest.mark.parametrize(("continues", "segments", "expected"), [
+    ("B", {"A": (True, True), "B": (True, True)}, None),
+    ("A", {"A": (True, True), "B": (True, True)}, "this segment's record continues A, the "
+     "run's tags say B"),
+    ("B", {"A": (False, True), "B": (True, True)}, "segment A: step 3 replay: head differs"),
+    ("B", {"A": (True, True), "B": (True, False)}, "segment B is not sealed"),
+])
+def test_earlier_segments_of_a_resumed_run_must_verify_be_sealed_and_be_named(
+        continues: str, segments: dict[str, tuple[bool, bool]], expected: str | None) -> None:
+    manifest = Manifest(experiment_id=format_id(b"\1" * 32), name="resumed", owner="O",
+                        app_id=1, genesis_id="g", genesis_hash="h", metadata_digest="00" * 32,
+                        metadata={"mlflow": {"run_id": "r", "continues": continues}})
+
+    row = _earlier_segments(["A", "B"], manifest, lambda eid: _segment(*segments[eid]))
+
+    assert row.name == "mlflow earlier segments"
+    if expected is None:
+        assert row.status == "pass" and "2 earlier segment(s)" in row.detail
+    else:
+        assert row.status == "fail" and expected in row.detail

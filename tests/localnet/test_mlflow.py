@@ -238,6 +238,31 @@ def test_file_store_run_with_async_metrics_dataset_and_artifact(tracer: Tracer,
                                 "param 'lr' '0.1' -> '0.2'"}
 
 
+def test_a_resumed_run_is_recorded_in_a_new_segment_that_continues_the_sealed_one(
+        tracer: Tracer, tmp_path: Path) -> None:
+    mlflow.set_tracking_uri(f"algotrace+sqlite:///{tmp_path / 'resumed.db'}")
+    with mlflow.start_run() as run:
+        mlflow.log_param("epochs", 2)
+        mlflow.log_metric("loss", 1.0, step=0)
+    first = mlflow.get_run(run.info.run_id).data.tags["algotrace.experiment_id"]
+
+    with mlflow.start_run(run_id=run.info.run_id):
+        mlflow.log_metric("loss", 0.5, step=1)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    manifest = Manifest.read(Path(tags["algotrace.manifest"]))
+
+    assert tags["algotrace.status"] == "sealed" and tags["algotrace.experiment_id"] != first
+    assert tags["algotrace.previous_experiment_ids"] == first
+    assert manifest.metadata["mlflow"]["continues"] == first
+    assert sum(b.count for b in manifest.batches) == 1  # only what was logged after resuming
+    assert manifest.stage("params").detail["params"] == {"epochs": "2"}  # the whole run's
+    assert manifest.stage("metrics:mlflow").detail["metrics"] == {"loss": 0.5}
+    report = verify_mlflow_run(run.info.run_id)
+    assert report.ok, report.failures()
+    segments = next(c for c in report.checks if c.name == "mlflow earlier segments")
+    assert segments.status == "pass" and first in segments.detail
+
+
 # -- autotrace --------------------------------------------------------------------------------
 
 

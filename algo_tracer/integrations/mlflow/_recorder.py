@@ -2,9 +2,16 @@
 the run ends. Internal: no stability promise; the public names are in
 `algo_tracer.integrations.mlflow`.
 
-One `Recorder` per process holds the runs it saw created (`start`), keyed by run id, so every
-store wrapper of the process (plugin URIs and `autotrace()` alike) feeds the same record. Runs
-created elsewhere (another process, before `autotrace()`, a resumed run) pass through untouched.
+One `Recorder` per process holds the runs it saw created (`start`) or resumed (`resume`),
+keyed by run id, so every store wrapper of the process (plugin URIs and `autotrace()` alike)
+feeds the same record. Runs created elsewhere (another process, before `autotrace()`) pass
+through untouched until they are resumed here.
+
+A resumed run (``mlflow.start_run(run_id=...)``) gets a new experiment, a *segment*: sealed
+segments are final on chain, so the new one names the previous one in its metadata
+(``mlflow.continues``), the run's ``algotrace.*`` tags move to it and
+``algotrace.previous_experiment_ids`` lists the earlier ones, oldest first. Its seal covers the
+run's whole state (params, final metrics, artifacts) when it ends again.
 
 Failures never break the MLflow run: they are warned about, written to the run's
 ``algotrace.status`` tag, and recording of that run stops, unless strict mode is on
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
     from algo_tracer.tracer import Experiment, StageReceipt, Tracer
 
 STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
+#: Experiment ids of a resumed run's earlier segments, oldest first, comma-separated.
+PREVIOUS_TAG = "algotrace.previous_experiment_ids"
 
 
 class AlgoTracerMlflowWarning(UserWarning):
@@ -111,8 +120,10 @@ class Recorder:
         return None
 
     def start(self, inner: Any, run: Any, tags: dict[str, str], *,
-              tracking_uri: str | None, origin: str = "uri") -> None:
-        """A run was created: open its experiment and record its code and environment."""
+              tracking_uri: str | None, origin: str = "uri",
+              previous: list[str] | None = None) -> None:
+        """A run was created (or resumed, with the `previous` segments' experiment ids):
+        open its experiment and record its code and environment."""
         run_id = run.info.run_id
         try:
             snapshots = _context.take(tags) or _context.capture()
@@ -127,7 +138,8 @@ class Recorder:
                 metadata={"mlflow": {"run_id": run_id, "experiment_id": run.info.experiment_id,
                                      "experiment_name": experiment_name,
                                      "run_name": run.info.run_name, "tracking_uri": tracking_uri,
-                                     "mlflow_version": _mlflow_version()}})
+                                     "mlflow_version": _mlflow_version(),
+                                     **({"continues": previous[-1]} if previous else {})}})
             _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
                     snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
@@ -139,7 +151,46 @@ class Recorder:
             return
         with self._lock:
             self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin)
-        _set_tags(inner, run_id, _identity_tags(exp, status="recording"))
+        identity = _identity_tags(exp, status="recording")
+        if previous:
+            identity[PREVIOUS_TAG] = ",".join(previous)
+        _set_tags(inner, run_id, identity)
+
+    def resume(self, inner: Any, run_id: str, *, tracking_uri: str | None,
+               origin: str = "uri") -> None:
+        """A run was set running again: record what it logs from now on in a new segment."""
+        with self._lock:
+            if run_id in self._runs:  # still being recorded by this process
+                return
+        if self.prepare(inner) is not None:
+            return
+        try:
+            run = inner.get_run(run_id)
+        except Exception as exc:
+            self._fail(None, f"cannot read resumed MLflow run {run_id}", exc)
+            return
+        tags = run.data.tags
+        previous = [x for x in tags.get(PREVIOUS_TAG, "").split(",") if x]
+        last = tags.get("algotrace.experiment_id")
+        if last:
+            previous.append(last)
+            self._warn_if_unfinished(run_id, last)
+        self.start(inner, run, {}, tracking_uri=tracking_uri, origin=origin, previous=previous)
+
+    def _warn_if_unfinished(self, run_id: str, experiment_id: str) -> None:
+        # A crash can leave the previous segment unsealed. It may also still be recording in
+        # another process, so it is never sealed from here: the journal keeps it for `resume`.
+        from algo_tracer.ids import parse_id
+
+        try:
+            unfinished = {row.id for row in self.tracer().journal.experiments(unfinished=True)}
+            pending = parse_id(experiment_id) in unfinished
+        except Exception:
+            return  # an id this journal cannot know: recorded elsewhere
+        if pending:
+            _warn(f"MLflow run {run_id} was resumed while its previous segment {experiment_id} "
+                  "is unfinished in the journal (a crash?); run `algo-tracer resume "
+                  f"{experiment_id}` to seal it once no process records it any more")
 
     def metrics(self, run_id: str, metrics: Iterable[Any]) -> None:
         trace = self._runs.get(run_id)

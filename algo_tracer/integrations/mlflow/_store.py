@@ -185,6 +185,9 @@ class AlgoTraceStore(AbstractStore):
                 RECORDER.end(a["run_id"], outcome)
         finally:
             result = self._inner.update_run_info(*args, **kwargs)
+        if a["run_status"] == RunStatus.RUNNING:  # mlflow.start_run(run_id=...)
+            RECORDER.resume(self._inner, a["run_id"], tracking_uri=self._tracking_uri,
+                            origin=self._origin)
         return result
 
 

@@ -20,6 +20,7 @@ from algo_tracer import hashing
 from algo_tracer._verify_local import mapping_diff
 from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
+from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.manifest import Manifest
 from algo_tracer.verify_report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
 
@@ -86,7 +87,37 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
     report = verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
                                indexer_timeout=indexer_timeout)
     _MlflowChecks(client, run, loaded, report, tracking_uri).check_all()
+    previous = [x for x in tags.get(PREVIOUS_TAG, "").split(",") if x]
+    if previous:
+        report.checks.append(_earlier_segments(
+            previous, loaded, functools.partial(verify_experiment, algorand, int(app_text),
+                                                indexer_timeout=indexer_timeout)))
     return report.finalize()
+
+
+def _earlier_segments(previous: list[str], manifest: Manifest | None,
+                      verify: Callable[[str], VerificationReport]) -> CheckRow:
+    # A resumed run: the segments before this one are sealed experiments of their own, and this
+    # segment's metadata (committed on chain) names the one before it.
+    problems = []
+    named = ((manifest.metadata.get("mlflow") or {}).get("continues")
+             if manifest is not None else previous[-1])
+    if named != previous[-1]:
+        problems.append(f"this segment's record continues {named}, the run's tags say "
+                        f"{previous[-1]}")
+    for experiment_id in previous:
+        segment = verify(experiment_id)
+        if not segment.ok:
+            problems.append(f"segment {experiment_id}: " + "; ".join(
+                segment.failures()[:3] or ["no check ran"]))
+        elif not segment.sealed:
+            problems.append(f"segment {experiment_id} is not sealed (`algo-tracer resume "
+                            f"{experiment_id}` seals it)")
+    return CheckRow(step=STEP, name="mlflow earlier segments",
+                    status="fail" if problems else "pass",
+                    detail="; ".join(problems) if problems else
+                    f"the run was resumed; its {len(previous)} earlier segment(s) verify on "
+                    f"chain and are sealed: {', '.join(previous)}")
 
 
 def _manifest(client: Any, run: Any, given: Manifest | str | os.PathLike[str] | None
