@@ -18,6 +18,7 @@ from algo_tracer import capture
 from algo_tracer.capture import (
     CodeSnapshot,
     EnvironmentSnapshot,
+    _environment,
     capture_code,
     capture_environment,
     normalize_name,
@@ -147,7 +148,7 @@ def test_bad_snapshot_json_raises_input_error() -> None:
 
 def test_nvidia_smi_output_is_parsed() -> None:
     text = "NVIDIA A100-SXM4-40GB, 40960, 535.104.05\nTesla T4, [N/A], 470.1\n\n"
-    gpus = capture._parse_nvidia_smi(text)
+    gpus = _environment._parse_nvidia_smi(text)
     assert [(g.name, g.memory_mib, g.driver_version) for g in gpus] == [
         ("NVIDIA A100-SXM4-40GB", 40960, "535.104.05"),
         ("Tesla T4", None, "470.1"),
@@ -176,10 +177,10 @@ def test_torch_gpus_are_read_only_when_cuda_is_already_initialised(
         ),
     )
     monkeypatch.setitem(sys.modules, "torch", fake)
-    assert capture._torch_accelerators() == ("12.1", "8902", [])
+    assert _environment._torch_accelerators() == ("12.1", "8902", [])
     assert calls == []
     initialised[0] = True
-    _, _, gpus = capture._torch_accelerators()
+    _, _, gpus = _environment._torch_accelerators()
     assert [(g.name, g.memory_mib, g.source) for g in gpus] == [("Fake GPU", 8192, "torch")]
 
 
