@@ -1,5 +1,7 @@
 # The two commands of the README. Both set up a fresh machine first (scripts/bootstrap.sh).
-.PHONY: demo test bootstrap
+.PHONY: demo test test-torch bootstrap
+
+UV := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/algo-tracer/tools/bin/uv
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -11,3 +13,10 @@ demo: bootstrap
 # The whole test suite, integration tests against the real local network included.
 test: bootstrap
 	@.venv/bin/python -m pytest
+
+# Optional, not part of `make test`: the PyTorch path (state_dict hashing, deterministic switches)
+# against real torch, layered over the locked environment for this run only. torch from PyPI
+# brings several GB of CUDA wheels, which is why it is not a dependency.
+test-torch: bootstrap
+	@$(UV) run --frozen --with 'torch>=2.4' python -m pytest -rs tests/test_torch.py \
+		tests/test_hashing.py tests/test_seeding.py tests/test_capture.py
