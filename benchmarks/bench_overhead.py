@@ -9,7 +9,9 @@
   per-call time over the rounds.
 * `training_overhead_pct`: `examples/training_loop.py`'s `train()` (MLPClassifier.partial_fit on
   the digits data, two `log` calls per epoch) timed with `log=Experiment.log_metric` and with
-  `log=None`, same epochs, runs interleaved; overhead = best traced / best untraced - 1. A new
+  `log=None`, same epochs, runs interleaved; overhead = best traced / best untraced - 1. When
+  the untraced runs alone spread by more than the 2 % target, `pass` is null (not resolved):
+  the machine's noise, not tracing, decides the sign. A new
   experiment per traced run (opened and finished outside the timed region), so its background
   writer is running during the loop, as in a real script.
 * `training_overhead_cpu_pct`: the same traced runs, by attribution instead of difference:
@@ -147,6 +149,8 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
         return min(x[key] for x in runs[arm])
 
     pct = (best("traced") / best("none") - 1) * 100
+    # Identical untraced runs differ by this much: a difference smaller than it is noise.
+    spread = (max(x["wall"] for x in runs["none"]) / best("none") - 1) * 100
     own = [x["log_cpu"] + x["writer_cpu"] for x in runs["traced"]]
     cpu_pct = statistics.median(own) / best("none", "thread_cpu") * 100
 
@@ -168,6 +172,7 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
         "noop_callback_vs_none_wall_pct": round((best("noop") / best("none") - 1) * 100, 2),
         "traced_vs_noop_wall_pct": round((best("traced") / best("noop") - 1) * 100, 2),
         "traced_vs_none_median_paired_wall_pct": round(paired("traced", "none"), 2),
+        "untraced_runs_spread_pct": round(spread, 2),
     }
     if pct >= 2 or cpu_pct >= 2:  # a miss: say where the time goes
         exp = open_experiment(ctx, "bench-training-profile")[0]
@@ -181,7 +186,7 @@ def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
             ctx, GROUP, value=round(pct, 2),
             unit="% wall time, log=Experiment.log_metric vs log=None (best runs)",
             baseline=f"train({epochs}, log=None): {best('none'):.2f} s",
-            target="< 2", passed=pct < 2, details=details),
+            target="< 2", passed=None if spread > 2 else pct < 2, details=details),
         "training_overhead_cpu_pct": figure(
             ctx, GROUP, value=round(cpu_pct, 3),
             unit="% of the training thread's CPU: CPU in log_metric + writer thread CPU "

@@ -6,7 +6,8 @@ name to
     {"value", "unit", "baseline", "target", "pass", "command", "details", "machine", "measured"}
 
 where `baseline` was measured in the same run, `pass` is true / false ("short") / null (the
-issue sets no target), `command` reproduces the figure, `machine` is the static description of
+issue sets no target, or, with a target, the machine's noise is larger than the target so the
+figure cannot decide it), `command` reproduces the figure, `machine` is the static description of
 the computer and `measured` says when, in which mode, at which commit and under which load
 average (`os.getloadavg()` before and after its group) it was measured. With `--only`, the
 groups run are merged into the existing latest.json and the Markdown is regenerated from it.
@@ -183,8 +184,10 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _mark(passed: bool | None) -> str:
-    return {True: "pass", False: "**short**", None: "— (no target)"}[passed]
+def _mark(passed: bool | None, target: str | None) -> str:
+    if passed is None:
+        return "— (no target)" if target is None else "not resolved (noise above target)"
+    return "pass" if passed else "**short**"
 
 
 def headline_table(results: dict[str, dict[str, Any]], *, with_command: bool = True) -> str:
@@ -198,7 +201,7 @@ def headline_table(results: dict[str, dict[str, Any]], *, with_command: bool = T
         r = results[name]
         load = r.get("measured", {}).get("load_average_before") or [None]
         row = (f"| `{name}` | {_show(r['value'])} | {r['unit']} | {_show(r['baseline'])} | "
-               f"{_show(r['target'])} | {_mark(r['pass'])} | {_show(load[0])} |")
+               f"{_show(r['target'])} | {_mark(r['pass'], r['target'])} | {_show(load[0])} |")
         if with_command:
             row += f" `{r['command']}` |"
         lines.append(row)
@@ -378,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, fig in figures.items():
                 results[name] = {**fig, "machine": static, "measured": measured}
                 print(f"  {name}: {_show(fig['value'])} {fig['unit']} -> "
-                      f"{_mark(fig['pass'])}", file=sys.stderr, flush=True)
+                      f"{_mark(fig['pass'], fig['target'])}", file=sys.stderr, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
                         encoding="utf-8")
