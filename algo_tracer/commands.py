@@ -127,7 +127,8 @@ def run_verify(args: argparse.Namespace) -> int:
         from algo_tracer.integrations.mlflow import verify_mlflow_run
 
         report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
-                                   indexer_timeout=args.indexer_timeout)
+                                   indexer_timeout=args.indexer_timeout,
+                                   progress=_progress(args))
     elif args.experiment is None:
         raise ConfigError("which experiment? no experiment id and no --mlflow-run",
                           fix="algo-tracer verify EXPERIMENT_ID, or --mlflow-run RUN_ID")

@@ -22,6 +22,7 @@ from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.manifest import Manifest
+from algo_tracer.progress import Progress
 from algo_tracer.verify_report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
 
 STEP = 9
@@ -29,7 +30,8 @@ STEP = 9
 
 def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
                       manifest: Manifest | str | os.PathLike[str] | None = None,
-                      algorand: Any = None, indexer_timeout: float = 60) -> VerificationReport:
+                      algorand: Any = None, indexer_timeout: float = 60,
+                      progress: Progress | None = None) -> VerificationReport:
     """Verify an MLflow run recorded by the algo-tracer plugin or `autotrace()`.
 
     Args:
@@ -41,6 +43,7 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
         algorand: An `AlgorandClient` with an Indexer; default from the environment (ALGOD_*,
             INDEXER_*), like the rest of algo-tracer.
         indexer_timeout: Seconds to wait for the Indexer to catch up.
+        progress: Shows the long Indexer scans (`algo_tracer.progress.Progress`).
 
     Returns:
         The `VerificationReport` of the experiment with step 9 (the MLflow run) added;
@@ -85,7 +88,7 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
                 fix="point ALGOD_SERVER / INDEXER_SERVER at the network the run was recorded on")
     loaded = _manifest(client, run, manifest)
     report = verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
-                               indexer_timeout=indexer_timeout)
+                               indexer_timeout=indexer_timeout, progress=progress)
     _MlflowChecks(client, run, loaded, report, tracking_uri).check_all()
     previous = [x for x in tags.get(PREVIOUS_TAG, "").split(",") if x]
     if previous:
