@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from algo_tracer import chain, notes
 from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
+from algo_tracer.atomic import write_text_atomic
 from algo_tracer.boxes import decode_header, decode_page
 from algo_tracer.errors import ConfigError, InputError, NetworkError, VerificationError
 from algo_tracer.events import decode_event
@@ -115,14 +116,11 @@ class Bundle(_Model):
     transactions: list[BundleTxn]
     blocks: list[BundleBlock]
 
-    def write(self, path: Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=1) + "\n")
-        tmp.replace(path)
+    def write(self, path: str | os.PathLike[str]) -> None:
+        write_text_atomic(path, self.model_dump_json(indent=1) + "\n")
 
     @classmethod
-    def read(cls, path: Path) -> Bundle:
+    def read(cls, path: str | os.PathLike[str]) -> Bundle:
         try:
             return cls.model_validate_json(Path(path).read_text())
         except FileNotFoundError as exc:

@@ -14,12 +14,14 @@ The JSON schemas are committed as docs/manifest.schema.json and docs/model-card.
 from __future__ import annotations
 
 import json
+import os
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from algo_tracer.atomic import write_text_atomic
 from algo_tracer.errors import InputError
 from algo_tracer.hashing import canonical_json, hash_bytes
 from algo_tracer.merkle import MerkleProof
@@ -118,14 +120,11 @@ class Manifest(_Model):
         raise InputError(f"the manifest has no stage {label!r}",
                          fix=f"stages are: {', '.join(s.label for s in self.stages)}")
 
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n")
-        tmp.replace(path)  # never a half-written manifest
+    def write(self, path: str | os.PathLike[str]) -> None:
+        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
-    def read(cls, path: Path) -> Manifest:
+    def read(cls, path: str | os.PathLike[str]) -> Manifest:
         try:
             return cls.model_validate_json(Path(path).read_text())
         except FileNotFoundError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from algo_tracer.atomic import write_text_atomic
 from algo_tracer.manifest import Manifest, StageKind
 
 NOT_GIVEN = "Not provided."
@@ -129,8 +130,6 @@ def write_model_card(manifest: Manifest, info: ModelCardInfo, out_dir: Path) -> 
 def write_document(out_dir: Path, model: BaseModel, json_name: str, markdown: str,
                    markdown_name: str) -> Path:
     """Write a generated document as JSON and as Markdown; returns the Markdown path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / json_name).write_text(json.dumps(model.model_dump(mode="json"), indent=2) + "\n")
-    path = out_dir / markdown_name
-    path.write_text(markdown)
-    return path
+    write_text_atomic(out_dir / json_name, json.dumps(model.model_dump(mode="json"), indent=2)
+                      + "\n")
+    return write_text_atomic(out_dir / markdown_name, markdown)

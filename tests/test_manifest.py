@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from algo_tracer import InputError, Manifest, StageKind
+from algo_tracer.atomic import write_text_atomic
 from algo_tracer.manifest import SealEntry, StageEntry
 from algo_tracer.schemas import write_schemas
 
@@ -60,3 +61,19 @@ def test_foreign_json_is_refused_with_the_fix(tmp_path: Path, text: str) -> None
 def test_unknown_stage_label_lists_the_known_ones() -> None:
     with pytest.raises(InputError, match="stages are: params"):
         _manifest().stage("model")
+
+
+def test_writing_replaces_the_file_whole_and_leaves_no_temporary_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "run" / "manifest.json"
+    write_text_atomic(str(target), "old\n")
+
+    def full(fd: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("algo_tracer.atomic.os.fsync", full)
+    with pytest.raises(OSError, match="disk full"):
+        write_text_atomic(target, "new\n")
+
+    assert target.read_text() == "old\n"
+    assert [p.name for p in target.parent.iterdir()] == ["manifest.json"]

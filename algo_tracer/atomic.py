@@ -1,0 +1,33 @@
+"""Write a file so that readers see the old content or the new one, never a half-written file.
+
+The text goes to a temporary file in the same directory, is flushed to disk, and replaces the
+target in one rename; a crash or a full disk leaves the previous file (or none) and no stray
+temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["write_text_atomic"]
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Replace `path` with `text` (UTF-8) atomically, creating its directory; returns the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
