@@ -87,20 +87,24 @@ class ExperimentSummary:
 class Tracer:
     """Records experiments into one registry app, signing with one account."""
 
-    def __init__(self, settings: Settings, *, output_root: Path | None = None) -> None:
+    def __init__(self, settings: Settings, *,
+                 output_root: str | os.PathLike[str] | None = None) -> None:
         self.settings = settings
         self.journal = Journal(settings.state_dir / "journal.sqlite")
         self.registry = Registry(settings.algorand, settings.app_id, settings.account.address,
                                  settings.account.signer)
-        self.output_root = output_root or Path("algo-tracer-runs")
+        self.output_root = Path(output_root) if output_root is not None else Path(
+            "algo-tracer-runs")
 
     @classmethod
-    def from_environment(cls, *, state_dir: Path | None = None,
-                         output_root: Path | None = None) -> Tracer:
-        return cls(settings_from_environment(state_dir), output_root=output_root)
+    def from_environment(cls, *, state_dir: str | os.PathLike[str] | None = None,
+                         output_root: str | os.PathLike[str] | None = None) -> Tracer:
+        return cls(settings_from_environment(None if state_dir is None else Path(state_dir)),
+                   output_root=output_root)
 
     def experiment(self, name: str, *, seed: int | None = None,
-                   metadata: Mapping[str, Any] | None = None, output_dir: Path | None = None,
+                   metadata: Mapping[str, Any] | None = None,
+                   output_dir: str | os.PathLike[str] | None = None,
                    private_metrics: bool = False, max_pending: int = 100_000,
                    flush_interval: float = 5.0) -> Experiment:
         """Start an experiment: registers it on chain (in the background) and returns it.
@@ -118,8 +122,8 @@ class Tracer:
         owner = self.settings.account.address
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
         # Absolute, so that `resume` from another directory writes where the run would have.
-        out = (output_dir or self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}"
-               ).resolve()
+        out = (Path(output_dir) if output_dir is not None else
+               self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}").resolve()
         row = ExperimentRow(
             id=experiment_id, name=name, app_id=self.settings.app_id,
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,

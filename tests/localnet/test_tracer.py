@@ -65,6 +65,21 @@ def test_every_box_stage_reads_back_from_algod_as_in_the_manifest(
     assert anchor_count == 1 and len(manifest.batches) == 1  # the 20 per-fold CV scores
 
 
+def test_paths_may_be_given_as_text_relative_to_the_working_directory(
+        localnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    tracer = Tracer.from_environment(state_dir="state", output_root="runs")
+
+    with tracer.experiment("text-paths", output_dir="out") as exp:
+        exp.trace_data("table", "data.csv")
+    summary = exp.summary
+
+    assert summary.sealed and summary.manifest_path == tmp_path / "out" / "manifest.json"
+    assert Manifest.read("out/manifest.json").stage("data:table").detail["bytes"] == 8
+    assert (tmp_path / "state" / "journal.sqlite").is_file()
+
+
 def test_note_records_read_back_from_the_indexer_and_prove_against_their_anchors(
     tracer: Tracer, tmp_path: Path
 ) -> None:
