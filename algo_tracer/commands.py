@@ -1,4 +1,4 @@
-"""`algo-tracer show | verify | export | resume | deploy`: thin shells over the library.
+"""`algo-tracer show | verify | export | resume | deploy | hash`: thin shells over the library.
 
 Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
@@ -60,6 +60,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("resume", help="finish interrupted experiments from the journal")
     p.add_argument("experiment", nargs="?", help="base58 id (default: every unfinished one)")
     p.set_defaults(handler=run_resume)
+
+    p = sub.add_parser("hash", help="the digest a file or directory is traced with, to "
+                       "compare with an on-chain stage (`show`) by hand")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--json", action="store_true", help="one JSON object per path")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=run_hash)
 
     p = sub.add_parser("deploy", help="deploy (or find) the registry app, like "
                        "`python -m smart_contracts deploy`")
@@ -187,6 +194,32 @@ def run_resume(args: argparse.Namespace) -> int:
         print(summary)
     if not summaries:
         print("nothing to resume: every journaled experiment is finished")
+    return 0
+
+
+def run_hash(args: argparse.Namespace) -> int:
+    """Each path's digest as `exp.trace_data(path)` / `trace_model(path)` records it."""
+    import json
+
+    from algo_tracer import hashing
+    from algo_tracer.progress import track
+
+    progress = _progress(args)
+    for path in args.paths:
+        if not path.exists():
+            raise InputError(f"{path} does not exist", fix="check the path")
+        total = None if path.is_dir() else path.stat().st_size
+        with track(progress, f"hashing {path.name}", total=total, unit="B") as advance:
+            if path.is_dir():
+                tree = hashing.hash_directory(path, progress=advance)
+                digest, files = tree.digest, len(tree.entries)
+            else:
+                digest, files = hashing.hash_file(path, progress=advance), 1
+        if args.json:
+            print(json.dumps({"path": str(path), "digest": str(digest), "kind": digest.kind,
+                              "files": files}))
+        else:
+            print(f"{digest}  {digest.kind:<9}  {path}")
     return 0
 
 

@@ -27,6 +27,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (["verify", GOOD_ID, "--bundle", "missing.json", "--offline"], "missing.json"),
     (["localnet", "logs", "--service", "algodd"], "unknown service 'algodd'"),
     (["verify", GOOD_ID, "--app-id", "x"], "invalid"),
+    (["hash", "missing.bin"], "missing.bin does not exist"),
 ])
 def test_malformed_input_exits_2_with_a_message(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -58,3 +59,18 @@ def _exit_code(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
+
+
+def test_hash_prints_the_digests_that_tracing_records(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from algo_tracer import hashing
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.csv").write_text("a\n1\n")
+    (tmp_path / "model.bin").write_bytes(b"\0" * 10)
+
+    assert main(["hash", "model.bin", "data", "-q"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert lines == [f"{hashing.hash_file(tmp_path / 'model.bin')}  file       model.bin",
+                     f"{hashing.hash_directory(tmp_path / 'data').digest}  directory  data"]
