@@ -20,8 +20,8 @@
   writer defers past the end of the loop, to `finish()`, is not counted). On a shared,
   saturated machine the wall-time difference above is dominated by other jobs (run-to-run
   spread of tens of percent); CPU attribution is not. A third arm with a callback that does
-  nothing separates the example's own per-epoch `model.score` (computed only when a callback
-  is given) from tracing; its numbers are in the details.
+  nothing separates the cost of calling a Python callback at all from tracing; its numbers are
+  in the details.
 """
 
 from __future__ import annotations
@@ -111,8 +111,7 @@ def _training_loop() -> ModuleType:
 def training_overhead(ctx: Context) -> dict[str, dict[str, Any]]:
     """Three arms, interleaved in rotating order: log=None, a no-op callback, log_metric.
 
-    The example computes `model.score(X_test, y_test)` each epoch only when a callback is given,
-    so the no-op arm separates the example's own evaluation cost from what tracing adds. Besides
+    The no-op arm separates the cost of calling a callback at all from what tracing adds. Besides
     wall time, each run records the training thread's CPU time, the CPU time spent inside the
     log_metric calls, the background writer thread's CPU time during the loop, and how busy the
     whole machine was (/proc/stat).
