@@ -991,11 +991,9 @@ def test_frames_without_a_canonical_encoding_are_refused(frame_: pd.DataFrame, m
         hash_dataframe(frame_)
 
 
-def test_a_series_is_refused_with_the_to_frame_fix() -> None:
+def test_hash_dataframe_refuses_a_series_with_the_to_frame_fix() -> None:
     with pytest.raises(InputError, match="to_frame"):
         hash_dataframe(pd.Series([1]))
-    with pytest.raises(InputError, match="to_frame"):
-        digest_of(pd.Series([1]))
 
 
 # --------------------------------------------------------------------------- models
@@ -1176,6 +1174,17 @@ def test_digest_of_refuses_unsupported_types_listing_what_is_supported() -> None
         with pytest.raises(InputError, match="supported: a file or directory path") as err:
             digest_of(value)
         assert "DataFrame" in str(err.value) and "ndarray" in str(err.value)
+
+
+def test_a_series_hashes_as_its_one_column_frame_whatever_its_index() -> None:
+    y = pd.Series([0, 2, 1], name="target", index=[10, 11, 12])
+
+    assert digest_of(y) == hash_dataframe(y.to_frame()) == digest_of(y.reset_index(drop=True))
+    assert digest_of(y).kind == "dataframe"
+    assert digest_of(y) != digest_of(y.rename("label"))  # the name is the column label
+    assert digest_of(y) != digest_of(pd.Series([0, 2, 2], name="target"))
+    unnamed = pd.Series([1.5, 2.5])
+    assert digest_of(unnamed) == hash_dataframe(pd.DataFrame({0: [1.5, 2.5]}))
 
 
 def test_digest_of_a_missing_path_string_is_an_error_not_text_hashing() -> None:

@@ -55,8 +55,8 @@ from algo_tracer.hashing._tables import dataframe_column_digests, hash_array, ha
 
 _SUPPORTED = (
     "a file or directory path (str or os.PathLike), bytes, a binary file object, "
-    "a pandas DataFrame, a numpy ndarray, a Mapping of parameters, a scikit-learn estimator, "
-    "or a torch Module / Tensor / state_dict"
+    "a pandas DataFrame or Series, a numpy ndarray, a Mapping of parameters, a scikit-learn "
+    "estimator, or a torch Module / Tensor / state_dict"
 )
 
 
@@ -67,7 +67,8 @@ def digest_of(obj: Any) -> Digest:
     """Digest of ``obj``, choosing the scheme by type.
 
     path (str/PathLike) -> file or directory; bytes-like -> plain SHA-256 (``file``); binary file
-    object -> ``file``; DataFrame -> ``dataframe``; ndarray / torch Tensor -> ``array``;
+    object -> ``file``; DataFrame -> ``dataframe``; Series -> ``dataframe`` of
+    ``series.to_frame()`` (its name is the column label); ndarray / torch Tensor -> ``array``;
     scikit-learn estimator, torch Module or state_dict -> model; other Mapping -> ``params``.
 
     Raises:
@@ -82,6 +83,8 @@ def digest_of(obj: Any) -> Digest:
     pd = sys.modules.get("pandas")
     if pd is not None and isinstance(obj, pd.DataFrame):
         return hash_dataframe(obj)
+    if pd is not None and isinstance(obj, pd.Series):  # e.g. the labels, y_train
+        return hash_dataframe(obj.to_frame())
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.ndarray):
         return hash_array(obj)
@@ -96,11 +99,8 @@ def digest_of(obj: Any) -> Digest:
         return hash_model(obj)
     if isinstance(obj, Mapping):
         return hash_params(obj)
-    hint = ""
-    if pd is not None and isinstance(obj, pd.Series):
-        hint = " (for a Series use series.to_frame())"
     raise InputError(
-        f"cannot hash a {type(obj).__module__}.{type(obj).__qualname__}{hint}; "
+        f"cannot hash a {type(obj).__module__}.{type(obj).__qualname__}; "
         f"supported: {_SUPPORTED}",
         fix="convert it to a supported type, or call hash_params()/hash_bytes() explicitly",
     )
