@@ -244,14 +244,18 @@ def diff_code(
 
     Args:
         recorded: The recorded snapshot (or its JSON text / parsed dict).
-        current: The snapshot to compare with; default: `capture_code(path)`.
+        current: The snapshot to compare with; default: `capture_code(path)`, with the
+            recorded ignore patterns for a tree.
         path: What to capture when `current` is not given.
 
     Raises:
         InputError: If `recorded` or `current` is not a valid snapshot.
     """
     old = _coerce(CodeSnapshot, recorded, "the recorded code")
-    new = capture_code(path) if current is None else _coerce(CodeSnapshot, current, "current code")
+    if current is None:  # a tree is re-hashed with the patterns it was recorded with
+        new = capture_code(path, ignore=old.ignore) if old.kind == "tree" else capture_code(path)
+    else:
+        new = _coerce(CodeSnapshot, current, "current code")
     c = "code"
     if old.kind != new.kind:
         drifts = _field(

@@ -294,6 +294,19 @@ def test_an_untracked_file_changes_the_digest_but_an_ignored_one_does_not(repo: 
 
 
 @needs_git
+def test_algo_tracer_s_own_journal_and_run_outputs_are_never_code(repo: Path) -> None:
+    clean = capture_code(repo)
+    for rel in (".algo-tracer/journal.sqlite", "algo-tracer-runs/iris-1/manifest.json",
+                "experiments/algo-tracer-runs/x/MODEL_CARD.md"):
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text("written by a run\n")
+
+    assert capture_code(repo).digest() == clean.digest() and not capture_code(repo).dirty
+    (repo / "algo-tracer-runs.py").write_text("a file, not the directory\n")
+    assert capture_code(repo).changed_paths == ("algo-tracer-runs.py",)
+
+
+@needs_git
 def test_deleting_a_tracked_file_is_pinned(repo: Path) -> None:
     (repo / "train.py").unlink()
     snap = capture_code(repo)
@@ -369,6 +382,15 @@ def test_a_directory_outside_git_falls_back_to_a_tree_digest(tmp_path: Path) -> 
 def test_the_ignore_patterns_are_part_of_the_tree_digest(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("a\n")
     assert capture_code(tmp_path, ignore=()).digest() != capture_code(tmp_path).digest()
+
+
+def test_outside_git_the_run_outputs_are_skipped_too(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    snap = capture_code(tmp_path)
+    (tmp_path / "algo-tracer-runs" / "r").mkdir(parents=True)
+    (tmp_path / "algo-tracer-runs" / "r" / "manifest.json").write_text("{}\n")
+
+    assert capture_code(tmp_path).digest() == snap.digest()
 
 
 def test_capture_code_rejects_a_missing_path(tmp_path: Path) -> None:

@@ -184,6 +184,16 @@ def test_git_versus_tree_and_tree_digest_changes() -> None:
     ]
 
 
+def test_a_recorded_tree_is_re_hashed_with_its_own_ignore_patterns(tmp_path: Path) -> None:
+    (tmp_path / "train.py").write_text("print(1)\n")
+    recorded = capture_code(tmp_path, ignore=("*.log",))
+    (tmp_path / "run.log").write_text("noise\n")
+
+    assert diff_code(recorded, path=tmp_path) == []
+    (tmp_path / "train.py").write_text("print(2)\n")
+    assert [d.item for d in diff_code(recorded, path=tmp_path)] == ["tree_digest"]
+
+
 def test_no_drift_is_never_reported_while_the_digests_differ() -> None:
     old = git_snapshot()
     new = old.model_copy(update={"diff_digest": A})  # inconsistent on purpose: still dirty=False

@@ -21,8 +21,9 @@ fields are kept for the reader. `algo_tracer.drift` reports changes in both kind
   memory, GPUs, CUDA/cuDNN versions, the allow-listed determinism variables and the capture time.
   The host name is never captured.
 * `CodeSnapshot.digest`: for git, the HEAD commit plus `diff_digest` (contents of everything
-  that differs from HEAD, untracked files included). For other directories, their tree digest and
-  the ignore patterns. The root path, branch and remote URL are informational.
+  that differs from HEAD, untracked files included, except algo-tracer's own `OWN_DIRS`). For
+  other directories, their tree digest and the ignore patterns. The root path, branch and
+  remote URL are informational.
 
 Only environment variables named in `ENV_ALLOWLIST` are read: any other variable could hold
 a secret.
@@ -30,7 +31,12 @@ a secret.
 
 from __future__ import annotations
 
-from algo_tracer.capture._code import DEFAULT_CODE_IGNORE, capture_code, strip_url_credentials
+from algo_tracer.capture._code import (
+    DEFAULT_CODE_IGNORE,
+    OWN_DIRS,
+    capture_code,
+    strip_url_credentials,
+)
 from algo_tracer.capture._environment import (
     ENV_ALLOWLIST,
     LOCK_FILE_PATTERNS,
@@ -56,6 +62,7 @@ __all__ = [
     "ENVIRONMENT_DOMAIN",
     "ENV_ALLOWLIST",
     "LOCK_FILE_PATTERNS",
+    "OWN_DIRS",
     "CodeSnapshot",
     "EnvironmentSnapshot",
     "GpuInfo",

@@ -14,8 +14,12 @@ from algo_tracer.capture._snapshots import CODE_CHANGES_DOMAIN, CodeSnapshot
 from algo_tracer.errors import ConfigError, InputError
 from algo_tracer.hashing import canonical_json, hash_bytes, hash_file, hash_path
 
+#: algo-tracer's own directories (the journal and the default output root): never code. A run
+#: writes into them, so counting them would make every finished run look like a code change.
+OWN_DIRS: tuple[str, ...] = (".algo-tracer", "algo-tracer-runs")
 #: Extra ignore patterns for tree digests of code outside git (virtualenvs, caches, build output).
 DEFAULT_CODE_IGNORE: tuple[str, ...] = (
+    *OWN_DIRS,
     ".venv",
     "venv",
     ".tox",
@@ -78,7 +82,8 @@ def capture_code(
     its SHA-256 or symlink target, or "deleted". A patch text (``git diff --binary``) is not
     used: its bytes depend on user config (diff.algorithm, prefixes, colour, textconv), so the
     same tree could give different digests on two machines. HEAD plus these contents pins the tree
-    exactly. Nested repositories and submodules are pinned by their HEAD commit.
+    exactly. Nested repositories and submodules are pinned by their HEAD commit. Paths inside a
+    directory named in `OWN_DIRS` (algo-tracer's journal and default output root) are left out.
 
     Outside git (or without a git executable) the tree is hashed with
     `algo_tracer.hashing.hash_path`, skipping `ignore` in addition to the hashing defaults.
@@ -183,7 +188,9 @@ def _changed_paths(root: Path, *, has_head: bool) -> list[bytes]:
         ).stdout
     else:  # no commit yet: everything in the index is new
         tracked = _git(["ls-files", "-z", "--cached"], root).stdout
-    return sorted(set(_split_z(tracked)) | set(_split_z(untracked)))
+    own = tuple(name.encode() for name in OWN_DIRS)
+    return sorted(p for p in set(_split_z(tracked)) | set(_split_z(untracked))
+                  if not any(part in own for part in p.split(b"/")[:-1]))
 
 
 def _describe_path(root: Path, raw: bytes) -> list[str]:
