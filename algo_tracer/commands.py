@@ -35,7 +35,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_show)
 
     p = sub.add_parser("verify", help="verify an experiment (or a proof bundle) against the chain")
-    _common(p, experiment_optional=True)
+    _common(p)
     p.add_argument("--mlflow-run", metavar="RUN_ID",
                    help="verify an MLflow run recorded by algo-tracer (the experiment, app and "
                    "manifest come from its algotrace.* tags)")
@@ -73,9 +73,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_deploy)
 
 
-def _common(p: argparse.ArgumentParser, *, experiment_optional: bool = False) -> None:
-    p.add_argument("experiment", nargs="?" if experiment_optional else None,
-                   help="experiment id (base58, as printed by algo-tracer)")
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("experiment", nargs="?", help="experiment id (base58, as printed by "
+                   "algo-tracer; default: the one --manifest or --bundle names)")
     p.add_argument("--app-id", type=int, metavar="N", help="registry app id "
                    "(default: ALGO_TRACER_APP_ID, then the manifest's)")
     p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
@@ -105,10 +105,17 @@ def _app_id(args: argparse.Namespace, fallback: int | None) -> int:
                       "ALGO_TRACER_APP_ID, or give --manifest manifest.json")
 
 
-def _load(args: argparse.Namespace) -> tuple[bytes, Manifest | None]:
-    eid = parse_id(args.experiment)
+def _load(args: argparse.Namespace, *,
+          bundle_id: str | None = None) -> tuple[bytes, Manifest | None]:
+    """The experiment (the id given, else the manifest's, else the bundle's) and the manifest."""
     manifest = Manifest.read(args.manifest) if args.manifest else None
-    return eid, manifest
+    named = args.experiment or (manifest.experiment_id if manifest else None) or bundle_id
+    if named is None:
+        more = ", --bundle B or --mlflow-run RUN_ID" if args.command == "verify" else ""
+        raise ConfigError(f"which experiment? no experiment id and no --manifest{more}",
+                          fix=f"algo-tracer {args.command} EXPERIMENT_ID, or --manifest "
+                          f"path/to/manifest.json{more}")
+    return parse_id(named), manifest
 
 
 def _algorand() -> AlgorandClient:
@@ -136,9 +143,6 @@ def run_verify(args: argparse.Namespace) -> int:
         report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
                                    indexer_timeout=args.indexer_timeout,
                                    progress=_progress(args))
-    elif args.experiment is None:
-        raise ConfigError("which experiment? no experiment id and no --mlflow-run",
-                          fix="algo-tracer verify EXPERIMENT_ID, or --mlflow-run RUN_ID")
     elif args.bundle is None:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
@@ -147,8 +151,8 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         from algo_tracer.bundle import Bundle, verify_bundle
 
-        eid, manifest = _load(args)
         bundle = Bundle.read(args.bundle)
+        eid, manifest = _load(args, bundle_id=bundle.experiment_id)
         if parse_id(bundle.experiment_id) != eid:
             raise InputError(f"the bundle is for experiment {bundle.experiment_id}, not "
                              f"{format_id(eid)}", fix="give the bundle of this experiment")

@@ -28,6 +28,8 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (["localnet", "logs", "--service", "algodd"], "unknown service 'algodd'"),
     (["verify", GOOD_ID, "--app-id", "x"], "invalid"),
     (["hash", "missing.bin"], "missing.bin does not exist"),
+    (["show"], "which experiment? no experiment id and no --manifest"),
+    (["export", "-o", "b.json"], "which experiment? no experiment id and no --manifest"),
 ])
 def test_malformed_input_exits_2_with_a_message(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -74,3 +76,23 @@ def test_hash_prints_the_digests_that_tracing_records(
 
     assert lines == [f"{hashing.hash_file(tmp_path / 'model.bin')}  file       model.bin",
                      f"{hashing.hash_directory(tmp_path / 'data').digest}  directory  data"]
+
+
+def test_the_manifest_or_the_bundle_names_the_experiment_when_no_id_is_given(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from algo_tracer.manifest import Manifest
+
+    monkeypatch.setenv("ALGOD_SERVER", "http://127.0.0.1")
+    monkeypatch.setenv("ALGOD_PORT", "1")
+
+    Manifest(experiment_id=GOOD_ID, name="n", owner="O", app_id=7, genesis_id="g",
+             genesis_hash="h", metadata_digest="00" * 32).write(tmp_path / "manifest.json")
+    (tmp_path / "bundle.json").write_text("{}")
+
+    # Both get past choosing the experiment: to the network, and to reading the bundle.
+    assert _exit_code(["show", "--manifest", "manifest.json"]) == 2
+    assert "cannot reach algod at http://127.0.0.1 port 1" in capsys.readouterr().err
+    assert _exit_code(["verify", "--bundle", "bundle.json", "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert "which experiment" not in err and "bundle.json is not an algo-tracer bundle" in err

@@ -474,7 +474,8 @@ def test_cli_verify_needs_an_experiment_or_an_mlflow_run(capsys: pytest.CaptureF
     from algo_tracer.cli import main
 
     assert main(["verify"]) == 2
-    assert "no experiment id and no --mlflow-run" in capsys.readouterr().err
+    assert "which experiment? no experiment id and no --manifest, --bundle B or --mlflow-run" \
+        in capsys.readouterr().err
     assert main(["verify", "--mlflow-run", "abc", "SomeExperimentId"]) == 2
     assert "--mlflow-run takes the experiment from the run's tags" in capsys.readouterr().err
 
