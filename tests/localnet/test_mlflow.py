@@ -244,7 +244,10 @@ def test_a_resumed_run_is_recorded_in_a_new_segment_that_continues_the_sealed_on
     with mlflow.start_run() as run:
         mlflow.log_param("epochs", 2)
         mlflow.log_metric("loss", 1.0, step=0)
-    first = mlflow.get_run(run.info.run_id).data.tags["algotrace.experiment_id"]
+        mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame({"x": [1.0, 2.0]}), name="toy"),
+                         context="training")
+    first_tags = mlflow.get_run(run.info.run_id).data.tags
+    first = first_tags["algotrace.experiment_id"]
 
     with mlflow.start_run(run_id=run.info.run_id):
         mlflow.log_metric("loss", 0.5, step=1)
@@ -254,9 +257,12 @@ def test_a_resumed_run_is_recorded_in_a_new_segment_that_continues_the_sealed_on
     assert tags["algotrace.status"] == "sealed" and tags["algotrace.experiment_id"] != first
     assert tags["algotrace.previous_experiment_ids"] == first
     assert manifest.metadata["mlflow"]["continues"] == first
+    assert Manifest.read(first_tags["algotrace.manifest"]).experiment_id == first  # kept
+    assert Path(tags["algotrace.manifest"]).parent.name == f"mlflow-{run.info.run_id}.2"
     assert sum(b.count for b in manifest.batches) == 1  # only what was logged after resuming
     assert manifest.stage("params").detail["params"] == {"epochs": "2"}  # the whole run's
     assert manifest.stage("metrics:mlflow").detail["metrics"] == {"loss": 0.5}
+    assert manifest.stage("data:training:toy").detail["mlflow_dataset"]["name"] == "toy"
     report = verify_mlflow_run(run.info.run_id)
     assert report.ok, report.failures()
     segments = next(c for c in report.checks if c.name == "mlflow earlier segments")

@@ -134,7 +134,9 @@ class Recorder:
             tracer = self.tracer()
             name = _experiment_name(experiment_name, run.info.run_name or run_id)
             exp = tracer.experiment(
-                name, output_dir=(tracer.output_root / f"mlflow-{run_id}").resolve(),
+                # One folder per segment: a resumed run must not overwrite the sealed manifest.
+                name, output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
+                    f".{len(previous) + 1}" if previous else ""))).resolve(),
                 metadata={"mlflow": {"run_id": run_id, "experiment_id": run.info.experiment_id,
                                      "experiment_name": experiment_name,
                                      "run_name": run.info.run_name, "tracking_uri": tracking_uri,
@@ -218,15 +220,7 @@ class Recorder:
             if trace.failed:
                 return
             try:
-                for dataset_input in datasets:
-                    descriptor = _content.dataset_descriptor(dataset_input)
-                    digest = hashing.hash_params(descriptor).value
-                    label = _free_label(trace.data_labels, _dataset_label(descriptor), digest)
-                    if label is None:
-                        continue  # the same dataset input, logged again
-                    _record(trace.experiment, StageKind.DATA, label, digest,
-                            {"mlflow_dataset": descriptor, "scheme": "params"})
-                    trace.data_labels[label] = digest
+                _record_datasets(trace, datasets)
             except Exception as exc:
                 self._fail(trace, "recording a dataset input failed", exc)
 
@@ -275,6 +269,8 @@ class Recorder:
         exp, inner, run_id = trace.experiment, trace.inner, trace.run_id
         _flush_async_artifacts(run_id)
         run = inner.get_run(run_id)
+        # Inputs logged before this segment (a resumed run) or past the store: as MLflow has them.
+        _record_datasets(trace, getattr(run.inputs, "dataset_inputs", None) or [])
         exp.trace_params(dict(run.data.params))
         metrics = _content.final_metrics(run.data.metrics)
         exp.trace_metrics(metrics, name=_content.METRICS_STAGE)
@@ -326,6 +322,18 @@ def _record(exp: Experiment, kind: StageKind, name: str | None, digest: bytes,
             detail: dict[str, Any]) -> StageReceipt:
     # A stage whose digest was computed here (snapshots, descriptors, listings).
     return exp.trace_digest(kind, name, digest, detail)
+
+
+def _record_datasets(trace: RunTrace, datasets: Iterable[Any]) -> None:
+    for dataset_input in datasets:
+        descriptor = _content.dataset_descriptor(dataset_input)
+        digest = hashing.hash_params(descriptor).value
+        label = _free_label(trace.data_labels, _dataset_label(descriptor), digest)
+        if label is None:
+            continue  # the same dataset input, logged again
+        _record(trace.experiment, StageKind.DATA, label, digest,
+                {"mlflow_dataset": descriptor, "scheme": "params"})
+        trace.data_labels[label] = digest
 
 
 def _identity_tags(exp: Experiment, *, status: str) -> dict[str, str]:
