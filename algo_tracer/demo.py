@@ -12,6 +12,7 @@ import importlib.util
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -22,8 +23,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "iris_sklearn.py"
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="start LocalNet, trace and verify a real experiment")
-    p.add_argument("-o", "--output", type=Path, default=Path("algo-tracer-demo"),
-                   help="output folder (default ./algo-tracer-demo)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="output folder, which must "
+                   "not hold another experiment's manifest (default: a new folder "
+                   "./algo-tracer-demo/<date>-<time>)")
     p.set_defaults(handler=run)
 
 
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
         f"{tracer.settings.account.address}")
 
     say("3/5 tracing examples/iris_sklearn.py")
-    out: Path = args.output.resolve()
+    out: Path = (args.output or Path("algo-tracer-demo") / f"{datetime.now():%Y%m%d-%H%M%S}"
+                 ).resolve()
     summary = _example().main(out, tracer)
     say(f"    {summary}")
 

@@ -42,7 +42,7 @@ from algo_tracer.errors import (
 )
 from algo_tracer.ids import format_id, new_experiment_id
 from algo_tracer.journal import ExperimentRow, Journal
-from algo_tracer.manifest import StageKind, stage_label
+from algo_tracer.manifest import Manifest, StageKind, stage_label
 from algo_tracer.model_card import ModelCardInfo, write_model_card
 from algo_tracer.record_log import RecordLog
 from algo_tracer.records import NoteRecord, RecordKind
@@ -124,6 +124,7 @@ class Tracer:
         # Absolute, so that `resume` from another directory writes where the run would have.
         out = (Path(output_dir) if output_dir is not None else
                self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}").resolve()
+        _check_output_dir(out)
         row = ExperimentRow(
             id=experiment_id, name=name, app_id=self.settings.app_id,
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
@@ -373,6 +374,20 @@ class Experiment:
     def _wake(self) -> None:
         if self._background is not None:
             self._background.notify()
+
+
+def _check_output_dir(out: Path) -> None:
+    # A manifest is evidence (the seal binds it; private records live only there): a new
+    # experiment never overwrites another one's.
+    previous = out / "manifest.json"
+    if previous.exists():
+        try:
+            owner = f"experiment {Manifest.read(previous).experiment_id}"
+        except InputError:
+            owner = "another file"
+        raise InputError(f"{out} already holds the manifest of {owner}",
+                         fix="give each run its own output_dir, or leave output_dir out (each "
+                         "experiment then gets a new folder under the tracer's output_root)")
 
 
 def _describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:

@@ -9,6 +9,7 @@ TestNet/MainNet. Writes manifest.json, MODEL_CARD.md and model.joblib into OUTPU
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import joblib
@@ -61,5 +62,7 @@ def main(output_dir: Path, tracer: Tracer | None = None) -> ExperimentSummary:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("algo-tracer-runs/iris")
+    # A new folder per run: a traced experiment never overwrites another one's manifest.
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(
+        f"algo-tracer-runs/iris-{datetime.now():%Y%m%d-%H%M%S}")
     print(main(out))

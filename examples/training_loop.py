@@ -11,6 +11,7 @@ Merkle roots go on chain and the values stay in the local manifest.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -57,5 +58,6 @@ def main(output_dir: Path, *, private: bool = False, epochs: int = 200,
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    out = Path(args[0]) if args else Path("algo-tracer-runs/digits")
+    # A new folder per run: a traced experiment never overwrites another one's manifest.
+    out = Path(args[0]) if args else Path(f"algo-tracer-runs/digits-{datetime.now():%Y%m%d-%H%M%S}")
     print(main(out, private="--private" in sys.argv))

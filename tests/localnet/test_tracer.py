@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from algokit_utils import AlgorandClient
 
-from algo_tracer import Manifest, Tracer, parse_id
+from algo_tracer import InputError, Manifest, Tracer, parse_id
 from algo_tracer.indexer import iter_transactions, wait_for_round
 from algo_tracer.merkle import MerkleTree, verify_inclusion
 from algo_tracer.notes import decode_note, experiment_note_prefix
@@ -78,6 +78,12 @@ def test_paths_may_be_given_as_text_relative_to_the_working_directory(
     assert summary.sealed and summary.manifest_path == tmp_path / "out" / "manifest.json"
     assert Manifest.read("out/manifest.json").stage("data:table").detail["bytes"] == 8
     assert (tmp_path / "state" / "journal.sqlite").is_file()
+
+    # The sealed run's manifest is evidence: a new experiment does not overwrite it.
+    with pytest.raises(InputError, match=f"already holds the manifest of experiment "
+                       f"{summary.experiment_id}"):
+        tracer.experiment("again", output_dir="out")
+    assert [row.name for row in tracer.journal.experiments()] == ["text-paths"]
 
 
 def test_note_records_read_back_from_the_indexer_and_prove_against_their_anchors(
