@@ -160,6 +160,8 @@ class Tracer:
         """Finish interrupted experiments from the journal: send what is missing, seal, write.
 
         Safe to run any number of times; nothing is recorded twice (see algo_tracer.writer).
+        A run whose own process never reached `finish()` (killed, Ctrl-C, crashed) is sealed
+        with the outcome ``interrupted``, so its record does not claim it completed.
         """
         rows = ([self.journal.experiment(experiment_id)] if experiment_id
                 else self.journal.experiments(unfinished=True))
@@ -172,7 +174,8 @@ class Tracer:
                     f"{self.settings.genesis_id}",
                     fix="resume with the same ALGOD_* and ALGO_TRACER_APP_ID as the original run")
             exp = Experiment(self, row, private_metrics=False, background=False)
-            summaries.append(exp.finish())
+            finished = row.final_digest is not None or row.status in ("sealing", "sealed")
+            summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
         return summaries
 
 
@@ -318,7 +321,8 @@ class Experiment:
             raise InputError("the experiment is already finished",
                              fix="start a new experiment for more stages")
         row = self.journal.experiment(self.id)
-        if row.status not in ("sealing", "sealed") and outcome != "completed":
+        recorded = any(s.label == "custom:outcome" for s in self.journal.stages(self.id))
+        if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
             self._stage(StageKind.CUSTOM, "outcome", hashing.hash_params(
                 {"outcome": outcome}).value, {"outcome": outcome})
         if self._background is not None:

@@ -175,7 +175,9 @@ def test_killed_process_resumes_without_loss_or_duplicates(localnet, tmp_path: P
     assert f"experiment {exp_text}" in first.stdout and manifest.seal is not None
     assert sum(b.count for b in manifest.batches) == 3000 == anchored
     assert [(b.first_seq, b.count) for b in manifest.batches] == _contiguous(manifest)
-    assert stage_count == len(manifest.stages) == 1
+    # The params stage, then the outcome `resume` records: the process never finished the run.
+    assert stage_count == len(manifest.stages) == 2
+    assert manifest.stage("custom:outcome").detail == {"outcome": "interrupted"}
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
 
