@@ -136,7 +136,8 @@ def _model_value(v: Any, where: str, stack: set[int]) -> Any:
         if "<lambda>" in name or "<locals>" in name or name.endswith(".?"):
             raise InputError(
                 f"{where}: {name} is a lambda or local function and cannot be identified by name",
-                fix="use a module-level function",
+                fix="use a module-level function, or save the model (joblib.dump) and trace "
+                "the file: exp.trace_model(\"model.joblib\")",
             )
         return {"$callable": name}
     module = type(v).__module__
