@@ -47,6 +47,9 @@ class ModelCard(BaseModel):
     sealed: bool
     final_digest: str | None
     verify_command: str
+    outcome: str = "completed"
+    """How the run ended: ``completed``, or the recorded `custom:outcome` (``failed: ...``,
+    ``interrupted``, ``killed``, ...)."""
 
 
 def build_model_card(manifest: Manifest, info: ModelCardInfo) -> ModelCard:
@@ -54,16 +57,19 @@ def build_model_card(manifest: Manifest, info: ModelCardInfo) -> ModelCard:
             if s.kind == StageKind.DATA}
     evaluation = {k: v for k, v in data.items() if k.lower().startswith(("test", "eval", "val"))}
     metrics: dict[str, object] = {}
+    outcome = "completed"
     for s in manifest.stages:
         if s.kind == StageKind.METRICS:
             metrics.update(s.detail.get("metrics", {}))
+        elif s.label == "custom:outcome":
+            outcome = str(s.detail.get("outcome", "unknown"))
     return ModelCard(
         name=manifest.name, info=info, experiment_id=manifest.experiment_id,
         app_id=manifest.app_id, network=manifest.genesis_id, owner=manifest.owner,
         training_data={k: v for k, v in data.items() if k not in evaluation},
         evaluation_data=evaluation, metrics=metrics,
         model={s.label: s.digest for s in manifest.stages if s.kind == StageKind.MODEL},
-        sealed=manifest.seal is not None,
+        sealed=manifest.seal is not None, outcome=outcome,
         final_digest=manifest.seal.final_digest if manifest.seal else None,
         verify_command=(f"algo-tracer verify {manifest.experiment_id} --app-id {manifest.app_id}"
                         " --manifest manifest.json"))
@@ -84,7 +90,9 @@ def render_markdown(card: ModelCard) -> str:
 Recorded on Algorand ({card.network}), registry app {card.app_id}, experiment
 `{card.experiment_id}`, by `{card.owner}`. {"Sealed" if card.sealed else "NOT sealed"}
 {f"with final digest `{card.final_digest}`" if card.final_digest else ""}.
-
+{"" if card.outcome == "completed" else f"""
+**Outcome: {card.outcome}.** The run did not complete: its model and metrics may be partial.
+"""}
 ## Model details
 {i.model_details}
 
