@@ -247,7 +247,8 @@ def _metric_value(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(
             f"METRIC record {name!r} needs a real number, got {type(value).__name__}",
-            fix="pass a float or int (use RecordKind.TEXT for strings, float(x) for booleans)",
+            fix="pass a float or int (x.item() for a one-value array or tensor, float(x) for "
+            "booleans, RecordKind.TEXT for strings)",
         )
     if isinstance(value, numbers.Integral):
         as_int = int(value)

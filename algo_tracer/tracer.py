@@ -19,6 +19,7 @@ waiting to be sent, and on exit, when the experiment is sealed.
 
 from __future__ import annotations
 
+import operator
 import os
 import sys
 from collections.abc import Mapping
@@ -292,13 +293,21 @@ class Experiment:
 
     def log_metric(self, name: str, value: float, step: int | None = None, *,
                    private: bool | None = None) -> int:
-        """Record one metric value; returns its sequence number. Only writes the journal."""
+        """Record one metric value; returns its sequence number. Only writes the journal.
+
+        `value` may be a Python or numpy number, or a one-value (0-d) array or tensor; `step`
+        a Python or numpy integer (default: the name's previous step + 1, from 0).
+        """
         self._check_open()
         if step is None:
             step = self._steps.get(name, -1) + 1
-        self._steps[name] = step
+        elif not isinstance(step, int) and hasattr(step, "__index__"):
+            step = operator.index(step)  # numpy integers, e.g. from np.arange
+        if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            value = value.item()  # numpy 0-d arrays, torch scalar tensors (loss, not loss.item())
         seq = self._next_seq
         record = NoteRecord(seq, RecordKind.METRIC, name, step, value)  # validates the input
+        self._steps[name] = step
         self._log.append(seq, RecordKind.METRIC, record.name, record.step, record.value,
                          self.private_metrics if private is None else private)
         self._next_seq = seq + 1

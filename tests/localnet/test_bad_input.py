@@ -94,3 +94,24 @@ def test_oversize_metric_name_and_value_are_refused_before_journaling(tmp_path: 
 
     assert _journal_rows(tmp_path) == before
     exp.finish()
+
+
+def test_numpy_steps_and_one_value_arrays_are_metrics_and_a_refused_value_keeps_the_step(
+        tmp_path: Path) -> None:
+    import numpy as np
+
+    tracer = Tracer.from_environment(state_dir=tmp_path)
+    exp = tracer.experiment("numpy-metrics", output_dir=tmp_path / "out")
+    for step in np.arange(3):
+        exp.log_metric("loss", np.float32(0.5) / (step + 1), step=step)
+    exp.log_metric("acc", np.array(0.75))
+    with pytest.raises(InputError, match=r"x.item\(\) for a one-value array"):
+        exp.log_metric("acc", np.array([0.8, 0.9]))
+    exp.log_metric("acc", 0.8)  # the refused value did not take step 1
+    summary = exp.finish()
+
+    assert summary.note_records == 5
+    records = [r for r, _private in tracer.journal.records(exp.id)]
+    assert [(r.name, r.step, r.value) for r in records] == [
+        ("loss", 0, 0.5), ("loss", 1, 0.25), ("loss", 2, pytest.approx(1 / 6)),
+        ("acc", 0, 0.75), ("acc", 1, 0.8)]
