@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import math
 import os
 import subprocess
@@ -524,3 +525,23 @@ def test_earlier_segments_of_a_resumed_run_must_verify_be_sealed_and_be_named(
         assert row.status == "pass" and "2 earlier segment(s)" in row.detail
     else:
         assert row.status == "fail" and expected in row.detail
+
+
+@pytest.mark.parametrize(("uri", "kept"), [
+    ("algotrace+postgresql://mlflow:s3cret@db.example:5432/mlflow",
+     "algotrace+postgresql://mlflow@db.example:5432/mlflow"),
+    ("https://token123@mlflow.example/", "https://mlflow.example/"),
+    ("https://mlflow.example/?access_token=abc", "https://mlflow.example/"),
+    ("algotrace+sqlite:///mlflow.db", "algotrace+sqlite:///mlflow.db"),
+])
+def test_the_run_metadata_never_carries_tracking_uri_credentials(uri: str, kept: str) -> None:
+    run = mlflow.entities.Run(
+        mlflow.entities.RunInfo(run_id="r1", experiment_id="0", user_id="u", status="RUNNING",
+                                start_time=0, end_time=None, lifecycle_stage="active",
+                                run_name="run"), None)
+
+    meta = _recorder.run_metadata(run, "exp", uri, previous=["A"])
+
+    assert meta["tracking_uri"] == kept
+    assert not any(s in json.dumps(meta) for s in ("s3cret", "token123", "access_token"))
+    assert meta["run_id"] == "r1" and meta["continues"] == "A"

@@ -137,11 +137,7 @@ class Recorder:
                 # One folder per segment: a resumed run must not overwrite the sealed manifest.
                 name, output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
                     f".{len(previous) + 1}" if previous else ""))).resolve(),
-                metadata={"mlflow": {"run_id": run_id, "experiment_id": run.info.experiment_id,
-                                     "experiment_name": experiment_name,
-                                     "run_name": run.info.run_name, "tracking_uri": tracking_uri,
-                                     "mlflow_version": _mlflow_version(),
-                                     **({"continues": previous[-1]} if previous else {})}})
+                metadata={"mlflow": run_metadata(run, experiment_name, tracking_uri, previous)})
             _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
                     snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
@@ -322,6 +318,22 @@ def _record(exp: Experiment, kind: StageKind, name: str | None, digest: bytes,
             detail: dict[str, Any]) -> StageReceipt:
     # A stage whose digest was computed here (snapshots, descriptors, listings).
     return exp.trace_digest(kind, name, digest, detail)
+
+
+def run_metadata(run: Any, experiment_name: str, tracking_uri: str | None,
+                 previous: list[str] | None = None) -> dict[str, Any]:
+    """The experiment metadata naming the run (committed on chain by its digest).
+
+    The tracking URI loses any credentials (``postgresql://user:password@...``, tokens in
+    ``https://`` URIs): the manifest is meant to be shared, and its digest is on chain forever.
+    """
+    from algo_tracer.capture import strip_url_credentials
+
+    return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+            "experiment_name": experiment_name, "run_name": run.info.run_name,
+            "tracking_uri": strip_url_credentials(tracking_uri) if tracking_uri else None,
+            "mlflow_version": _mlflow_version(),
+            **({"continues": previous[-1]} if previous else {})}
 
 
 def _record_datasets(trace: RunTrace, datasets: Iterable[Any]) -> None:
