@@ -23,6 +23,7 @@ from pathlib import Path
 from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
 from algosdk.error import AlgodHTTPError
 
+from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, InsufficientFundsError, NetworkError
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
@@ -47,7 +48,8 @@ def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
     """The client plus (genesis id, genesis hash, is LocalNet); NetworkError if unreachable."""
     algorand = AlgorandClient.from_environment()
     algorand.set_suggested_params_cache_timeout(0)
-    server = (f"{os.environ['ALGOD_SERVER']} port {os.environ.get('ALGOD_PORT', '(default)')}"
+    server = (f"{strip_url_credentials(os.environ['ALGOD_SERVER'])} port "
+              f"{os.environ.get('ALGOD_PORT', '(default)')}"
               if os.environ.get("ALGOD_SERVER") else "http://localhost:4001 (LocalNet)")
     try:
         versions = algorand.client.algod.versions()

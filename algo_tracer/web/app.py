@@ -35,6 +35,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from algo_tracer import __version__
+from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, InputError, NetworkError
 from algo_tracer.ids import format_id, parse_id
 from algo_tracer.verify import verify_experiment
@@ -327,12 +328,5 @@ def _app_missing(algorand: AlgorandClient, app_id: int) -> bool:
 
 
 def _public_url(address: str | None) -> str | None:
-    """The address without user:password and query (tokens travel in headers, never here)."""
-    if not address:
-        return None
-    parts = urllib.parse.urlsplit(address)
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """The address without credentials (tokens travel in headers, never here)."""
+    return strip_url_credentials(address) if address else None
