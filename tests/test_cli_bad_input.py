@@ -96,3 +96,14 @@ def test_the_manifest_or_the_bundle_names_the_experiment_when_no_id_is_given(
     assert _exit_code(["verify", "--bundle", "bundle.json", "--offline"]) == 2
     err = capsys.readouterr().err
     assert "which experiment" not in err and "bundle.json is not an algo-tracer bundle" in err
+
+
+def test_the_unreachable_node_message_never_repeats_credentials_from_algod_server(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("ALGOD_SERVER", "http://user:s3cret@127.0.0.1")
+    monkeypatch.setenv("ALGOD_PORT", "1")
+
+    assert main(["show", GOOD_ID, "--app-id", "5"]) == 2
+
+    err = capsys.readouterr().err
+    assert "cannot reach algod at http://127.0.0.1 port 1" in err and "s3cret" not in err
