@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 __all__ = ["write_text_atomic"]
 
+_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Replace `path` with `text` (UTF-8) atomically, creating its directory; returns the path."""
+    """Replace `path` with `text` (UTF-8) atomically, creating its directory; returns the path.
+
+    The file gets the usual permissions (0666 less the umask), as a plain `open` would give it.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, _FLAGS, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

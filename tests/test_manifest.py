@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,13 @@ def test_writing_replaces_the_file_whole_and_leaves_no_temporary_file(
 
     assert target.read_text() == "old\n"
     assert [p.name for p in target.parent.iterdir()] == ["manifest.json"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = write_text_atomic(tmp_path / "manifest.json", "{}\n")
+    finally:
+        os.umask(old)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by others, like open() gives
