@@ -193,11 +193,15 @@ def run_resume(args: argparse.Namespace) -> int:
     from algo_tracer.tracer import Tracer
 
     eid = parse_id(args.experiment) if args.experiment else None
-    summaries = Tracer.from_environment().resume(eid)
+    tracer = Tracer.from_environment()
+    summaries = tracer.resume(eid)
     for summary in summaries:
         print(summary)
     if not summaries:
-        print("nothing to resume: every journaled experiment is finished")
+        busy = len(tracer.journal.experiments(unfinished=True))
+        print("nothing to resume: " + (f"{busy} unfinished experiment(s) are being recorded by "
+                                       "running processes (see above)" if busy else
+                                       "every journaled experiment is finished"))
     return 0
 
 

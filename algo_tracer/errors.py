@@ -61,6 +61,10 @@ class JournalError(AlgoTracerError):
     """The local write-ahead journal is missing, corrupt or belongs to another experiment."""
 
 
+class ExperimentBusyError(JournalError):
+    """Another live process is recording the experiment (see algo_tracer.recording_lock)."""
+
+
 class VerificationError(AlgoTracerError):
     """What is on chain does not match what was claimed (tampering, drift or a missing record)."""
 

@@ -36,6 +36,7 @@ from algo_tracer.config import Settings, settings_from_environment
 from algo_tracer.datasheet import DatasheetInfo, write_datasheet
 from algo_tracer.errors import (
     AlgoTracerError,
+    ExperimentBusyError,
     InputError,
     InsufficientFundsError,
     JournalError,
@@ -46,6 +47,7 @@ from algo_tracer.journal import ExperimentRow, Journal
 from algo_tracer.manifest import Manifest, StageKind, stage_label
 from algo_tracer.model_card import ModelCardInfo, write_model_card
 from algo_tracer.record_log import RecordLog
+from algo_tracer.recording_lock import RecordingLock
 from algo_tracer.records import NoteRecord, RecordKind
 from algo_tracer.registry import Registry
 from algo_tracer.reporting import build_manifest
@@ -174,7 +176,13 @@ class Tracer:
                     f"{row.genesis_id}, this tracer writes to app {self.settings.app_id} of "
                     f"{self.settings.genesis_id}",
                     fix="resume with the same ALGOD_* and ALGO_TRACER_APP_ID as the original run")
-            exp = Experiment(self, row, private_metrics=False, background=False)
+            try:
+                exp = Experiment(self, row, private_metrics=False, background=False)
+            except ExperimentBusyError as exc:
+                if experiment_id is not None:
+                    raise
+                print(f"algo-tracer: skipped: {exc.message}", file=sys.stderr)
+                continue
             finished = row.final_digest is not None or row.status in ("sealing", "sealed")
             summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
         return summaries
@@ -186,6 +194,13 @@ class Experiment:
     def __init__(self, tracer: Tracer, row: ExperimentRow, *, private_metrics: bool,
                  max_pending: int = 100_000, flush_interval: float = 5.0,
                  background: bool = True) -> None:
+        self._recording = RecordingLock(tracer.journal.path.parent, row.id)
+        if not self._recording.acquire():  # before touching its log: it is not ours
+            raise ExperimentBusyError(
+                f"experiment {format_id(row.id)} is being recorded by a running process (pid "
+                f"{self._recording.holder()})",
+                fix="let that run finish: it seals the experiment itself (or stop it, then "
+                "run `algo-tracer resume`)")
         self.tracer = tracer
         self.journal = tracer.journal
         self.row = row
@@ -345,6 +360,7 @@ class Experiment:
             self.journal.update_experiment(self.id, final_digest=manifest.final_digest())
         self._writer.settle(flush=True, seal=True)
         self._finished = True
+        self._recording.release()
         manifest = build_manifest(self.journal, self.id)
         out = Path(self.journal.experiment(self.id).output_dir)
         manifest_path = out / "manifest.json"

@@ -181,6 +181,31 @@ def test_killed_process_resumes_without_loss_or_duplicates(localnet, tmp_path: P
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
 
+def test_resume_leaves_alone_an_experiment_a_live_process_is_recording(
+        localnet, tmp_path: Path) -> None:
+    state, out = tmp_path / "state", tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(state), str(out)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        exp_text = child.stdout.readline().strip()
+        env = {**os.environ, "ALGO_TRACER_DIR": str(state)}
+        resume = [sys.executable, "-m", "algo_tracer.cli", "resume"]
+        busy = subprocess.run(resume, env=env, capture_output=True, text=True, timeout=300)
+        by_id = subprocess.run([*resume, exp_text], env=env, capture_output=True, text=True,
+                               timeout=300)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+    assert busy.returncode == 0 and f"skipped: experiment {exp_text} is being recorded by a " \
+        f"running process (pid {child.pid})" in busy.stderr
+    assert "1 unfinished experiment(s) are being recorded by running processes" in busy.stdout
+    assert by_id.returncode == 2 and "let that run finish" in by_id.stderr
+    assert not (out / "manifest.json").exists()  # not sealed behind the live run's back
+    header = Tracer.from_environment(state_dir=state).registry.header(parse_id(exp_text))
+    assert header is None or not header.sealed
+
+
 def _contiguous(manifest: Manifest) -> list[tuple[int, int]]:
     out, seq = [], 0
     for b in manifest.batches:
