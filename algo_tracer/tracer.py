@@ -218,6 +218,7 @@ class Experiment:
         self._log.ingest()  # records a killed run logged but never moved into the journal
         self._next_seq = self.journal.next_seq(row.id)
         self._finished = False
+        self._abandoned = False  # interrupted (Ctrl-C): the journal keeps it for `resume`
         if self._background:
             self._background.notify()
 
@@ -344,6 +345,8 @@ class Experiment:
         if self._finished:
             raise InputError("the experiment is already finished",
                              fix="start a new experiment for more stages")
+        if self._abandoned:
+            self._check_open()  # says to use resume, which records the outcome `interrupted`
         row = self.journal.experiment(self.id)
         recorded = any(s.label == "custom:outcome" for s in self.journal.stages(self.id))
         if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
@@ -386,19 +389,27 @@ class Experiment:
         if exc is None:
             self.summary = self.finish()
         elif isinstance(exc, KeyboardInterrupt):
-            # Leave the journal as it is: `algo-tracer resume` finishes the run later.
+            # Leave the journal as it is: `resume` (here, or `algo-tracer resume`) finishes it.
             if self._background is not None:
                 self._background.close()
+            self._log.close()
+            self._abandoned = True
+            self._recording.release()  # no longer a live recording: `resume` may take it
         else:
             try:
                 self.summary = self.finish(outcome=f"failed: {type(exc).__name__}")
             except AlgoTracerError as seal_error:
                 _warn(seal_error)
+                self._recording.release()  # the journal keeps it for `resume`
 
     def _check_open(self) -> None:
         if self._finished:
             raise InputError("the experiment is already finished and sealed",
                              fix="start a new experiment with tracer.experiment(...)")
+        if self._abandoned:
+            raise InputError(f"experiment {self.id_text} was interrupted and left to `resume`",
+                             fix="finish it with tracer.resume() (or `algo-tracer resume`), "
+                             "then start a new experiment")
 
     def _wake(self) -> None:
         if self._background is not None:

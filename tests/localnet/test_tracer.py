@@ -206,6 +206,26 @@ def test_resume_leaves_alone_an_experiment_a_live_process_is_recording(
     assert header is None or not header.sealed
 
 
+def test_a_run_interrupted_by_ctrl_c_is_finished_by_resume_in_the_same_process(
+        localnet, tmp_path: Path) -> None:
+    tracer = Tracer.from_environment(state_dir=tmp_path / "state")
+    with pytest.raises(KeyboardInterrupt), tracer.experiment(
+            "ctrl-c", output_dir=tmp_path / "out") as exp:
+        exp.trace_params({"lr": 0.1})
+        exp.log_metric("loss", 1.0)
+        raise KeyboardInterrupt  # as in a notebook cell interrupted by the user
+
+    for call in (lambda: exp.log_metric("loss", 0.5), exp.finish):
+        with pytest.raises(InputError, match="interrupted and left to `resume`"):
+            call()
+    [summary] = tracer.resume()
+
+    manifest = Manifest.read(summary.manifest_path)
+    assert summary.sealed and summary.experiment_id == exp.id_text
+    assert summary.note_records == 1 and manifest.stage("params").detail["params"] == {"lr": 0.1}
+    assert manifest.stage("custom:outcome").detail == {"outcome": "interrupted"}
+
+
 def _contiguous(manifest: Manifest) -> list[tuple[int, int]]:
     out, seq = [], 0
     for b in manifest.batches:
