@@ -63,9 +63,14 @@ class RecordingLock:
             return str(int(self.path.read_text().strip()))
         return "unknown"
 
-    def release(self) -> None:
+    def release(self, *, sealed: bool = False) -> None:
+        """Drop the lock. With `sealed`, also delete the file: nothing is left to resume, so
+        a racing `resume` that still opens the old file can only find the run finished."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
             with _HELD_LOCK:
                 _HELD.discard(self.path.resolve())
-                os.close(fd)  # closing drops the lock; the file stays (deleting it would race)
+                if sealed:
+                    with contextlib.suppress(OSError):
+                        self.path.unlink()
+                os.close(fd)  # closing drops the lock

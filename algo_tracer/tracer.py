@@ -363,7 +363,7 @@ class Experiment:
             self.journal.update_experiment(self.id, final_digest=manifest.final_digest())
         self._writer.settle(flush=True, seal=True)
         self._finished = True
-        self._recording.release()
+        self._recording.release(sealed=True)
         manifest = build_manifest(self.journal, self.id)
         out = Path(self.journal.experiment(self.id).output_dir)
         manifest_path = out / "manifest.json"

@@ -49,3 +49,13 @@ def test_a_live_process_holds_it_and_its_death_frees_it_even_by_sigkill(tmp_path
 
     assert lock.acquire() and lock.holder() == str(os.getpid())
     lock.release()
+
+
+def test_the_lock_file_goes_once_the_experiment_is_sealed(tmp_path: Path) -> None:
+    lock = RecordingLock(tmp_path, EID)
+    assert lock.acquire() and lock.path.exists()
+    lock.release()
+    assert lock.path.exists()  # unfinished: kept, a later `resume` locks the same file
+    assert lock.acquire()
+    lock.release(sealed=True)
+    assert not lock.path.exists()
