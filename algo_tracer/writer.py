@@ -79,15 +79,11 @@ class Writer:
         if header is None:
             group = self.registry.prepare_create(self.id, row.metadata_digest)
             self.journal.update_experiment(self.id, create_txid=group.txids[group.app_call])
-            try:
-                done = self._send(group)
-            except ContractError as exc:
-                if exc.code != "experiment exists":
-                    raise
-                header = self.registry.header(self.id)
-            else:
+            done = self._send_unless_landed(group, "experiment exists")
+            if done is not None:
                 self.journal.update_experiment(self.id, status="open", create_round=done.round)
                 return
+            header = self.registry.header(self.id)
         if header is None or (header.owner, header.metadata_digest) != (row.owner,
                                                                           row.metadata_digest):
             raise JournalError(
@@ -107,11 +103,8 @@ class Writer:
             group = self.registry.prepare_stage(self.id, stage.idx, stage.kind, stage.digest)
             self.journal.set_stage(self.id, stage.idx, status=SUBMITTED,
                                    txid=group.txids[group.app_call])
-            try:
-                done = self._send(group)
-            except ContractError as exc:
-                if exc.code != "stale stage index":
-                    raise
+            done = self._send_unless_landed(group, "stale stage index")
+            if done is None:
                 self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
                 continue
             self.journal.set_stage(self.id, stage.idx, status=CONFIRMED, round=done.round)
@@ -183,14 +176,9 @@ class Writer:
         group = self.registry.prepare_anchor(self.id, idx, root, count, notes_, leases)
         self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
                                first_round=group.first_valid, last_round=group.last_valid)
-        try:
-            done = self._send(group)
-        except ContractError as exc:
-            if exc.code != "stale anchor index":
-                raise
-            self.journal.set_batch(self.id, idx, status=CONFIRMED)
-            return
-        self.journal.set_batch(self.id, idx, status=CONFIRMED, round=done.round)
+        done = self._send_unless_landed(group, "stale anchor index")
+        self.journal.set_batch(self.id, idx, status=CONFIRMED,
+                               round=done.round if done is not None else None)
 
     def _seal(self) -> None:
         row = self.journal.experiment(self.id)
@@ -206,20 +194,28 @@ class Writer:
         group = self.registry.prepare_seal(self.id, row.final_digest)
         self.journal.update_experiment(self.id, status="sealing",
                                        seal_txid=group.txids[group.app_call])
-        try:
-            done = self._send(group)
-        except ContractError as exc:
-            if exc.code != "experiment sealed":
-                raise
+        done = self._send_unless_landed(group, "experiment sealed")
+        if done is not None:
+            seal_round: int | None = done.round
+        else:
             header = self.registry.header(self.id)
-            self.journal.update_experiment(self.id, status="sealed",
-                                           seal_round=header.sealed_round if header else None)
-            return
-        self.journal.update_experiment(self.id, status="sealed", seal_round=done.round)
+            seal_round = header.sealed_round if header else None
+        self.journal.update_experiment(self.id, status="sealed", seal_round=seal_round)
 
     def outstanding(self) -> bool:
         """Anything journaled or logged that is not confirmed on chain yet."""
         return self.record_log.pending() or self.journal.outstanding(self.id) > 0
+
+    def _send_unless_landed(self, group: SignedGroup, landed: str) -> Confirmed | None:
+        """Send `group`; None when the contract answers `landed`: an earlier send of the same
+        write (a retry after an unknown outcome) is already on chain, so there is nothing to do
+        but settle the journal from the chain."""
+        try:
+            return self._send(group)
+        except ContractError as exc:
+            if exc.code != landed:
+                raise
+            return None
 
     def _send(self, group: SignedGroup) -> Confirmed:
         done = self.registry.submit(group)
