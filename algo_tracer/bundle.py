@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -34,12 +33,12 @@ from typing import Any, Literal, cast
 
 from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer import chain, notes
 from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
-from algo_tracer.atomic import write_text_atomic
 from algo_tracer.boxes import decode_header, decode_page
+from algo_tracer.documents import read_model, write_text_atomic
 from algo_tracer.errors import ConfigError, InputError, NetworkError, VerificationError
 from algo_tracer.events import decode_event
 from algo_tracer.ids import format_id, parse_id
@@ -121,12 +120,7 @@ class Bundle(_Model):
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Bundle:
-        try:
-            return cls.model_validate_json(Path(path).read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"bundle {path} does not exist", fix=_FIX) from exc
-        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not an algo-tracer bundle: {exc}", fix=_FIX) from exc
+        return read_model(cls, path, what="bundle", fix=_FIX)
 
 
 def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | str, *,

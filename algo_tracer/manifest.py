@@ -13,15 +13,13 @@ The JSON schemas are committed as docs/manifest.schema.json and docs/model-card.
 
 from __future__ import annotations
 
-import json
 import os
 from enum import IntEnum
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from algo_tracer.atomic import write_text_atomic
+from algo_tracer.documents import read_model, write_text_atomic
 from algo_tracer.errors import InputError
 from algo_tracer.hashing import canonical_json, hash_bytes
 from algo_tracer.merkle import MerkleProof
@@ -125,13 +123,7 @@ class Manifest(_Model):
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Manifest:
-        try:
-            return cls.model_validate_json(Path(path).read_text())
-        except FileNotFoundError as exc:
-            raise InputError(f"manifest {path} does not exist", fix=_MANIFEST_FIX) from exc
-        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path} is not an algo-tracer manifest: {exc}",
-                             fix=_MANIFEST_FIX) from exc
+        return read_model(cls, path, what="manifest", fix=_MANIFEST_FIX)
 
 
 def stage_label(kind: StageKind, name: str | None = None) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from algo_tracer.atomic import write_text_atomic
+from algo_tracer.documents import write_text_atomic
 from algo_tracer.manifest import Manifest, StageKind
 
 NOT_GIVEN = "Not provided."

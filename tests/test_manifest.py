@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from algo_tracer import InputError, Manifest, StageKind
-from algo_tracer.atomic import write_text_atomic
+from algo_tracer.documents import write_text_atomic
 from algo_tracer.manifest import SealEntry, StageEntry
 from algo_tracer.schemas import write_schemas
 
@@ -73,7 +73,7 @@ def test_writing_replaces_the_file_whole_and_leaves_no_temporary_file(
     def full(fd: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("algo_tracer.atomic.os.fsync", full)
+    monkeypatch.setattr("algo_tracer.documents.os.fsync", full)
     with pytest.raises(OSError, match="disk full"):
         write_text_atomic(target, "new\n")
 
