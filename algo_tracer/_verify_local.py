@@ -108,30 +108,35 @@ def _given(entry: StageEntry, name: str, value: Any) -> LocalDigest:
 
 
 def _path(entry: StageEntry, path: Path, progress: Progress | None) -> LocalDigest:
-    if path.is_dir():
-        tree = _hashed(progress, path, None, hashing.hash_directory)
-        out = LocalDigest(digest=tree.digest.hex, source=str(path))
-        if tree.digest.hex != entry.digest:
+    hashed = hash_local_copy(path, progress)
+    if isinstance(hashed, hashing.DirectoryDigest):
+        out = LocalDigest(digest=hashed.digest.hex, source=str(path))
+        if hashed.digest.hex != entry.digest:
             recorded = set(entry.detail.get("files") or [])
-            now = {e.path for e in tree.entries}
+            now = {e.path for e in hashed.entries}
             out.notes += [f"added: {p}" for p in sorted(now - recorded)][:_MAX_LINES]
             out.notes += [f"removed: {p}" for p in sorted(recorded - now)][:_MAX_LINES]
             if not out.notes:
                 out.notes.append("same file names: a file's content changed")
         return out
-    digest = _hashed(progress, path, path.stat().st_size, hashing.hash_file)
-    out = LocalDigest(digest=digest.hex, source=str(path))
+    out = LocalDigest(digest=hashed.hex, source=str(path))
     size, recorded_size = path.stat().st_size, entry.detail.get("bytes")
-    if digest.hex != entry.digest and recorded_size is not None:
+    if hashed.hex != entry.digest and recorded_size is not None:
         out.notes.append(f"size {recorded_size} -> {size} bytes" if size != recorded_size
                          else f"same size ({size} bytes), different content")
     return out
 
 
-def _hashed[T](progress: Progress | None, path: Path, total: int | None,
-               hash_fn: Callable[..., T]) -> T:
-    with track(progress, f"hashing {path.name}", total=total, unit="B") as advance:
-        return hash_fn(path, progress=advance)
+def hash_local_copy(path: Path, progress: Progress | None
+                    ) -> hashing.Digest | hashing.DirectoryDigest:
+    """A file's digest, or a directory's tree, as tracing records them (`algo-tracer hash` and
+    verification step 8), shown as a `progress` task in bytes."""
+    tree = path.is_dir()
+    with track(progress, f"hashing {path.name}", total=None if tree else path.stat().st_size,
+               unit="B") as advance:
+        if tree:
+            return hashing.hash_directory(path, progress=advance)
+        return hashing.hash_file(path, progress=advance)
 
 
 def _from_detail(entry: StageEntry) -> LocalDigest:

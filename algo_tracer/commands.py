@@ -209,20 +209,18 @@ def run_hash(args: argparse.Namespace) -> int:
     """Each path's digest as `exp.trace_data(path)` / `trace_model(path)` records it."""
     import json
 
-    from algo_tracer import hashing
-    from algo_tracer.progress import track
+    from algo_tracer._verify_local import hash_local_copy
+    from algo_tracer.hashing import DirectoryDigest
 
     progress = _progress(args)
     for path in args.paths:
         if not path.exists():
             raise InputError(f"{path} does not exist", fix="check the path")
-        total = None if path.is_dir() else path.stat().st_size
-        with track(progress, f"hashing {path.name}", total=total, unit="B") as advance:
-            if path.is_dir():
-                tree = hashing.hash_directory(path, progress=advance)
-                digest, files = tree.digest, len(tree.entries)
-            else:
-                digest, files = hashing.hash_file(path, progress=advance), 1
+        hashed = hash_local_copy(path, progress)
+        if isinstance(hashed, DirectoryDigest):
+            digest, files = hashed.digest, len(hashed.entries)
+        else:
+            digest, files = hashed, 1
         if args.json:
             print(json.dumps({"path": str(path), "digest": str(digest), "kind": digest.kind,
                               "files": files}))
