@@ -11,8 +11,9 @@
 See the README for the whole API, docs/ for the on-chain, note and hashing formats.
 """
 
-from algo_tracer.bundle import Bundle, export_bundle, verify_bundle
-from algo_tracer.datasheet import DatasheetInfo
+from algo_tracer.documents.datasheet import DatasheetInfo
+from algo_tracer.documents.manifest import Manifest, StageKind
+from algo_tracer.documents.model_card import ModelCardInfo
 from algo_tracer.errors import (
     AlgoTracerError,
     ConfigError,
@@ -26,14 +27,13 @@ from algo_tracer.errors import (
     ReproducibilityError,
     VerificationError,
 )
+from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
-from algo_tracer.ids import format_id, parse_id
-from algo_tracer.manifest import Manifest, StageKind
-from algo_tracer.model_card import ModelCardInfo
+from algo_tracer.record.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
 from algo_tracer.seeding import seed_everything
-from algo_tracer.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
-from algo_tracer.verify import check_reproducible, verify_experiment
-from algo_tracer.verify_report import VerificationReport
+from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
+from algo_tracer.verify.experiment import check_reproducible, verify_experiment
+from algo_tracer.verify.report import VerificationReport
 
 __version__ = "0.1.0"
 

@@ -62,7 +62,7 @@ class JournalError(AlgoTracerError):
 
 
 class ExperimentBusyError(JournalError):
-    """Another live process is recording the experiment (see algo_tracer.recording_lock)."""
+    """Another live process is recording the experiment (see algo_tracer.record.process_lock)."""
 
 
 class VerificationError(AlgoTracerError):

@@ -3,7 +3,7 @@
     python -m benchmarks.bench_contract_costs
 
 Creates a fresh registry app and a fresh funded account, then performs each write through
-`algo_tracer.registry.Registry` and measures, from the network itself:
+`algo_tracer.network.registry.Registry` and measures, from the network itself:
 
 * fees: the `fee` fields of the confirmed transactions of the group (algod pending info);
 * deposit: the growth of the app account's `min-balance` (algod account info), i.e. the
@@ -31,10 +31,10 @@ from typing import Any
 
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams
 
-from algo_tracer import chain
-from algo_tracer.notes import MAX_NOTES_PER_GROUP, pack_notes
-from algo_tracer.records import NoteRecord, RecordKind
-from algo_tracer.registry import Registry, SignedGroup
+from algo_tracer.format import chain
+from algo_tracer.format.notes import MAX_NOTES_PER_GROUP, pack_notes
+from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.registry import Registry, SignedGroup
 
 COMMAND = "python -m benchmarks.bench_contract_costs"
 RESULTS = Path(__file__).resolve().parent / "results" / "contract_costs.json"

@@ -2,7 +2,7 @@
 
     python -m benchmarks.run [--quick] --only indexer
 
-Verification waits until the Indexer has the round it needs (`algo_tracer.indexer
+Verification waits until the Indexer has the round it needs (`algo_tracer.network.indexer
 .wait_for_round`), so this lag is part of the time from "written" to "verifiable".
 
 * `indexer_idle_start_latency_s`: one 0-ALGO payment sent after a quiet period: the benchmark

@@ -33,9 +33,9 @@ from typing import Any
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams, SigningAccount
 
 from algo_tracer import Tracer
-from algo_tracer.config import algorand_from_environment
-from algo_tracer.tracer import Experiment
-from algo_tracer.writer import WriterStats
+from algo_tracer.network.settings import algorand_from_environment
+from algo_tracer.record.tracer import Experiment
+from algo_tracer.record.writer import WriterStats
 
 GROUP = "tracing"
 

@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from algo_tracer.indexer import wait_for_round
-from algo_tracer.verify import verify_experiment
+from algo_tracer.network.indexer import wait_for_round
+from algo_tracer.verify.experiment import verify_experiment
 from benchmarks.bench_tracing import Context, figure, top_functions
 
 GROUP = "verify"

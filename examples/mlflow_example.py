@@ -25,7 +25,7 @@ from sklearn.model_selection import train_test_split
 
 from algo_tracer import Tracer
 from algo_tracer.mlflow import configure, verify_mlflow_run
-from algo_tracer.verify_report import VerificationReport
+from algo_tracer.verify.report import VerificationReport
 
 
 @dataclass

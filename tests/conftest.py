@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from algo_tracer.cli.localnet import ensure_running
 from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.localnet import LocalNet, LocalnetStatus
-from algo_tracer.localnet.commands import ensure_running
 
 LOCALNET_DIR = Path(__file__).parent / "localnet"
 

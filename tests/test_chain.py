@@ -1,4 +1,4 @@
-"""algo_tracer.chain: the plain-Python hash chain and deposit arithmetic of on-chain format v1.
+"""algo_tracer.format.chain: the plain-Python hash chain and deposit arithmetic of format v1.
 
 The known-answer vector below is also printed in docs/onchain-format.md and replayed against
 the contract in tests/contract, so the doc, this module and the contract cannot drift apart.
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from algo_tracer import chain
 from algo_tracer.errors import InputError
+from algo_tracer.format import chain
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "onchain-format.md"
 

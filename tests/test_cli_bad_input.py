@@ -81,7 +81,7 @@ def test_hash_prints_the_digests_that_tracing_records(
 def test_the_manifest_or_the_bundle_names_the_experiment_when_no_id_is_given(
         tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from algo_tracer.manifest import Manifest
+    from algo_tracer.documents.manifest import Manifest
 
     monkeypatch.setenv("ALGOD_SERVER", "http://127.0.0.1")
     monkeypatch.setenv("ALGOD_PORT", "1")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from algo_tracer import DatasheetInfo, Manifest, StageKind
-from algo_tracer.datasheet import write_datasheet
-from algo_tracer.manifest import StageEntry
+from algo_tracer.documents.datasheet import write_datasheet
+from algo_tracer.documents.manifest import StageEntry
 
 DIGEST = "ab" * 32
 

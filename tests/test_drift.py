@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from algo_tracer import drift as drift_module
 from algo_tracer.capture import (
     CodeSnapshot,
     EnvironmentSnapshot,
@@ -18,9 +17,10 @@ from algo_tracer.capture import (
     capture_code,
     capture_environment,
 )
-from algo_tracer.drift import Drift, diff_code, diff_digests, diff_environments, format_drift
 from algo_tracer.errors import InputError
 from algo_tracer.hashing import hash_bytes, hash_params
+from algo_tracer.verify import drift as drift_module
+from algo_tracer.verify.drift import Drift, diff_code, diff_digests, diff_environments, format_drift
 
 A = "sha256:" + "a" * 64
 B = "sha256:" + "b" * 64

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from algo_tracer import InputError, Manifest, StageKind
-from algo_tracer.documents import write_text_atomic
-from algo_tracer.manifest import SealEntry, StageEntry
-from algo_tracer.schemas import write_schemas
+from algo_tracer.documents.atomic import write_text_atomic
+from algo_tracer.documents.manifest import SealEntry, StageEntry
+from algo_tracer.documents.schemas import write_schemas
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -30,7 +30,7 @@ def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
     for written in write_schemas(tmp_path):
         committed = DOCS / written.name
         assert committed.read_text() == written.read_text(), (
-            f"{committed} is stale: run `python -m algo_tracer.schemas docs`")
+            f"{committed} is stale: run `python -m algo_tracer.documents.schemas docs`")
 
 
 def test_final_digest_ignores_the_seal_but_covers_every_other_field() -> None:
@@ -73,7 +73,7 @@ def test_writing_replaces_the_file_whole_and_leaves_no_temporary_file(
     def full(fd: int) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("algo_tracer.documents.os.fsync", full)
+    monkeypatch.setattr("algo_tracer.documents.atomic.os.fsync", full)
     with pytest.raises(OSError, match="disk full"):
         write_text_atomic(target, "new\n")
 

@@ -20,9 +20,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-import algo_tracer.merkle as merkle_module
+import algo_tracer.format.merkle as merkle_module
 from algo_tracer.errors import InputError, VerificationError
-from algo_tracer.merkle import (
+from algo_tracer.format.merkle import (
     MerkleProof,
     MerkleTree,
     inclusion_proof,

@@ -35,8 +35,9 @@ from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 from mlflow.tracking import MlflowClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
+from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError
-from algo_tracer.ids import format_id
+from algo_tracer.format.ids import format_id
 from algo_tracer.integrations.mlflow import (
     AlgoTracerMlflowWarning,
     AlgoTracerRunContextProvider,
@@ -49,8 +50,7 @@ from algo_tracer.integrations.mlflow import (
     tracking_store,
 )
 from algo_tracer.integrations.mlflow._verify import _earlier_segments
-from algo_tracer.manifest import Manifest
-from algo_tracer.verify_report import CheckRow, VerificationReport
+from algo_tracer.verify.report import CheckRow, VerificationReport
 
 ROOT = Path(__file__).resolve().parents[1]
 _MEMBERS = frozenset(_store.abstract_store_members())

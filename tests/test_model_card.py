@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from algo_tracer import Manifest, ModelCardInfo, StageKind
-from algo_tracer.manifest import StageEntry
-from algo_tracer.model_card import write_model_card
+from algo_tracer.documents.manifest import StageEntry
+from algo_tracer.documents.model_card import write_model_card
 
 EXPERIMENT = "7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n"
 

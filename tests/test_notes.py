@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algo_tracer.errors import InputError, VerificationError
-from algo_tracer.merkle import MerkleTree, merkle_root, verify_inclusion
-from algo_tracer.notes import (
+from algo_tracer.format.merkle import MerkleTree, merkle_root, verify_inclusion
+from algo_tracer.format.notes import (
     MAX_NOTE_BYTES,
     MAX_NOTES_PER_GROUP,
     NOTE_PREFIX,
@@ -34,7 +34,7 @@ from algo_tracer.notes import (
     lease_for,
     pack_notes,
 )
-from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
+from algo_tracer.format.records import NoteRecord, RecordKind, encode_leaf
 
 VECTORS = Path(__file__).parent / "vectors" / "notes-v1.json"
 METRIC, TEXT = RecordKind.METRIC, RecordKind.TEXT

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from algo_tracer.journal import ExperimentRow, Journal
-from algo_tracer.record_log import RecordLog
-from algo_tracer.records import RecordKind
+from algo_tracer.format.records import RecordKind
+from algo_tracer.record.journal import ExperimentRow, Journal
+from algo_tracer.record.pending_log import RecordLog
 
 EXP = bytes(range(32))
 

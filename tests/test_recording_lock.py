@@ -9,14 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from algo_tracer.recording_lock import RecordingLock
+from algo_tracer.record.process_lock import RecordingLock
 
 EID = bytes(range(32))
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from algo_tracer.recording_lock import RecordingLock
+    from algo_tracer.record.process_lock import RecordingLock
     assert RecordingLock(Path(sys.argv[1]), bytes(range(32))).acquire()
     print("held", flush=True)
     time.sleep(60)

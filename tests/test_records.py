@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from algo_tracer.errors import InputError
-from algo_tracer.records import (
+from algo_tracer.format.records import (
     CANONICAL_NAN_BITS,
     MAX_NAME_BYTES,
     MAX_TEXT_BYTES,

@@ -21,17 +21,21 @@ from typing import Any
 import pytest
 from algosdk import account, encoding
 
-from algo_tracer import chain, events, hashing, notes
-from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
-from algo_tracer.boxes import Header, Stage
-from algo_tracer.bundle import Bundle, verify_bundle
+from algo_tracer import hashing
+from algo_tracer.documents.manifest import (
+    BatchEntry,
+    Manifest,
+    PrivateRecord,
+    StageEntry,
+    StageKind,
+)
 from algo_tracer.errors import InputError, ReproducibilityError, VerificationError
-from algo_tracer.ids import format_id
-from algo_tracer.manifest import BatchEntry, Manifest, PrivateRecord, StageEntry, StageKind
-from algo_tracer.merkle import MerkleTree
-from algo_tracer.progress import Progress
-from algo_tracer.records import NoteRecord, RecordKind, derive_salt, encode_leaf
-from algo_tracer.txn_proof import (
+from algo_tracer.format import chain, events, notes
+from algo_tracer.format.boxes import Header, Stage
+from algo_tracer.format.ids import format_id
+from algo_tracer.format.merkle import MerkleTree
+from algo_tracer.format.records import NoteRecord, RecordKind, derive_salt, encode_leaf
+from algo_tracer.format.txn_proof import (
     BlockHeader,
     TxnProof,
     decode_msgpack,
@@ -40,8 +44,11 @@ from algo_tracer.txn_proof import (
     txid_of,
     verify_txn_inclusion,
 )
+from algo_tracer.progress import Progress
 from algo_tracer.verify import check_reproducible
-from algo_tracer.verify_report import StageStatus, VerificationReport
+from algo_tracer.verify.bundle import Bundle, verify_bundle
+from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
+from algo_tracer.verify.report import StageStatus, VerificationReport
 
 VECTORS = Path(__file__).parent / "vectors"
 APP = 1234
@@ -591,7 +598,7 @@ def test_bundle_read_rejects_other_json(tmp_path: Path) -> None:
 
 
 def _data_manifest(tmp_path: Path, **data: Any) -> Manifest:
-    from algo_tracer.tracer import _describe
+    from algo_tracer.record.tracer import _describe
 
     entries = []
     for i, (name, value) in enumerate(data.items()):

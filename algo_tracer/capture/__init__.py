@@ -13,7 +13,7 @@ Example:
 Pineau et al.'s reproducibility checklist asks for the computing infrastructure, the software
 versions and dependencies, and the exact code. A snapshot records all of that; its `digest` goes
 on chain. A digest covers only what decides whether a rerun can reproduce a result. The other
-fields are kept for the reader. `algo_tracer.drift` reports changes in both kinds of field.
+fields are kept for the reader. `algo_tracer.verify.drift` reports changes in both kinds of field.
 
 * `EnvironmentSnapshot.digest`: Python implementation and version, OS family (``system``),
   machine architecture, every installed distribution (normalised name -> version) and the

@@ -5,5 +5,5 @@
 
 `algo_tracer.web.app.create_app()` builds the FastAPI application; it needs the `web` extra
 (`pip install 'algo-tracer[web]'`: FastAPI and uvicorn). This package's `__init__` and
-`commands` import neither, so the `algo-tracer` command line works without them.
+`algo_tracer.cli.serve` import neither, so the `algo-tracer` command line works without them.
 """

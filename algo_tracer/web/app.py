@@ -11,7 +11,7 @@
 | `GET /api/apps/{app_id}/experiments/{experiment_id}` | `ExperimentView`, else a `Problem` |
 | `GET /api/openapi.json` | the OpenAPI schema of the above |
 
-Every verdict comes from `algo_tracer.verify.verify_experiment`, the function behind
+Every verdict comes from `algo_tracer.verify.experiment.verify_experiment`, the function behind
 `algo-tracer verify`; this module only arranges its report as a timeline and names the state
 when there is no report (unknown experiment or app, network down, Indexer behind). Files are
 never sent here: the page hashes them in the browser (Web Crypto) and compares the digests.
@@ -37,9 +37,9 @@ from pydantic import BaseModel, Field
 from algo_tracer import __version__
 from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, InputError, NetworkError
-from algo_tracer.ids import format_id, parse_id
-from algo_tracer.verify import verify_experiment
-from algo_tracer.verify_report import FAILING_STATUSES, VerificationReport
+from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.report import FAILING_STATUSES, VerificationReport
 
 __all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
 
@@ -134,7 +134,7 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
 
     Args:
         algorand: The network to read (algod + Indexer); default: `ALGOD_*` and `INDEXER_*`
-            as in `algo_tracer.config`, LocalNet when `ALGOD_SERVER` is unset.
+            as in `algo_tracer.network.settings`, LocalNet when `ALGOD_SERVER` is unset.
         default_app_id: Registry app offered by the page; default `ALGO_TRACER_APP_ID`.
         indexer_timeout: Seconds a lookup waits for the Indexer before answering
             `indexer_behind` (the page then retries by itself).

@@ -36,7 +36,7 @@ from algokit_utils import (
 )
 
 from algo_tracer.errors import NetworkError
-from algo_tracer.indexer import wait_for_round
+from algo_tracer.network.indexer import wait_for_round
 
 if TYPE_CHECKING:
     from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (

@@ -18,7 +18,7 @@ import algopy
 from algopy import Bytes, UInt64, arc4
 from algopy_testing import AlgopyTestContext
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 from smart_contracts.experiment_registry.contract import ExperimentRegistry
 
 EVENT_SIGNATURES = {

@@ -1,4 +1,4 @@
-"""The on-chain head equals the head recomputed in plain Python (algo_tracer.chain).
+"""The on-chain head equals the head recomputed in plain Python (algo_tracer.format.chain).
 
 Two replays: the published test vector of docs/onchain-format.md, and a long random history of
 stages, anchors and a seal over many rounds, checked the way a verifier would (section 7 of the
@@ -17,7 +17,7 @@ import pytest
 from algopy_testing import AlgopyTestContext
 from registry_harness import EXP_ID, METADATA, START_ROUND, Event, Registry, decode_stage
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "onchain-format.md"
 

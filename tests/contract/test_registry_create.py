@@ -13,7 +13,7 @@ from registry_harness import (
     Registry,
 )
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 
 
 def test_create_stores_a_177_byte_header_laid_out_as_documented(registry: Registry) -> None:

@@ -1,8 +1,8 @@
 """Random sequences of calls keep the registry's invariants (hypothesis + the offline emulator).
 
 Invariants after every call: the on-chain head equals the fold of the accepted calls
-(algo_tracer.chain), only the owner's writes are accepted, writes with a stale or future index
-are rejected, and once sealed nothing changes. A rejected call leaves the header as it was.
+(algo_tracer.format.chain), only the owner's writes are accepted, writes with a stale or future
+index are rejected, and once sealed nothing changes. A rejected call leaves the header as it was.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from registry_harness import EXP_ID, METADATA, START_ROUND, Registry, stage_digest
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 from smart_contracts.experiment_registry.contract import ExperimentRegistry
 
 OPS = st.lists(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from registry_harness import EXP_ID, START_ROUND, Registry, decode_stage, stage_digest
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 
 
 def test_get_experiment_returns_the_header_box(opened: Registry) -> None:

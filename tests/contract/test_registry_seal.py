@@ -6,7 +6,7 @@ import algopy
 import pytest
 from registry_harness import EXP_ID, RETURN_PREFIX, START_ROUND, Registry
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 
 FINAL = b"\xf1" * 32
 

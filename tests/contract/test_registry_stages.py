@@ -6,7 +6,7 @@ import algopy
 import pytest
 from registry_harness import EXP_ID, RETURN_PREFIX, START_ROUND, Registry, stage_digest
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 
 
 def test_record_stage_stores_the_record_and_advances_the_header(opened: Registry) -> None:

@@ -22,8 +22,8 @@ from verify_helpers import (
 
 from algo_tracer import Tracer, format_id, parse_id
 from algo_tracer.cli import main
-from algo_tracer.notes import encode_note
-from algo_tracer.records import NoteRecord, RecordKind
+from algo_tracer.format.notes import encode_note
+from algo_tracer.format.records import NoteRecord, RecordKind
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ import pytest
 from algokit_utils import AlgoAmount, AlgorandClient, SigningAccount
 from algosdk import mnemonic, wordlist
 
-from algo_tracer import chain
+from algo_tracer.format import chain
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import APP_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]

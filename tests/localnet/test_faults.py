@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from algo_tracer import Manifest, Tracer, parse_id
-from algo_tracer.indexer import iter_transactions, wait_for_round
+from algo_tracer.format.notes import decode_note, experiment_note_prefix
 from algo_tracer.localnet import LocalNet
-from algo_tracer.notes import decode_note, experiment_note_prefix
+from algo_tracer.network.indexer import iter_transactions, wait_for_round
 
 
 def test_algod_restart_during_a_trace_loses_and_doubles_nothing(

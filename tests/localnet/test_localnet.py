@@ -13,8 +13,8 @@ from algosdk import transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
 
 from algo_tracer.cli import main
-from algo_tracer.indexer import iter_transactions, wait_for_round
 from algo_tracer.localnet import GENESIS_ID, LocalNet, LocalnetStatus, Ports
+from algo_tracer.network.indexer import iter_transactions, wait_for_round
 
 
 def test_funded_account_sends_payment_whose_note_reads_back(algorand: AlgorandClient) -> None:

@@ -23,11 +23,11 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
 from algo_tracer import Tracer
+from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.errors import VerificationError
 from algo_tracer.integrations.mlflow import _recorder
-from algo_tracer.manifest import Manifest, StageKind
 from algo_tracer.mlflow import AlgoTracerMlflowWarning, autotrace, configure, verify_mlflow_run
-from algo_tracer.verify_report import StageStatus, VerificationReport
+from algo_tracer.verify.report import StageStatus, VerificationReport
 
 
 @dataclass

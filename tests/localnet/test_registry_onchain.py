@@ -1,8 +1,8 @@
 """The ExperimentRegistry on the real local network (issue 4).
 
 Every test here talks to algod (and where said, the Indexer) of the running LocalNet, through
-the generated typed client and `algo_tracer.registry.Registry`. The module creates its own app,
-so box listings and minimum balances are not disturbed by other tests on the shared network.
+the generated typed client and `algo_tracer.network.registry.Registry`. The module creates its own
+app, so box listings and minimum balances are not disturbed by other tests on the shared network.
 
 The full lifecycle (create, 50 stages across the page boundary at 48, a full note-path anchor,
 seal) runs once, in the module fixture `journey`; several tests then check what it left behind:
@@ -32,18 +32,18 @@ from algosdk import encoding, error, transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner, TransactionWithSigner
 from algosdk.error import AlgodHTTPError
 
-from algo_tracer import chain
-from algo_tracer.boxes import decode_header, decode_page
 from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
-from algo_tracer.indexer import (
+from algo_tracer.format import chain
+from algo_tracer.format.boxes import decode_header, decode_page
+from algo_tracer.format.notes import decode_note, experiment_note_prefix, group_records, pack_notes
+from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.indexer import (
     iter_application_boxes,
     iter_application_logs,
     iter_transactions,
     wait_for_round,
 )
-from algo_tracer.notes import decode_note, experiment_note_prefix, group_records, pack_notes
-from algo_tracer.records import NoteRecord, RecordKind
-from algo_tracer.registry import Registry, SignedGroup
+from algo_tracer.network.registry import Registry, SignedGroup
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
     APP_SPEC,
     CreateExperimentArgs,
@@ -223,7 +223,7 @@ class Step:
     index: int
     round: int
     returned_head: bytes  # ABI return of the call
-    expected_head: bytes  # recomputed with algo_tracer.chain
+    expected_head: bytes  # recomputed with algo_tracer.format.chain
     min_balance_delta: int  # of the app account, across this step
 
 

@@ -17,10 +17,10 @@ import pytest
 from algokit_utils import AlgorandClient
 
 from algo_tracer import InputError, Manifest, Tracer, parse_id
-from algo_tracer.indexer import iter_transactions, wait_for_round
-from algo_tracer.merkle import MerkleTree, verify_inclusion
-from algo_tracer.notes import decode_note, experiment_note_prefix
-from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
+from algo_tracer.format.merkle import MerkleTree, verify_inclusion
+from algo_tracer.format.notes import decode_note, experiment_note_prefix
+from algo_tracer.format.records import NoteRecord, RecordKind, encode_leaf
+from algo_tracer.network.indexer import iter_transactions, wait_for_round
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))

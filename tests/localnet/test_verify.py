@@ -20,12 +20,12 @@ from verify_helpers import (
 )
 
 from algo_tracer import ReproducibilityError, Tracer, parse_id
-from algo_tracer.bundle import Bundle, export_bundle, verify_bundle
-from algo_tracer.indexer import wait_for_round
-from algo_tracer.notes import encode_note
-from algo_tracer.records import NoteRecord, RecordKind
+from algo_tracer.format.notes import encode_note
+from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.indexer import wait_for_round
 from algo_tracer.verify import check_reproducible, verify_experiment
-from algo_tracer.verify_report import StageStatus, VerificationReport
+from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
+from algo_tracer.verify.report import StageStatus, VerificationReport
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from web_helpers import client, free_port, lagging_indexer, serving
 
 from algo_tracer import Tracer, format_id
 from algo_tracer.verify import verify_experiment
-from algo_tracer.verify_report import VerificationReport
+from algo_tracer.verify.report import VerificationReport
 from algo_tracer.web.app import STATIC, create_app
 
 

@@ -43,7 +43,7 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="module")
 def iris(tmp_path_factory: pytest.TempPathFactory, localnet) -> tuple[ExperimentSummary, Path]:
-    from algo_tracer.demo import _example
+    from algo_tracer.cli.demo import _example
 
     out = tmp_path_factory.mktemp("iris")
     tracer = Tracer.from_environment(state_dir=tmp_path_factory.mktemp("state"))

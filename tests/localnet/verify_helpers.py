@@ -12,8 +12,8 @@ from typing import Any
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams, SigningAccount
 
 from algo_tracer import Manifest, Tracer, parse_id
-from algo_tracer.indexer import iter_transactions, wait_for_round
-from algo_tracer.notes import experiment_note_prefix
+from algo_tracer.format.notes import experiment_note_prefix
+from algo_tracer.network.indexer import iter_transactions, wait_for_round
 
 #: LocalNet's endpoints as environment variables (the well-known development token).
 LOCALNET_ENV = {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": "4001",

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from algo_tracer.integrations.mlflow._recorder import AlgoTracerMlflowWarning
     from algo_tracer.integrations.mlflow._store import AlgoTraceStore
     from algo_tracer.integrations.mlflow._verify import verify_mlflow_run
-    from algo_tracer.tracer import Tracer
+    from algo_tracer.record.tracer import Tracer
 
 __all__ = [
     "AlgoTraceStore",

@@ -21,7 +21,7 @@ from algo_tracer.integrations.mlflow._recorder import RECORDER
 from algo_tracer.integrations.mlflow._store import AlgoTraceStore, wrap
 
 if TYPE_CHECKING:
-    from algo_tracer.tracer import Tracer
+    from algo_tracer.record.tracer import Tracer
 
 _lock = threading.Lock()
 _open = 0

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from algo_tracer.format.records import MAX_NAME_BYTES
 from algo_tracer.hashing import DirectoryDigest, hash_directory
-from algo_tracer.records import MAX_NAME_BYTES
 
 #: Run artifact folder that holds the copy of the manifest; left out of the artifact digest.
 MANIFEST_ARTIFACT_DIR = "algotrace"

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from algo_tracer import hashing
+from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.integrations.mlflow import _content, _context
-from algo_tracer.manifest import Manifest, StageKind
 
 if TYPE_CHECKING:
-    from algo_tracer.tracer import Experiment, StageReceipt, Tracer
+    from algo_tracer.record.tracer import Experiment, StageReceipt, Tracer
 
 STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
 #: Experiment ids of a resumed run's earlier segments, oldest first, comma-separated.
@@ -99,7 +99,7 @@ class Recorder:
                 if self.options.tracer_factory is not None:
                     self._tracer = self.options.tracer_factory()
                 else:
-                    from algo_tracer.tracer import Tracer
+                    from algo_tracer.record.tracer import Tracer
 
                     self._tracer = Tracer.from_environment()
             return self._tracer
@@ -178,7 +178,7 @@ class Recorder:
     def _warn_if_unfinished(self, run_id: str, experiment_id: str) -> None:
         # A crash can leave the previous segment unsealed. It may also still be recording in
         # another process, so it is never sealed from here: the journal keeps it for `resume`.
-        from algo_tracer.ids import parse_id
+        from algo_tracer.format.ids import parse_id
 
         try:
             unfinished = {row.id for row in self.tracer().journal.experiments(unfinished=True)}

@@ -1,7 +1,7 @@
 """`verify_mlflow_run`: check an MLflow run against its on-chain record. Internal: no
 stability promise; the public names are in `algo_tracer.integrations.mlflow`.
 
-Steps 1-8 are `algo_tracer.verify.verify_experiment` on the experiment named by the run's
+Steps 1-8 are `algo_tracer.verify.experiment.verify_experiment` on the experiment named by the run's
 ``algotrace.*`` tags. Step 9 (this module) then re-reads the run from the MLflow tracking
 store and its artifact store, hashes it by the rules of `_content`, and compares each digest
 with the on-chain digest of the stage recorded for it (docs/mlflow.md, "Verification").
@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from algo_tracer import hashing
-from algo_tracer._verify_local import mapping_diff
+from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
-from algo_tracer.manifest import Manifest
 from algo_tracer.progress import Progress
-from algo_tracer.verify_report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
+from algo_tracer.verify.local_copies import mapping_diff
+from algo_tracer.verify.report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
 
 STEP = 9
 
@@ -58,7 +58,7 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from algo_tracer.verify import verify_experiment
+    from algo_tracer.verify.experiment import verify_experiment
 
     client = MlflowClient(tracking_uri=tracking_uri)
     try:
@@ -77,7 +77,7 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
             f"algotrace.app_id tags)" + (f"; its algotrace.status is {status!r}" if status else ""),
             fix="record runs with an 'algotrace+' tracking URI or inside autotrace()")
     if algorand is None:
-        from algo_tracer.config import algorand_from_environment
+        from algo_tracer.network.settings import algorand_from_environment
 
         algorand, genesis_id, genesis_hash, _ = algorand_from_environment()
         recorded = tags.get("algotrace.genesis_hash")

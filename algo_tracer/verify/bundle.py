@@ -9,7 +9,7 @@ A bundle holds the manifest, the registry's header and stage boxes, and every tr
 verification looks at (the registry calls that logged the experiment's events, every note
 transaction with the experiment's prefix, and the members of note-less anchor groups). Each
 transaction comes as its exact `SignedTxnInBlock` bytes from the block, with algod's SHA-256
-inclusion proof and the block header that proof commits to (`algo_tracer.txn_proof`).
+inclusion proof and the block header that proof commits to (`algo_tracer.format.txn_proof`).
 
 `verify_bundle(bundle, offline=True)` checks everything that needs no node: the inclusion
 proofs against the bundled headers' `txn256`, then steps 1-8 of docs/verification.md over the
@@ -35,24 +35,24 @@ from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
 from pydantic import BaseModel, ConfigDict, Field
 
-from algo_tracer import chain, notes
-from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
-from algo_tracer.boxes import decode_header, decode_page
-from algo_tracer.documents import read_model, write_text_atomic
+from algo_tracer.documents.atomic import read_model, write_text_atomic
+from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError, NetworkError, VerificationError
-from algo_tracer.events import decode_event
-from algo_tracer.ids import format_id, parse_id
-from algo_tracer.manifest import Manifest
-from algo_tracer.progress import Progress, track
-from algo_tracer.txn_proof import (
+from algo_tracer.format import chain, notes
+from algo_tracer.format.boxes import decode_header, decode_page
+from algo_tracer.format.events import decode_event
+from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.format.txn_proof import (
     BlockHeader,
     ProvenTxn,
     TxnProof,
     split_block,
     verify_txn_inclusion,
 )
-from algo_tracer.verify import gather_evidence
-from algo_tracer.verify_report import CheckRow, Finding, VerificationReport
+from algo_tracer.progress import Progress, track
+from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
+from algo_tracer.verify.experiment import gather_evidence
+from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
 __all__ = ["BUNDLE_FORMAT", "Bundle", "BundleBlock", "BundleTxn", "export_bundle",
            "verify_bundle"]

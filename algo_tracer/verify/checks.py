@@ -1,8 +1,9 @@
 """The checks of docs/verification.md, steps 1-8, over evidence already fetched (internal).
 
 `run_checks` is pure: it sees the chain only through an `Evidence` value, which
-`algo_tracer.verify` builds from algod and the Indexer and `algo_tracer.bundle` from the proven
-transactions of a bundle. The two sources are therefore judged by exactly the same code.
+`algo_tracer.verify.evidence` builds from algod and the Indexer and `algo_tracer.verify.bundle`
+from the proven transactions of a bundle. The two sources are therefore judged by exactly the
+same code.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 
 from algosdk import encoding
 
-from algo_tracer import chain
-from algo_tracer._verify_local import local_digest
-from algo_tracer.boxes import Header, Stage
+from algo_tracer.documents.manifest import BatchEntry, Manifest, StageKind
 from algo_tracer.errors import InputError, VerificationError
-from algo_tracer.events import (
+from algo_tracer.format import chain
+from algo_tracer.format.boxes import Header, Stage
+from algo_tracer.format.events import (
     BatchAnchored,
     Event,
     ExperimentCreated,
@@ -28,12 +29,12 @@ from algo_tracer.events import (
     StageRecorded,
     decode_event,
 )
-from algo_tracer.manifest import BatchEntry, Manifest, StageKind
-from algo_tracer.merkle import merkle_root, verify_inclusion
-from algo_tracer.notes import DecodedNote, decode_note, group_records
+from algo_tracer.format.merkle import merkle_root, verify_inclusion
+from algo_tracer.format.notes import DecodedNote, decode_note, group_records
+from algo_tracer.format.records import NoteRecord, RecordKind, encode_leaf
 from algo_tracer.progress import Progress
-from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
-from algo_tracer.verify_report import (
+from algo_tracer.verify.local_copies import local_digest
+from algo_tracer.verify.report import (
     BatchRow,
     CheckRow,
     Finding,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from algo_tracer.ids import format_id
-from algo_tracer.journal import Journal
-from algo_tracer.manifest import (
+from algo_tracer.documents.manifest import (
     BatchEntry,
     Manifest,
     PrivateRecord,
@@ -12,8 +10,10 @@ from algo_tracer.manifest import (
     StageEntry,
     StageKind,
 )
-from algo_tracer.merkle import MerkleTree
-from algo_tracer.records import derive_salt, encode_leaf
+from algo_tracer.format.ids import format_id
+from algo_tracer.format.merkle import MerkleTree
+from algo_tracer.format.records import derive_salt, encode_leaf
+from algo_tracer.record.journal import Journal
 
 
 def build_manifest(journal: Journal, experiment_id: bytes, *,

@@ -3,7 +3,7 @@
 Every write to the ExperimentRegistry logs one event: a 4-byte selector followed by the ARC-4
 encoding of its fields, all static, so each event has a fixed length. A verifier reads them from
 the Indexer (`/v2/applications/{id}/logs`) or from the transaction's apply data in a block, and
-replays them with `algo_tracer.chain`.
+replays them with `algo_tracer.format.chain`.
 
     >>> log = (STAGE_RECORDED + bytes(32) + (0).to_bytes(8, "big") + bytes([1]) + bytes(32)
     ...        + (7).to_bytes(8, "big") + bytes(32))

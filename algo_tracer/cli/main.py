@@ -10,10 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from algo_tracer import commands, demo
+from algo_tracer.cli import demo, experiment, localnet, serve
 from algo_tracer.errors import AlgoTracerError, VerificationError
-from algo_tracer.localnet import commands as localnet_commands
-from algo_tracer.web import commands as web_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--verbose", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands.add_parsers(sub)
-    localnet_commands.add_parser(sub)
+    experiment.add_parsers(sub)
+    localnet.add_parser(sub)
     demo.add_parser(sub)
-    web_commands.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 
@@ -49,6 +47,3 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 2
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ to the manifest as a whole (`Manifest.final_digest()`).
 
 Manifests come back from disk and from other people, so they are parsed strictly (pydantic).
 The JSON schemas are committed as docs/manifest.schema.json and docs/model-card.schema.json
-(regenerate with `python -m algo_tracer.schemas docs`).
+(regenerate with `python -m algo_tracer.documents.schemas docs`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from algo_tracer.documents import read_model, write_text_atomic
+from algo_tracer.documents.atomic import read_model, write_text_atomic
 from algo_tracer.errors import InputError
+from algo_tracer.format.merkle import MerkleProof
 from algo_tracer.hashing import canonical_json, hash_bytes
-from algo_tracer.merkle import MerkleProof
 
 MANIFEST_FORMAT = "algo-tracer-manifest/v1"
 FINAL_DIGEST_DOMAIN = "algotrace/v1/manifest"

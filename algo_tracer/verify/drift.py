@@ -2,7 +2,7 @@
 
 Example:
     >>> from algo_tracer.capture import capture_environment
-    >>> from algo_tracer.drift import diff_environments, format_drift
+    >>> from algo_tracer.verify.drift import diff_environments, format_drift
     >>> recorded = capture_environment()
     >>> old = recorded.model_copy(update={"packages": {**recorded.packages, "numpy": "1.0.0"}})
     >>> [d.message for d in diff_environments(old, recorded)][0].startswith("numpy 1.0.0 -> ")

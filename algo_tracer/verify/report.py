@@ -1,7 +1,7 @@
 """The verification report: what was checked, what held, and what did not (pydantic, JSON).
 
 A report is produced by `algo_tracer.verify.verify_experiment` (from algod and the Indexer) and
-by `algo_tracer.bundle.verify_bundle` (from a proof bundle). `ok` is True only when no check
+by `algo_tracer.verify.bundle.verify_bundle` (from a proof bundle). `ok` is True only when no check
 failed and no finding is an error; warnings (a stranger posting notes with the experiment's
 prefix, an unsealed experiment) are shown but do not fail it. The numbered steps are those of
 docs/verification.md.

@@ -25,9 +25,9 @@ from algosdk import transaction
 from algosdk.atomic_transaction_composer import TransactionSigner
 from algosdk.error import AlgodHTTPError, ConfirmationTimeoutError, TransactionRejectedError
 
-from algo_tracer import chain
-from algo_tracer.boxes import Header, Stage, decode_header, decode_page, read_box
 from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
+from algo_tracer.format import chain
+from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page, read_box
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
     APP_SPEC,
     AnchorBatchArgs,

@@ -12,7 +12,7 @@ An odd node is promoted, never paired with a copy of itself, so the CVE-2012-245
 The empty tree is rejected: an anchor always covers at least one record.
 
 Example:
-    >>> from algo_tracer.merkle import MerkleTree, is_included, verify_inclusion
+    >>> from algo_tracer.format.merkle import MerkleTree, is_included, verify_inclusion
     >>> leaves = [b"a", b"b", b"c"]
     >>> tree = MerkleTree(leaves)
     >>> proof = tree.proof(2)

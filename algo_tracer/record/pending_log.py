@@ -16,8 +16,8 @@ import json
 import os
 import threading
 
-from algo_tracer.journal import Journal
-from algo_tracer.records import RecordKind
+from algo_tracer.format.records import RecordKind
+from algo_tracer.record.journal import Journal
 
 _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 

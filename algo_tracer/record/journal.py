@@ -8,12 +8,12 @@ that only moves forward:
 
 A write that was submitted but never seen confirmed (crash, network cut) is resolved on resume
 from the chain itself: the contract's expected-index check makes a second landing impossible, so
-the resolver only has to ask "did index N land?" (see `algo_tracer.writer`).
+the resolver only has to ask "did index N land?" (see `algo_tracer.record.writer`).
 
 WAL with synchronous=NORMAL survives the process being killed at any point (the data is in the OS
 page cache before a call returns); it does not promise to survive a power cut. High-volume
-records reach the journal through `algo_tracer.record_log`, an append-only file per experiment
-that the writer thread ingests in batches, with the same guarantee.
+records reach the journal through `algo_tracer.record.pending_log`, an append-only file per
+experiment that the writer thread ingests in batches, with the same guarantee.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from algo_tracer.errors import JournalError
-from algo_tracer.records import NoteRecord, RecordKind
+from algo_tracer.format.records import NoteRecord, RecordKind
 
 SCHEMA_VERSION = 1
 

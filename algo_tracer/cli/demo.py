@@ -33,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     say = _say
     if not os.environ.get("ALGOD_SERVER"):
-        from algo_tracer.localnet.commands import ensure_running
+        from algo_tracer.cli.localnet import ensure_running
 
         say("1/5 local network")
         ensure_running()
     else:
         say(f"1/5 network from ALGOD_SERVER={os.environ['ALGOD_SERVER']}")
 
-    from algo_tracer.tracer import Tracer
+    from algo_tracer.record.tracer import Tracer
 
     say("2/5 registry (deployed on first use)")
     tracer = Tracer.from_environment()
@@ -53,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
     summary = _example().main(out, tracer)
     say(f"    {summary}")
 
-    from algo_tracer.bundle import export_bundle
-    from algo_tracer.ids import parse_id
-    from algo_tracer.manifest import Manifest
-    from algo_tracer.verify import verify_experiment
+    from algo_tracer.documents.manifest import Manifest
+    from algo_tracer.format.ids import parse_id
+    from algo_tracer.verify.bundle import export_bundle
+    from algo_tracer.verify.experiment import verify_experiment
 
     say("4/5 verifying from the chain (algod boxes + Indexer)")
     manifest = Manifest.read(summary.manifest_path)

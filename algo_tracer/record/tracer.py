@@ -1,6 +1,6 @@
 """The user API: trace the stages of an experiment onto the chain from a training script.
 
-    tracer = Tracer.from_environment()          # LocalNet by default; see algo_tracer.config
+    tracer = Tracer.from_environment()     # LocalNet by default; see algo_tracer.network.settings
     with tracer.experiment("iris-logreg", seed=42) as exp:
         exp.trace_environment()
         exp.trace_code(".")
@@ -31,9 +31,10 @@ from typing import Any
 from algosdk import encoding
 from algosdk.error import AlgodHTTPError
 
-from algo_tracer import chain, hashing
-from algo_tracer.config import Settings, settings_from_environment
-from algo_tracer.datasheet import DatasheetInfo, write_datasheet
+from algo_tracer import hashing
+from algo_tracer.documents.datasheet import DatasheetInfo, write_datasheet
+from algo_tracer.documents.manifest import Manifest, StageKind, stage_label
+from algo_tracer.documents.model_card import ModelCardInfo, write_model_card
 from algo_tracer.errors import (
     AlgoTracerError,
     ExperimentBusyError,
@@ -42,16 +43,16 @@ from algo_tracer.errors import (
     JournalError,
     NetworkError,
 )
-from algo_tracer.ids import format_id, new_experiment_id
-from algo_tracer.journal import ExperimentRow, Journal
-from algo_tracer.manifest import Manifest, StageKind, stage_label
-from algo_tracer.model_card import ModelCardInfo, write_model_card
-from algo_tracer.record_log import RecordLog
-from algo_tracer.recording_lock import RecordingLock
-from algo_tracer.records import NoteRecord, RecordKind
-from algo_tracer.registry import Registry
-from algo_tracer.reporting import build_manifest
-from algo_tracer.writer import BackgroundWriter, Writer
+from algo_tracer.format import chain
+from algo_tracer.format.ids import format_id, new_experiment_id
+from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.registry import Registry
+from algo_tracer.network.settings import Settings, settings_from_environment
+from algo_tracer.record.journal import ExperimentRow, Journal
+from algo_tracer.record.manifest_builder import build_manifest
+from algo_tracer.record.pending_log import RecordLog
+from algo_tracer.record.process_lock import RecordingLock
+from algo_tracer.record.writer import BackgroundWriter, Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
 NOTIFY_EVERY = 1024
@@ -162,7 +163,7 @@ class Tracer:
     def resume(self, experiment_id: bytes | None = None) -> list[ExperimentSummary]:
         """Finish interrupted experiments from the journal: send what is missing, seal, write.
 
-        Safe to run any number of times; nothing is recorded twice (see algo_tracer.writer).
+        Safe to run any number of times; nothing is recorded twice (see algo_tracer.record.writer).
         A run whose own process never reached `finish()` (killed, Ctrl-C, crashed) is sealed
         with the outcome ``interrupted``, so its record does not claim it completed.
         """

@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from algosdk.error import AlgodHTTPError
 from algosdk.transaction import PaymentTxn
 
-from algo_tracer import notes
 from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
-from algo_tracer.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
-from algo_tracer.merkle import merkle_root
-from algo_tracer.record_log import RecordLog
-from algo_tracer.records import NoteRecord, derive_salt, encode_leaf
-from algo_tracer.registry import Confirmed, Registry, SignedGroup
+from algo_tracer.format import notes
+from algo_tracer.format.merkle import merkle_root
+from algo_tracer.format.records import NoteRecord, derive_salt, encode_leaf
+from algo_tracer.network.registry import Confirmed, Registry, SignedGroup
+from algo_tracer.record.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
+from algo_tracer.record.pending_log import RecordLog
 
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
 PRIVATE_BATCH = 10_000

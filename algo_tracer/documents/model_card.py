@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from algo_tracer.documents import write_text_atomic
-from algo_tracer.manifest import Manifest, StageKind
+from algo_tracer.documents.atomic import write_text_atomic
+from algo_tracer.documents.manifest import Manifest, StageKind
 
 NOT_GIVEN = "Not provided."
 

@@ -6,8 +6,8 @@ A note is `NOTE_PREFIX` + a version-1 payload; docs/note-format.md specifies it 
 Every note is at most 1,024 bytes including the prefix (MaxTxnNoteBytes before consensus v42).
 
 Example:
-    >>> from algo_tracer.notes import decode_note, pack_notes
-    >>> from algo_tracer.records import NoteRecord, RecordKind
+    >>> from algo_tracer.format.notes import decode_note, pack_notes
+    >>> from algo_tracer.format.records import NoteRecord, RecordKind
     >>> records = [
     ...     NoteRecord(seq=i, kind=RecordKind.METRIC, name="loss", step=i, value=1 / (i + 1))
     ...     for i in range(1000)
@@ -32,8 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from algo_tracer.errors import InputError, VerificationError
-from algo_tracer.merkle import merkle_root
-from algo_tracer.records import (
+from algo_tracer.format.merkle import merkle_root
+from algo_tracer.format.records import (
     CANONICAL_NAN_BITS,
     MAX_TEXT_BYTES,
     MAX_UINT63,

@@ -3,10 +3,10 @@
 A record is one item of an experiment's note stream. `seq` numbers the stream 0, 1, 2, ...
 without gaps over the whole experiment, so a verifier can prove that nothing is missing or
 duplicated. `encode_leaf` gives the record's canonical bytes: they are what the Merkle tree
-hashes, and they do not depend on how records were packed into notes (`algo_tracer.notes`).
+hashes, and they do not depend on how records were packed into notes (`algo_tracer.format.notes`).
 
 Example:
-    >>> from algo_tracer.records import NoteRecord, RecordKind, encode_leaf
+    >>> from algo_tracer.format.records import NoteRecord, RecordKind, encode_leaf
     >>> r = NoteRecord(seq=0, kind=RecordKind.METRIC, name="loss", step=1, value=0.25)
     >>> encode_leaf(r).hex()
     '01000000000000000000010000000000000001046c6f73733fd0000000000000'

@@ -23,8 +23,8 @@ from pydantic import ValidationError
 
 from algo_tracer import hashing
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
+from algo_tracer.documents.manifest import StageEntry, StageKind
 from algo_tracer.errors import AlgoTracerError
-from algo_tracer.manifest import StageEntry, StageKind
 from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
 

@@ -1,7 +1,7 @@
 """Verify a traced experiment against the chain, and gate a rerun on drift.
 
-    >>> from algo_tracer.config import algorand_from_environment
-    >>> from algo_tracer.verify import verify_experiment
+    >>> from algo_tracer.network.settings import algorand_from_environment
+    >>> from algo_tracer.verify.experiment import verify_experiment
     >>> algorand, *_ = algorand_from_environment()
     >>> report = verify_experiment(algorand, app_id, "GRZK4RZv...", manifest="manifest.json",
     ...                            artifacts_dir="outputs/")                   # doctest: +SKIP
@@ -11,10 +11,10 @@
 from the Indexer's application logs, and every note transaction carrying the experiment's note
 prefix, after waiting until the Indexer has caught up with the round the boxes were read at (so
 a lagging Indexer is reported as a network error, never as a missing record). The checks are
-the numbered steps of docs/verification.md (see `algo_tracer._verify_core`).
+the numbered steps of docs/verification.md (see `algo_tracer.verify.checks`).
 
 `check_reproducible` compares data, code and environment with a manifest *before* retraining
-and raises `ReproducibilityError` with a readable diff (algo_tracer.drift) when they drifted.
+and raises `ReproducibilityError` with a readable diff (algo_tracer.verify.drift) when they drifted.
 """
 
 from __future__ import annotations
@@ -29,23 +29,23 @@ from typing import Any, cast
 from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
 
-from algo_tracer import chain, notes
-from algo_tracer._verify_core import ChainTxn, Evidence, run_checks
-from algo_tracer._verify_local import local_digest
-from algo_tracer.boxes import decode_header, decode_page, read_box
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
-from algo_tracer.drift import Drift, diff_code, diff_digests, diff_environments, format_drift
+from algo_tracer.documents.manifest import Manifest, StageEntry, StageKind
 from algo_tracer.errors import ConfigError, InputError, NetworkError, ReproducibilityError
-from algo_tracer.events import BatchAnchored, decode_event
-from algo_tracer.ids import format_id, parse_id
-from algo_tracer.indexer import (
+from algo_tracer.format import chain, notes
+from algo_tracer.format.boxes import decode_header, decode_page, read_box
+from algo_tracer.format.events import BatchAnchored, decode_event
+from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.network.indexer import (
     iter_application_logs,
     iter_transactions,
     wait_for_round,
 )
-from algo_tracer.manifest import Manifest, StageEntry, StageKind
 from algo_tracer.progress import Progress, track
-from algo_tracer.verify_report import CheckRow, VerificationReport
+from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
+from algo_tracer.verify.drift import Drift, diff_code, diff_digests, diff_environments, format_drift
+from algo_tracer.verify.local_copies import local_digest
+from algo_tracer.verify.report import CheckRow, VerificationReport
 
 __all__ = ["check_reproducible", "gather_evidence", "verify_experiment"]
 

@@ -2,9 +2,9 @@
 
 Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
-signing account; `resume` and `deploy` do (see algo_tracer.config).
+signing account; `resume` and `deploy` do (see algo_tracer.network.settings).
 
-Exit codes (algo_tracer.cli): 0 verified, 1 a mismatch or tampering was found, 2 a usage,
+Exit codes (algo_tracer.cli.main): 0 verified, 1 a mismatch or tampering was found, 2 a usage,
 configuration or network error (e.g. the Indexer is down: never a false "verified").
 """
 
@@ -16,11 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError
-from algo_tracer.ids import format_id, parse_id
-from algo_tracer.manifest import Manifest
+from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.progress import Progress
-from algo_tracer.verify_report import FAILING_STATUSES, VerificationReport
+from algo_tracer.verify.report import FAILING_STATUSES, VerificationReport
 
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
@@ -119,13 +119,13 @@ def _load(args: argparse.Namespace, *,
 
 
 def _algorand() -> AlgorandClient:
-    from algo_tracer.config import algorand_from_environment  # lazy: keeps `--help` fast
+    from algo_tracer.network.settings import algorand_from_environment  # lazy: keeps `--help` fast
 
     return algorand_from_environment()[0]
 
 
 def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> VerificationReport:
-    from algo_tracer.verify import verify_experiment
+    from algo_tracer.verify.experiment import verify_experiment
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
@@ -149,7 +149,7 @@ def run_verify(args: argparse.Namespace) -> int:
                               "source", fix="export a bundle first: algo-tracer export ID -o B")
         report = _verify_network(args, args.artifacts)
     else:
-        from algo_tracer.bundle import Bundle, verify_bundle
+        from algo_tracer.verify.bundle import Bundle, verify_bundle
 
         bundle = Bundle.read(args.bundle)
         eid, manifest = _load(args, bundle_id=bundle.experiment_id)
@@ -174,7 +174,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from algo_tracer.bundle import export_bundle, verify_bundle
+    from algo_tracer.verify.bundle import export_bundle, verify_bundle
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
@@ -190,7 +190,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from algo_tracer.tracer import Tracer
+    from algo_tracer.record.tracer import Tracer
 
     eid = parse_id(args.experiment) if args.experiment else None
     tracer = Tracer.from_environment()
@@ -209,8 +209,8 @@ def run_hash(args: argparse.Namespace) -> int:
     """Each path's digest as `exp.trace_data(path)` / `trace_model(path)` records it."""
     import json
 
-    from algo_tracer._verify_local import hash_local_copy
     from algo_tracer.hashing import DirectoryDigest
+    from algo_tracer.verify.local_copies import hash_local_copy
 
     progress = _progress(args)
     for path in args.paths:

@@ -1,4 +1,7 @@
-"""The JSON schemas of what algo-tracer writes to disk: `python -m algo_tracer.schemas DIR`."""
+"""The JSON schemas of what algo-tracer writes to disk.
+
+    python -m algo_tracer.documents.schemas DIR
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from algo_tracer.datasheet import Datasheet
-from algo_tracer.manifest import Manifest
-from algo_tracer.model_card import ModelCard
+from algo_tracer.documents.datasheet import Datasheet
+from algo_tracer.documents.manifest import Manifest
+from algo_tracer.documents.model_card import ModelCard
 
 SCHEMAS = {"manifest": Manifest, "model-card": ModelCard, "datasheet": Datasheet}
 

@@ -14,8 +14,8 @@ from typing import Any
 from algosdk import encoding
 from algosdk.error import AlgodHTTPError
 
-from algo_tracer import chain
 from algo_tracer.errors import NetworkError, VerificationError
+from algo_tracer.format import chain
 
 _HEADER = struct.Struct(">32sQQBQQQ32s32s32sQ")
 assert _HEADER.size == chain.HEADER_SIZE

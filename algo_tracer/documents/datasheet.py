@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from algo_tracer.manifest import Manifest, StageKind
-from algo_tracer.model_card import NOT_GIVEN, write_document
+from algo_tracer.documents.manifest import Manifest, StageKind
+from algo_tracer.documents.model_card import NOT_GIVEN, write_document
 
 
 class DatasheetInfo(BaseModel):

@@ -1,0 +1,4 @@
+"""Our JSON documents: atomic write and read, the manifest, model card, datasheet and their schemas.
+
+Never imports `network`, `record` or `verify` (import-linter contract).
+"""

@@ -1,0 +1,5 @@
+"""The write path: the `Tracer` and `Experiment` API, the exactly-once writer, the SQLite journal,
+the pending-record log, the per-experiment process lock, and the manifest built from the journal.
+
+Never imports `verify` (import-linter contract).
+"""

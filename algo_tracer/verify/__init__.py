@@ -1,0 +1,21 @@
+"""The read path: verify an experiment from the chain or a proof bundle, and gate a rerun on drift.
+
+    from algo_tracer.verify import verify_experiment, check_reproducible
+
+Public modules: `experiment` (verify_experiment), `reproducible` (check_reproducible), `bundle`,
+`report` and `drift`; `evidence`, `checks` and `local_copies` are its insides. Never imports
+`record` (import-linter contract): verifying never reaches the write path.
+"""
+
+from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
+from algo_tracer.verify.experiment import check_reproducible, verify_experiment
+from algo_tracer.verify.report import VerificationReport
+
+__all__ = [
+    "Bundle",
+    "VerificationReport",
+    "check_reproducible",
+    "export_bundle",
+    "verify_bundle",
+    "verify_experiment",
+]
