@@ -18,7 +18,8 @@ from types import ModuleType
 
 from algo_tracer.errors import ConfigError
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "iris_sklearn.py"
+# algo_tracer/cli/demo.py -> the clone root, where examples/ lives.
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "iris_sklearn.py"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
