@@ -32,8 +32,9 @@ from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
 from algo_tracer.record.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
 from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
-from algo_tracer.verify.experiment import check_reproducible, verify_experiment
+from algo_tracer.verify.experiment import verify_experiment
 from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.reproducible import check_reproducible
 
 __version__ = "0.1.0"
 

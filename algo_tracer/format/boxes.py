@@ -1,20 +1,18 @@
-"""Reading and decoding the registry's boxes (on-chain format v1, docs/onchain-format.md).
+"""Decoding the registry's boxes (on-chain format v1, docs/onchain-format.md).
 
-Verification reads boxes straight from algod or the Indexer and decodes them here, without the
-generated client, so a verifier depends on the documented bytes only.
+Verification reads boxes straight from algod (`algo_tracer.network.algod.read_box`) or the
+Indexer and decodes them here, without the generated client, so a verifier depends on the
+documented bytes only.
 """
 
 from __future__ import annotations
 
-import base64
 import struct
 from dataclasses import dataclass
-from typing import Any
 
 from algosdk import encoding
-from algosdk.error import AlgodHTTPError
 
-from algo_tracer.errors import NetworkError, VerificationError
+from algo_tracer.errors import VerificationError
 from algo_tracer.format import chain
 
 _HEADER = struct.Struct(">32sQQBQQQ32s32s32sQ")
@@ -66,19 +64,3 @@ def decode_page(page: int, value: bytes) -> list[Stage]:
     base = page * chain.PAGE_CAPACITY
     return [Stage(base + i, *_STAGE.unpack_from(value, i * chain.STAGE_RECORD_SIZE))
             for i in range(len(value) // chain.STAGE_RECORD_SIZE)]
-
-
-def read_box(algod: Any, app_id: int, key: bytes) -> tuple[bytes, int] | None:
-    """A box's value and the round algod read it at, or None when the box does not exist."""
-    try:
-        box = algod.application_box_by_name(app_id, key)
-    except AlgodHTTPError as exc:
-        if exc.code == 404:
-            return None
-        raise NetworkError(f"reading box {key.hex()} of app {app_id} failed: {exc}",
-                           fix="check the app id and the network") from exc
-    except (OSError, TimeoutError) as exc:
-        raise NetworkError(f"algod could not be reached: {exc}",
-                           fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
-                           "localnet status`)") from exc
-    return base64.b64decode(box["value"]), int(box.get("round", 0))

@@ -10,18 +10,34 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
+from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError, IndexerHTTPError
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
-from algo_tracer.errors import NetworkError
+from algo_tracer.errors import ConfigError, NetworkError
+from algo_tracer.network.algod import Probe, public_url
 
 PAGE_LIMIT = 1000  # the Indexer's default page size; its maximum is operator-configured
 
 _HINT = ("check `algo-tracer localnet status` on LocalNet (conduit feeds the indexer), or the "
          "indexer configured through INDEXER_SERVER/INDEXER_PORT/INDEXER_TOKEN")
+
+
+def find_indexer(algorand: AlgorandClient) -> IndexerClient | None:
+    """The configured Indexer's client, or None when no Indexer is configured."""
+    return algorand.client.indexer_if_present
+
+
+def require_indexer(algorand: AlgorandClient) -> IndexerClient:
+    """The configured Indexer's client; `ConfigError` when there is none."""
+    indexer = find_indexer(algorand)
+    if indexer is None:
+        raise ConfigError("no Indexer is configured, and verification needs one",
+                          fix="set INDEXER_SERVER, INDEXER_PORT and INDEXER_TOKEN")
+    return indexer
 
 
 def indexer_call[T](what: str, call: Callable[[], T]) -> T:
@@ -35,12 +51,13 @@ def indexer_call[T](what: str, call: Callable[[], T]) -> T:
                            fix=_HINT) from exc
 
 
-def iter_transactions(indexer: IndexerClient, **filters: Any) -> Iterator[dict]:
+def iter_transactions(indexer: IndexerClient, **filters: Any) -> Iterator[dict[str, Any]]:
     """Every transaction matching `filters` (search_transactions keywords), all pages."""
     yield from _pages(indexer.search_transactions, "transactions", "transaction search", filters)
 
 
-def iter_application_logs(indexer: IndexerClient, app_id: int, **filters: Any) -> Iterator[dict]:
+def iter_application_logs(indexer: IndexerClient, app_id: int,
+                          **filters: Any) -> Iterator[dict[str, Any]]:
     """Every log entry of an application (ARC-28 events and ABI returns), all pages."""
     yield from _pages(lambda **kw: indexer.application_logs(app_id, **kw), "log-data",
                       f"logs of application {app_id}", filters)
@@ -55,7 +72,8 @@ def iter_application_boxes(indexer: IndexerClient, app_id: int) -> Iterator[byte
         yield base64.b64decode(box["name"])
 
 
-def _pages(search: Callable[..., dict], key: str, what: str, filters: dict) -> Iterator[dict]:
+def _pages(search: Callable[..., dict[str, Any]], key: str, what: str,
+           filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
     next_token: str | None = None
     while True:
         page = indexer_call(
@@ -110,10 +128,34 @@ def wait_for_round(indexer: IndexerClient, target_round: int, *,
         f"within {timeout:.0f} s", fix=_HINT)
 
 
+def wait_for_indexer(algorand: AlgorandClient, target_round: int, *, timeout: float = 60.0,
+                     on_behind: Callable[[int], None] | None = None) -> IndexerClient:
+    """The configured Indexer (`require_indexer`) once it has reached `target_round`.
+
+    `wait_for_round` with algod's round to name the lagging component.
+    """
+    indexer = require_indexer(algorand)
+    wait_for_round(indexer, target_round, algod=algorand.client.algod, timeout=timeout,
+                   on_behind=on_behind)
+    return indexer
+
+
+def probe_indexer(algorand: AlgorandClient) -> Probe | None:
+    """Ask the Indexer for its round (one request); None when no Indexer is configured."""
+    indexer = find_indexer(algorand)
+    if indexer is None:
+        return None
+    url = public_url(indexer.indexer_address)
+    try:
+        return Probe(url, int(indexer.health()["round"]))
+    except (IndexerHTTPError, OSError, TimeoutError, KeyError, ValueError) as exc:
+        return Probe(url, error=f"{type(exc).__name__}: {exc}")
+
+
 def _algod_round(algod: AlgodClient | None) -> int | None:
     if algod is None:
         return None
     try:
-        return int(algod.status()["last-round"])
+        return int(cast(dict[str, Any], algod.status())["last-round"])
     except (AlgodHTTPError, OSError, TimeoutError, KeyError):
         return None

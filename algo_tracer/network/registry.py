@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from functools import cached_property
+from typing import cast
 
 from algokit_utils import (
     AlgoAmount,
@@ -27,7 +28,14 @@ from algosdk.error import AlgodHTTPError, ConfirmationTimeoutError, TransactionR
 
 from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
 from algo_tracer.format import chain
-from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page, read_box
+from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page
+from algo_tracer.network.algod import (
+    ALGOD_ERRORS,
+    account_balance,
+    algod_call,
+    algod_error,
+    read_box,
+)
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
     APP_SPEC,
     AnchorBatchArgs,
@@ -118,7 +126,7 @@ class Registry:
         `first_round`/`last_round` are the group's validity window: the rounds within which
         the anchored records were submitted.
         """
-        params = self.algorand.client.algod.suggested_params()
+        params = algod_call("suggested parameters", self.algorand.client.algod.suggested_params)
         first, last = params.first, params.last
         call = self.client.params.anchor_batch(
             AnchorBatchArgs(id=experiment_id, expected_index=index, merkle_root=root,
@@ -136,9 +144,10 @@ class Registry:
         return self._sign([call])
 
     def _deposit(self, micro_algo: int) -> transaction.Transaction:
-        return self.algorand.create_transaction.payment(PaymentParams(
-            sender=self.sender, receiver=self.app_address,
-            amount=AlgoAmount(micro_algo=micro_algo)))
+        payment = PaymentParams(sender=self.sender, receiver=self.app_address,
+                                amount=AlgoAmount(micro_algo=micro_algo))
+        return algod_call("suggested parameters",
+                          lambda: self.algorand.create_transaction.payment(payment))
 
     @staticmethod
     def _refs(*keys: bytes, first: int | None = None,
@@ -154,12 +163,15 @@ class Registry:
                 composer.add_payment(item)
             else:
                 composer.add_app_call_method_call(item)
-        built = composer.build()
+        built = algod_call("suggested parameters", composer.build)
         signed = built.atc.gather_signatures()
         app_call = next(i for i, t in enumerate(signed)
                         if isinstance(t.transaction, transaction.ApplicationCallTxn))
         txn = signed[app_call].transaction
-        return SignedGroup(signed=list(signed), app_call=app_call,
+        # Our signer is one key (settings builds it from a mnemonic or a KMD account), so every
+        # transaction comes back as a plain SignedTransaction, never a multisig or logicsig one.
+        plain = cast(list[transaction.SignedTransaction], list(signed))
+        return SignedGroup(signed=plain, app_call=app_call,
                            first_valid=txn.first_valid_round, last_valid=txn.last_valid_round)
 
     # -- sending -------------------------------------------------------------------------------
@@ -172,10 +184,10 @@ class Registry:
         except AlgodHTTPError as exc:
             raise self._translate(exc, group) from exc
         except (OSError, TimeoutError) as exc:
-            raise NetworkError(f"algod could not be reached: {exc}",
-                               fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
-                               "localnet status`); the journal keeps the write for `resume`",
-                               ) from exc
+            raise algod_error(f"transaction group {txid}", exc,
+                              fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
+                              "localnet status`); the journal keeps the write for `resume`",
+                              ) from exc
         # Sent: from here on the group may land, so every failure means "outcome unknown".
         try:
             info = transaction.wait_for_confirmation(
@@ -189,11 +201,10 @@ class Registry:
             raise NetworkError(f"algod accepted transaction {txid}, then dropped it: {exc}",
                                fix="the journal keeps the write; `algo-tracer resume` settles "
                                "it from the chain") from exc
-        except (AlgodHTTPError, OSError, TimeoutError) as exc:
-            raise NetworkError(f"transaction {txid} was sent, but its confirmation could not "
-                               f"be read: {exc}",
-                               fix="check ALGOD_SERVER/ALGOD_PORT; `algo-tracer resume` settles "
-                               "the write from the chain") from exc
+        except ALGOD_ERRORS as exc:
+            raise algod_error(f"the confirmation of transaction {txid} (it was sent)", exc,
+                              fix="check ALGOD_SERVER/ALGOD_PORT; `algo-tracer resume` settles "
+                              "the write from the chain") from exc
         logs = [base64.b64decode(x) for x in info.get("logs", [])]
         head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
         return Confirmed(txid=txid, round=int(info["confirmed-round"]), head=head)
@@ -208,9 +219,9 @@ class Registry:
         if "overspend" in text or ("balance" in text and "below min" in text):
             need = sum(t.transaction.fee + getattr(t.transaction, "amt", 0) for t in group.signed)
             try:
-                acct = self.algorand.client.algod.account_info(self.sender)
-                have = f"it holds {acct['amount']} µA, {acct['min-balance']} µA of it locked"
-            except (AlgodHTTPError, OSError):
+                amount, locked = account_balance(self.algorand, self.sender)
+                have = f"it holds {amount} µA, {locked} µA of it locked"
+            except NetworkError:
                 have = "its balance could not be read"
             return InsufficientFundsError(
                 f"account {self.sender} cannot pay {need} µA for this write (fees and storage "
@@ -233,7 +244,7 @@ class Registry:
         return out[:count]
 
     def _box(self, key: bytes) -> bytes | None:
-        found = read_box(self.algorand.client.algod, self.app_id, key)
+        found = read_box(self.algorand, self.app_id, key)
         return found[0] if found else None
 
 

@@ -8,8 +8,9 @@ Public modules: `experiment` (verify_experiment), `reproducible` (check_reproduc
 """
 
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
-from algo_tracer.verify.experiment import check_reproducible, verify_experiment
+from algo_tracer.verify.experiment import verify_experiment
 from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.reproducible import check_reproducible
 
 __all__ = [
     "Bundle",

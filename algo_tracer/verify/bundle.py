@@ -23,16 +23,14 @@ proof no longer reaches the header, a manifest no longer hashes to the sealed di
 from __future__ import annotations
 
 import base64
-import functools
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from algokit_utils import AlgorandClient
-from algosdk.error import AlgodHTTPError
 from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.documents.atomic import read_model, write_text_atomic
@@ -49,9 +47,10 @@ from algo_tracer.format.txn_proof import (
     split_block,
     verify_txn_inclusion,
 )
+from algo_tracer.network.algod import genesis, read_block, read_box, transaction_proof
 from algo_tracer.progress import Progress, track
 from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
-from algo_tracer.verify.experiment import gather_evidence
+from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
 __all__ = ["BUNDLE_FORMAT", "Bundle", "BundleBlock", "BundleTxn", "export_bundle",
@@ -154,14 +153,13 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
                        ("group", [t for g in (ev.groups or {}).values() for t in g])):
         for t in txns:
             wanted.setdefault(t.txid, (t.round, role))
-    algod = algorand.client.algod
     blocks: dict[int, tuple[bytes, list[bytes]]] = {}
     out: list[BundleTxn] = []
     with track(progress, "inclusion proofs", total=len(wanted), unit="txns") as advance:
         for txid, (rnd, role) in sorted(wanted.items(), key=lambda x: x[1][0]):
             if rnd not in blocks:
-                blocks[rnd] = split_block(_block(algod, rnd))
-            out.append(_proven(algod, txid, rnd, role, blocks[rnd]))
+                blocks[rnd] = split_block(read_block(algorand, rnd))
+            out.append(_proven(algorand, txid, rnd, role, blocks[rnd]))
             advance(1)
     block_rows = []
     for rnd, (header_bytes, _) in sorted(blocks.items()):
@@ -182,12 +180,10 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     return bundle
 
 
-def _proven(algod: Any, txid: str, rnd: int, role: str,
+def _proven(algorand: AlgorandClient, txid: str, rnd: int, role: str,
             block: tuple[bytes, list[bytes]]) -> BundleTxn:
     """`txid` with algod's inclusion proof, checked against its block before it is handed out."""
-    response = _algod(functools.partial(algod.transaction_proof, rnd, txid, hashtype="sha256"),
-                      f"the proof of {txid}")
-    proof = TxnProof.from_algod(cast(dict[str, Any], response))
+    proof = TxnProof.from_algod(transaction_proof(algorand, rnd, txid))
     header, stibs = block
     stib = stibs[proof.idx] if proof.idx < len(stibs) else b""
     try:
@@ -292,26 +288,18 @@ def _step0_proofs(bundle: Bundle, report: VerificationReport
 def _step0_online(bundle: Bundle, algorand: AlgorandClient, headers: dict[int, BlockHeader],
                   report: VerificationReport) -> None:
     # (0b) Online: the bundled headers and header box are the chain's.
-    algod = algorand.client.algod
-    versions = cast(dict[str, Any], _algod(algod.versions, "report its version"))
-    if versions.get("genesis_hash_b64") != bundle.genesis_hash:
-        raise ConfigError(f"the node is on {versions.get('genesis_id')}, the bundle is from "
+    genesis_id, genesis_hash = genesis(algorand)
+    if genesis_hash != bundle.genesis_hash:
+        raise ConfigError(f"the node is on {genesis_id}, the bundle is from "
                           f"{bundle.genesis_id}", fix="point ALGOD_SERVER at the bundle's network")
     problems = []
     for rnd, h in sorted(headers.items()):
-        chain_header, _ = split_block(_block(algod, rnd, header_only=True))
+        chain_header, _ = split_block(read_block(algorand, rnd, header_only=True))
         if BlockHeader.from_bytes(chain_header).hash != h.hash:
             problems.append(f"block {rnd}: the bundled header is not the chain's")
     eid = parse_id(bundle.experiment_id)
-    try:
-        box = cast(dict[str, Any],
-                   algod.application_box_by_name(bundle.app_id, chain.header_key(eid)))
-        value = base64.b64decode(box["value"]).hex()
-    except AlgodHTTPError as exc:
-        if exc.code != 404:
-            raise NetworkError(f"algod could not read the header box: {exc}",
-                               fix="check ALGOD_SERVER") from exc
-        value = None
+    box = read_box(algorand, bundle.app_id, chain.header_key(eid))
+    value = None if box is None else box[0].hex()
     if value is None:
         problems.append(f"app {bundle.app_id} has no header box for this experiment")
     elif value != bundle.header_box:
@@ -379,23 +367,3 @@ def _unb64(text: str) -> bytes:
         return base64.b64decode(text, validate=True)
     except ValueError:
         return b""
-
-
-def _block(algod: Any, rnd: int, *, header_only: bool = False) -> bytes:
-    """A block (or its header alone) as msgpack bytes."""
-    kw = {"header_only": True} if header_only else {}
-    raw = _algod(functools.partial(algod.block_info, rnd, response_format="msgpack", **kw),
-                 f"the block of round {rnd}")
-    return cast(bytes, raw)
-
-
-def _algod[T](call: Callable[[], T], what: str) -> T:
-    try:
-        return call()
-    except AlgodHTTPError as exc:
-        raise NetworkError(f"algod refused {what}: {exc}",
-                           fix="proofs need the block: use an archival node for old rounds"
-                           ) from exc
-    except (OSError, TimeoutError) as exc:
-        raise NetworkError(f"algod could not be reached for {what}: {exc}",
-                           fix="check ALGOD_SERVER/ALGOD_PORT/ALGOD_TOKEN") from exc

@@ -9,6 +9,7 @@ docs/verification.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
@@ -25,7 +26,9 @@ __all__ = [
     "Finding",
     "StageRow",
     "StageStatus",
+    "TimelineRow",
     "VerificationReport",
+    "timeline_rows",
 ]
 
 REPORT_FORMAT = "algo-tracer-report/v1"
@@ -165,3 +168,40 @@ class VerificationReport(_Model):
                 f"experiment {self.experiment_id} failed verification:\n  "
                 + "\n  ".join(failures),
                 fix="see the report (algo-tracer verify --json) for every check")
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One write of an experiment (`timeline_rows`): its creation, a stage, a batch or its seal."""
+
+    type: Literal["created", "stage", "batch", "sealed"]
+    round: int | None
+    time: datetime | None
+    txid: str | None
+    recorder: str | None
+    stage: StageRow | None = None  # type "stage"
+    batch: BatchRow | None = None  # type "batch"
+
+
+def timeline_rows(r: VerificationReport) -> list[TimelineRow]:
+    """Every write of the experiment in chain order: created, stages, batches, sealed.
+
+    What `algo-tracer show` prints and the web page's timeline shows. Rows without a round
+    (stages missing on chain) go last; stages keep their index order within a round.
+    """
+    rows: list[tuple[int, int, TimelineRow]] = []
+    last = 1 << 62
+    if r.created_round is not None:
+        rows.append((r.created_round, 0, TimelineRow(
+            "created", r.created_round, r.created_time, r.created_txid, r.owner)))
+    for s in r.stages:
+        rows.append((s.round or last, 1, TimelineRow(
+            "stage", s.round, s.time, s.txid, s.recorder, stage=s)))
+    for b in r.batches:
+        rows.append((b.round or last, 1, TimelineRow(
+            "batch", b.round, b.time, b.txid, b.recorder, batch=b)))
+    if r.sealed_round is not None:
+        rows.append((r.sealed_round, 2, TimelineRow(
+            "sealed", r.sealed_round, r.sealed_time, r.sealed_txid, r.owner)))
+    rows.sort(key=lambda row: (row[0], row[1]))  # stable
+    return [row for _, _, row in rows]

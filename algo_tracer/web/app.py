@@ -19,14 +19,12 @@ never sent here: the page hashes them in the browser (Web Crypto) and compares t
 
 from __future__ import annotations
 
-import os
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from algokit_utils import AlgorandClient
-from algosdk.error import AlgodHTTPError, IndexerHTTPError
 from fastapi import FastAPI, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
@@ -35,18 +33,24 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from algo_tracer import __version__
-from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, InputError, NetworkError
 from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.network.algod import app_exists, probe_algod
+from algo_tracer.network.indexer import probe_indexer
+from algo_tracer.network.settings import MAX_APP_ID, app_id_from_environment
 from algo_tracer.verify.experiment import verify_experiment
-from algo_tracer.verify.report import FAILING_STATUSES, VerificationReport
+from algo_tracer.verify.report import (
+    FAILING_STATUSES,
+    TimelineRow,
+    VerificationReport,
+    timeline_rows,
+)
 
 __all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 LAG_TOLERANCE = 2  # rounds an Indexer may trail algod before the status calls it behind
 RETRY_AFTER = 5  # seconds the page waits before asking again while the Indexer is behind
-MAX_APP_ID = 2**64 - 1
 
 # The page loads nothing from elsewhere and can send nothing elsewhere (connect-src 'self'):
 # a dropped file cannot leave the browser even through a script injected into the page.
@@ -135,14 +139,14 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
     Args:
         algorand: The network to read (algod + Indexer); default: `ALGOD_*` and `INDEXER_*`
             as in `algo_tracer.network.settings`, LocalNet when `ALGOD_SERVER` is unset.
-        default_app_id: Registry app offered by the page; default `ALGO_TRACER_APP_ID`.
+        default_app_id: Registry app offered by the page; default `ALGO_TRACER_APP_ID`
+            (`ConfigError` when it is set to anything but an app id).
         indexer_timeout: Seconds a lookup waits for the Indexer before answering
             `indexer_behind` (the page then retries by itself).
     """
     client = algorand or AlgorandClient.from_environment()
     if default_app_id is None:
-        text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
-        default_app_id = int(text) if text.isdigit() else None
+        default_app_id = app_id_from_environment()
     app = FastAPI(title="algo-tracer", version=__version__, openapi_url="/api/openapi.json",
                   docs_url=None, redoc_url=None,  # their UIs load scripts from a CDN
                   description="Look up an experiment recorded with algo-tracer and verify it "
@@ -226,64 +230,48 @@ def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
 
 
 def timeline(r: VerificationReport) -> list[TimelineEntry]:
-    """Every write of the experiment in chain order: created, stages, batches, sealed."""
-    rows: list[tuple[int, int, TimelineEntry]] = []
-    last = 1 << 62  # rows without a round (stages missing on chain) go last
-    if r.created_round is not None:
-        rows.append((r.created_round, 0, TimelineEntry(
-            type="created", label="created", recorder=r.owner, round=r.created_round,
-            time=r.created_time, txid=r.created_txid, status="created", ok=True,
-            message="ExperimentCreated: the header box and the chain head begin")))
-    for s in r.stages:
-        rows.append((s.round or last, 1, TimelineEntry(
+    """Every write of the experiment in chain order (`timeline_rows`), as the page shows it."""
+    return [_timeline_entry(row) for row in timeline_rows(r)]
+
+
+def _timeline_entry(row: TimelineRow) -> TimelineEntry:
+    if (s := row.stage) is not None:
+        return TimelineEntry(
             type="stage", index=s.index, label=s.label, kind=s.kind,
             digest=f"sha256:{s.chain_digest}" if s.chain_digest else None,
             recorder=s.recorder, round=s.round, time=s.time, txid=s.txid,
-            status=s.status.value, ok=s.status not in FAILING_STATUSES, message=s.message)))
-    for b in r.batches:
-        rows.append((b.round or last, 1, TimelineEntry(
+            status=s.status.value, ok=s.status not in FAILING_STATUSES, message=s.message)
+    if (b := row.batch) is not None:
+        return TimelineEntry(
             type="batch", index=b.index,
             label="note batch" if b.private is False else "private batch",
             kind=f"{b.record_count} records from seq {b.first_seq}", digest=f"root:{b.root}",
             recorder=b.recorder, round=b.round, time=b.time, txid=b.txid, status=b.status,
-            ok=b.status != "mismatch", message=b.message)))
-    if r.sealed_round is not None:
-        rows.append((r.sealed_round, 2, TimelineEntry(
-            type="sealed", label="sealed", recorder=r.owner, round=r.sealed_round,
-            time=r.sealed_time, txid=r.sealed_txid, status="sealed", ok=True,
-            message="ExperimentSealed: nothing can be added any more")))
-    rows.sort(key=lambda row: (row[0], row[1]))  # stable: stages keep their index order
-    return [entry for _, _, entry in rows]
+            ok=b.status != "mismatch", message=b.message)
+    return TimelineEntry(
+        type=row.type, label=row.type, recorder=row.recorder, round=row.round, time=row.time,
+        txid=row.txid, status=row.type, ok=True,
+        message="ExperimentCreated: the header box and the chain head begin"
+        if row.type == "created" else "ExperimentSealed: nothing can be added any more")
 
 
 def network_status(algorand: AlgorandClient, default_app_id: int | None = None) -> NetworkStatus:
     """Probe algod and the Indexer (one request each)."""
-    algod = algorand.client.algod
-    genesis_id = None
-    algod_end = Endpoint(url=_public_url(algod.algod_address), ok=False)
-    try:
-        genesis_id = algod.versions()["genesis_id"]
-        algod_end.round, algod_end.ok = int(algod.status()["last-round"]), True
-    except (AlgodHTTPError, OSError, TimeoutError, KeyError, ValueError) as exc:
-        algod_end.error = f"{type(exc).__name__}: {exc}"
-    try:
-        indexer = algorand.client.indexer
-    except Exception:  # algokit-utils raises a bare ValueError when none is configured
-        indexer = None
-    index_end = Endpoint(url=_public_url(indexer.indexer_address) if indexer else None, ok=False)
-    if indexer is None:
-        index_end.error = "no Indexer configured: set INDEXER_SERVER, INDEXER_PORT, INDEXER_TOKEN"
+    a = probe_algod(algorand)
+    genesis_id = a.genesis_id
+    algod_end = Endpoint(url=a.url, ok=a.ok, round=a.round, error=a.error)
+    i = probe_indexer(algorand)
+    indexer = i is not None
+    if i is None:
+        index_end = Endpoint(url=None, ok=False, error="no Indexer configured: set "
+                             "INDEXER_SERVER, INDEXER_PORT, INDEXER_TOKEN")
     else:
-        try:
-            index_end.round, index_end.ok = int(indexer.health()["round"]), True
-        except (IndexerHTTPError, OSError, TimeoutError, KeyError, ValueError) as exc:
-            index_end.error = f"{type(exc).__name__}: {exc}"
+        index_end = Endpoint(url=i.url, ok=i.ok, round=i.round, error=i.error)
     lag = (algod_end.round - index_end.round
            if algod_end.round is not None and index_end.round is not None else None)
     status = NetworkStatus(state="ok", message="", genesis_id=genesis_id,
                            default_app_id=default_app_id, algod=algod_end, indexer=index_end,
-                           indexer_lag=lag,
-                           is_localnet=algorand.client.is_localnet() if algod_end.ok else None)
+                           indexer_lag=lag, is_localnet=a.is_localnet)
     if not algod_end.ok:
         status.state, status.message = "network_down", f"algod at {algod_end.url} does not answer"
     elif not index_end.ok:
@@ -319,14 +307,6 @@ def _network_problem(algorand: AlgorandClient, exc: NetworkError,
 
 def _app_missing(algorand: AlgorandClient, app_id: int) -> bool:
     try:
-        algorand.client.algod.application_info(app_id)
-    except AlgodHTTPError as exc:
-        return exc.code == 404
-    except (OSError, TimeoutError):
+        return not app_exists(algorand, app_id)
+    except NetworkError:  # cannot tell: not "unknown app"
         return False
-    return False
-
-
-def _public_url(address: str | None) -> str | None:
-    """The address without credentials (tokens travel in headers, never here)."""
-    return strip_url_credentials(address) if address else None
