@@ -598,11 +598,11 @@ def test_bundle_read_rejects_other_json(tmp_path: Path) -> None:
 
 
 def _data_manifest(tmp_path: Path, **data: Any) -> Manifest:
-    from algo_tracer.record.tracer import _describe
+    from algo_tracer.stages import describe
 
     entries = []
     for i, (name, value) in enumerate(data.items()):
-        digest, detail = _describe(value)
+        digest, detail = describe(value)
         entries.append(StageEntry(index=i, kind=StageKind.DATA, label=f"data:{name}",
                                   digest=digest.hex, detail=detail))
     return Synthetic(tmp_path).manifest(stages=entries, batches=[], private_records=[])

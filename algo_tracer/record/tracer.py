@@ -29,9 +29,8 @@ from types import TracebackType
 from typing import Any
 
 from algosdk import encoding
-from algosdk.error import AlgodHTTPError
 
-from algo_tracer import hashing
+from algo_tracer import hashing, stages
 from algo_tracer.documents.datasheet import DatasheetInfo, write_datasheet
 from algo_tracer.documents.manifest import Manifest, StageKind, stage_label
 from algo_tracer.documents.model_card import ModelCardInfo, write_model_card
@@ -41,11 +40,11 @@ from algo_tracer.errors import (
     InputError,
     InsufficientFundsError,
     JournalError,
-    NetworkError,
 )
 from algo_tracer.format import chain
 from algo_tracer.format.ids import format_id, new_experiment_id
 from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.algod import account_balance
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
 from algo_tracer.record.journal import ExperimentRow, Journal
@@ -145,12 +144,8 @@ class Tracer:
     def _check_funds(self) -> None:
         """Refuse to start (nothing journaled) when the account cannot even pay the create."""
         address = self.settings.account.address
-        try:
-            info = self.settings.algorand.client.algod.account_info(address)
-        except (AlgodHTTPError, OSError) as exc:
-            raise NetworkError(f"cannot read the balance of {address}: {exc}",
-                               fix="check ALGOD_SERVER/ALGOD_PORT") from exc
-        available = int(info["amount"]) - int(info["min-balance"])
+        amount, locked = account_balance(self.settings.algorand, address)
+        available = amount - locked
         needed = chain.header_box_mbr() + 2 * MIN_FEE
         if available < needed:
             per_stage = chain.stage_mbr(1) + 2 * MIN_FEE
@@ -237,63 +232,52 @@ class Experiment:
         """Python, OS, hardware, installed packages and lock-file digests."""
         from algo_tracer.capture import capture_environment
 
-        snap = capture_environment(project_dir)
-        return self._stage(StageKind.ENVIRONMENT, None, snap.digest().value,
-                           snap.model_dump(mode="json"))
+        digest, detail = stages.describe_snapshot(capture_environment(project_dir))
+        return self._stage(StageKind.ENVIRONMENT, None, digest.value, detail)
 
     def trace_code(self, path: str | os.PathLike[str] = ".") -> StageReceipt:
         """The git commit plus a digest of uncommitted changes, or the tree's digest."""
         from algo_tracer.capture import capture_code
 
-        snap = capture_code(path)
-        return self._stage(StageKind.CODE, None, snap.digest().value, snap.model_dump(mode="json"))
+        digest, detail = stages.describe_snapshot(capture_code(path))
+        return self._stage(StageKind.CODE, None, digest.value, detail)
 
     def trace_data(self, name: str, data: Any) -> StageReceipt:
         """A DataFrame, ndarray, file or directory (see docs/hashing.md for each scheme)."""
-        digest, detail = _describe(data)
+        digest, detail = stages.describe(data)
         return self._stage(StageKind.DATA, name, digest.value, detail)
 
     def trace_params(self, params: Mapping[str, Any], name: str | None = None) -> StageReceipt:
         """Hyperparameters, as canonical JSON."""
-        digest = hashing.hash_params(params)
-        return self._stage(StageKind.PARAMS, name, digest.value,
-                           {"params": _jsonable(params)})
+        digest, detail = stages.describe_params(params)
+        return self._stage(StageKind.PARAMS, name, digest.value, detail)
 
     def trace_seed(self, seed: int) -> StageReceipt:
         """Seed every RNG present (random, numpy, torch) and record the seed and switches."""
         from algo_tracer.seeding import seed_everything
 
-        report = seed_everything(seed)
-        return self._stage(StageKind.SEED, None, report.digest().value,
-                           report.model_dump(mode="json"))
+        digest, detail = stages.describe_snapshot(seed_everything(seed))
+        return self._stage(StageKind.SEED, None, digest.value, detail)
 
     def trace_model(self, model: Any, name: str | None = None) -> StageReceipt:
         """A model file or directory, a scikit-learn estimator, or a PyTorch state_dict."""
-        if isinstance(model, (str, os.PathLike)):
-            digest, detail = _describe(Path(model))
-        else:
-            digest = hashing.hash_model(model)
-            detail = {"type": f"{type(model).__module__}.{type(model).__qualname__}",
-                      "scheme": digest.kind}
+        digest, detail = stages.describe_model(model)
         return self._stage(StageKind.MODEL, name, digest.value, detail)
 
     def trace_metrics(self, metrics: Mapping[str, Any], name: str | None = None) -> StageReceipt:
         """Final metrics (one box stage); per-step values go through `log_metric`."""
-        digest = hashing.hash_params(metrics)
-        return self._stage(StageKind.METRICS, name, digest.value, {"metrics": _jsonable(metrics)})
+        digest, detail = stages.describe_metrics(metrics)
+        return self._stage(StageKind.METRICS, name, digest.value, detail)
 
     def trace_artifact(self, name: str, path: str | os.PathLike[str]) -> StageReceipt:
-        digest, detail = _describe(Path(path))
+        digest, detail = stages.describe_path(path)
         return self._stage(StageKind.ARTIFACT, name, digest.value, detail)
 
     def trace_digest(self, kind: StageKind, name: str | None, digest: bytes | hashing.Digest,
                      detail: Mapping[str, Any] | None = None) -> StageReceipt:
         """Record a digest computed elsewhere (e.g. by an integration) as a stage of `kind`."""
-        value = digest.value if isinstance(digest, hashing.Digest) else digest
-        if not isinstance(value, bytes) or len(value) != 32:
-            raise InputError(f"a stage digest must be 32 bytes of SHA-256, got {value!r:.40}",
-                             fix="pass hashing.Digest or the 32-byte digest value")
-        return self._stage(StageKind(kind), name, value, dict(detail or {}))
+        value, given = stages.describe_given(digest, detail)
+        return self._stage(StageKind(kind), name, value, given)
 
     def _stage(self, kind: StageKind, name: str | None, digest: bytes,
                detail: dict[str, Any]) -> StageReceipt:
@@ -349,10 +333,11 @@ class Experiment:
         if self._abandoned:
             self._check_open()  # says to use resume, which records the outcome `interrupted`
         row = self.journal.experiment(self.id)
-        recorded = any(s.label == "custom:outcome" for s in self.journal.stages(self.id))
+        label = stage_label(StageKind.CUSTOM, stages.OUTCOME_STAGE)
+        recorded = any(s.label == label for s in self.journal.stages(self.id))
         if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
-            self._stage(StageKind.CUSTOM, "outcome", hashing.hash_params(
-                {"outcome": outcome}).value, {"outcome": outcome})
+            digest, detail = stages.describe_outcome(outcome)
+            self._stage(StageKind.CUSTOM, stages.OUTCOME_STAGE, digest.value, detail)
         if self._background is not None:
             self._background.drain()
             self._background.close()
@@ -429,40 +414,6 @@ def _check_output_dir(out: Path) -> None:
         raise InputError(f"{out} already holds the manifest of {owner}",
                          fix="give each run its own output_dir, or leave output_dir out (each "
                          "experiment then gets a new folder under the tracer's output_root)")
-
-
-def _describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:
-    if isinstance(data, (str, os.PathLike)):
-        path = Path(data)
-        if not path.exists():
-            raise InputError(f"{path} does not exist", fix="check the path (relative to "
-                             f"{Path.cwd()})")
-        if path.is_dir():
-            tree = hashing.hash_directory(path)
-            return tree.digest, {"path": str(path), "type": "directory", "scheme": tree.digest.kind,
-                                 "files": [e.path for e in tree.entries][:1000],
-                                 "file_count": len(tree.entries)}
-        digest = hashing.hash_file(path)
-        return digest, {"path": str(path), "type": "file", "bytes": path.stat().st_size,
-                        "scheme": digest.kind}
-    digest = hashing.digest_of(data)
-    detail: dict[str, Any] = {"type": f"{type(data).__module__}.{type(data).__qualname__}",
-                              "scheme": digest.kind}
-    shape = getattr(data, "shape", None)
-    if shape is not None:
-        detail["shape"] = list(shape)
-    columns = getattr(data, "columns", None)
-    if columns is not None:
-        detail["columns"] = [str(c) for c in columns]
-        detail["column_digests"] = {str(k): v.hex for k, v in
-                                    hashing.dataframe_column_digests(data).items()}
-    return digest, detail
-
-
-def _jsonable(obj: Mapping[str, Any]) -> Any:
-    import json
-
-    return json.loads(hashing.canonical_json(dict(obj)))
 
 
 def _slug(name: str) -> str:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot, capture_code, capture_environment
+from algo_tracer.diffs import mapping_changes
 from algo_tracer.errors import InputError
 from algo_tracer.hashing import Digest
 
@@ -105,10 +106,7 @@ def _diff_mapping(
     show: Callable[[str], str] = str,
 ) -> list[Drift]:
     out = []
-    for key in sorted(old.keys() | new.keys()):
-        a, b = old.get(key), new.get(key)
-        if a == b:
-            continue
+    for key, a, b in mapping_changes(old, new):
         name = f"{label}{key}"
         if a is None:
             message = f"{name} added ({show(b)})"  # type: ignore[arg-type]

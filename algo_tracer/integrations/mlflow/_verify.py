@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from algo_tracer import hashing
+from algo_tracer.diffs import mapping_diff
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.progress import Progress
-from algo_tracer.verify.local_copies import mapping_diff
 from algo_tracer.verify.report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
 
 STEP = 9

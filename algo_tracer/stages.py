@@ -1,0 +1,267 @@
+"""What a stage's digest and detail are: the one rulebook for recording and verification.
+Internal: no stability promise; docs/hashing.md gives the digests' byte layouts.
+
+Recording (`algo_tracer.record.tracer`) turns a value into ``(digest, detail)`` with the
+`describe*` functions: the digest goes on chain, the detail into the manifest. Verification
+(`algo_tracer.verify.local_copies`: step 8 and the reproducibility gate) re-hashes a local copy
+of a stage with the `rehash_*` functions, which read only what `describe*` put in the detail.
+Both sides call this module, so they cannot drift apart:
+
+==========================  ======================  ========================  =================
+stage                       digest                  detail                    local copy
+==========================  ======================  ========================  =================
+data/model/artifact: path   file bytes, or the      path, type, scheme; a     the file or
+                            directory tree          file's bytes; a           directory found
+                                                    directory's files and     by base name
+                                                    file_count                (`local_path`)
+data: table, array, ...     `hashing.digest_of`     type, scheme, shape;      the value passed
+                                                    columns, column_digests   in (`data[name]`)
+model: an object            `hashing.hash_model`    type, scheme              the value passed
+params / metrics            `hashing.hash_params`   the mapping as canonical  the detail
+                                                    JSON (params / metrics)
+seed, environment, code     the snapshot's digest   the snapshot's model_dump the detail
+custom:outcome              `hash_params` of the    {"outcome": ...}          the detail
+                            detail
+digest given (trace_digest) as given (32 bytes)     as given                  the value passed,
+                                                                              or a detail above
+==========================  ======================  ========================  =================
+
+A value passed in for verification (`rehash_value`) is always hashed with `hashing.digest_of`,
+which hashes a path as its file or directory, as `describe` does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from algo_tracer import hashing
+from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
+from algo_tracer.diffs import MAX_LINES, mapping_diff
+from algo_tracer.documents.manifest import StageEntry, StageKind
+from algo_tracer.errors import InputError
+from algo_tracer.progress import Progress, track
+from algo_tracer.seeding import SeedReport
+
+__all__ = [
+    "MAX_LISTED_FILES",
+    "OUTCOME_STAGE",
+    "LocalDigest",
+    "describe",
+    "describe_given",
+    "describe_metrics",
+    "describe_model",
+    "describe_outcome",
+    "describe_params",
+    "describe_path",
+    "describe_snapshot",
+    "hash_local_copy",
+    "local_path",
+    "rehash_detail",
+    "rehash_path",
+    "rehash_value",
+    "stage_name",
+]
+
+#: How many file names a directory stage lists in its detail (`file_count` counts them all).
+MAX_LISTED_FILES = 1000
+#: Name of the custom stage that records a run's outcome when it is not ``completed``.
+OUTCOME_STAGE = "outcome"
+#: Stage kinds whose detail `path` names a file or directory to look for locally.
+_PATH_KINDS = (StageKind.DATA, StageKind.MODEL, StageKind.ARTIFACT)
+
+
+def stage_name(label: str) -> str:
+    """`data:train` -> `train`; `params` -> `params`."""
+    return label.partition(":")[2] or label
+
+
+# -- recording: value -> (digest, detail) ----------------------------------------------------
+
+
+def hash_local_copy(path: Path, progress: Progress | None = None
+                    ) -> hashing.Digest | hashing.DirectoryDigest:
+    """A file's digest, or a directory's tree, as tracing records them (`algo-tracer hash` and
+    verification step 8), shown as a `progress` task in bytes."""
+    tree = path.is_dir()
+    with track(progress, f"hashing {path.name}", total=None if tree else path.stat().st_size,
+               unit="B") as advance:
+        if tree:
+            return hashing.hash_directory(path, progress=advance)
+        return hashing.hash_file(path, progress=advance)
+
+
+def describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A data value's stage: a path (`describe_path`), or a table, array or other value."""
+    if isinstance(data, (str, os.PathLike)):
+        return describe_path(data)
+    digest = hashing.digest_of(data)
+    detail: dict[str, Any] = {"type": _type_name(data), "scheme": digest.kind}
+    shape = getattr(data, "shape", None)
+    if shape is not None:
+        detail["shape"] = list(shape)
+    columns = getattr(data, "columns", None)
+    if columns is not None:
+        detail["columns"] = [str(c) for c in columns]
+        detail["column_digests"] = _column_digests(data)
+    return digest, detail
+
+
+def describe_path(path: str | os.PathLike[str]) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A file's or directory's stage (data, model or artifact): its `path` is what verification
+    looks for in the artifacts directory."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path} does not exist", fix="check the path (relative to "
+                         f"{Path.cwd()})")
+    hashed = hash_local_copy(path)
+    if isinstance(hashed, hashing.DirectoryDigest):
+        return hashed.digest, {"path": str(path), "type": "directory",
+                               "scheme": hashed.digest.kind,
+                               "files": [e.path for e in hashed.entries][:MAX_LISTED_FILES],
+                               "file_count": len(hashed.entries)}
+    return hashed, {"path": str(path), "type": "file", "bytes": path.stat().st_size,
+                    "scheme": hashed.kind}
+
+
+def describe_model(model: Any) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A model stage: a file or directory path, or a scikit-learn estimator / torch state."""
+    if isinstance(model, (str, os.PathLike)):
+        return describe_path(model)
+    digest = hashing.hash_model(model)
+    return digest, {"type": _type_name(model), "scheme": digest.kind}
+
+
+def describe_params(params: Mapping[str, Any]) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A params stage: the detail keeps the mapping, so verification re-hashes it from there."""
+    return hashing.hash_params(params), {"params": _jsonable(params)}
+
+
+def describe_metrics(metrics: Mapping[str, Any]) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A final-metrics stage: the detail keeps the mapping, as for params."""
+    return hashing.hash_params(metrics), {"metrics": _jsonable(metrics)}
+
+
+def describe_snapshot(snapshot: SeedReport | EnvironmentSnapshot | CodeSnapshot
+                      ) -> tuple[hashing.Digest, dict[str, Any]]:
+    """A seed, environment or code stage: the detail is the snapshot itself."""
+    return snapshot.digest(), snapshot.model_dump(mode="json")
+
+
+def describe_outcome(outcome: str) -> tuple[hashing.Digest, dict[str, Any]]:
+    """The `custom:outcome` stage of a run that did not complete."""
+    detail = {"outcome": outcome}
+    return hashing.hash_params(detail), detail
+
+
+def describe_given(digest: bytes | hashing.Digest, detail: Mapping[str, Any] | None
+                   ) -> tuple[bytes, dict[str, Any]]:
+    """A digest computed elsewhere (e.g. by an integration): its 32 bytes, and the detail."""
+    value = digest.value if isinstance(digest, hashing.Digest) else digest
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise InputError(f"a stage digest must be 32 bytes of SHA-256, got {value!r:.40}",
+                         fix="pass hashing.Digest or the 32-byte digest value")
+    return value, dict(detail or {})
+
+
+def _type_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _column_digests(table: Any) -> dict[str, str]:
+    return {str(k): v.hex for k, v in hashing.dataframe_column_digests(table).items()}
+
+
+def _jsonable(obj: Mapping[str, Any]) -> Any:
+    return json.loads(hashing.canonical_json(dict(obj)))
+
+
+# -- verification: detail -> the digest of a local copy --------------------------------------
+
+
+@dataclass
+class LocalDigest:
+    digest: str | None = None  # hex
+    source: str | None = None
+    error: str | None = None  # the local copy exists but cannot be hashed as recorded
+    notes: list[str] = field(default_factory=list)
+
+
+def local_path(entry: StageEntry) -> str | None:
+    """The recorded path of a file or directory stage (`describe_path`), else None."""
+    path = entry.detail.get("path")
+    return str(path) if path and entry.kind in _PATH_KINDS else None
+
+
+def rehash_value(entry: StageEntry, value: Any) -> LocalDigest:
+    """The digest of a value passed in for the stage, with notes on what differs (columns,
+    shape) when it is not the recorded one."""
+    digest = hashing.digest_of(value)
+    out = LocalDigest(digest=digest.hex, source=f"data[{stage_name(entry.label)!r}]")
+    if digest.hex != entry.digest:
+        columns = getattr(value, "columns", None)
+        recorded = entry.detail.get("column_digests")
+        if columns is not None and isinstance(recorded, dict):
+            out.notes += mapping_diff("column", recorded, _column_digests(value))
+        shape = getattr(value, "shape", None)
+        if shape is not None and entry.detail.get("shape") not in (None, list(shape)):
+            out.notes.append(f"shape {entry.detail['shape']} -> {list(shape)}")
+    return out
+
+
+def rehash_path(entry: StageEntry, path: Path, progress: Progress | None = None) -> LocalDigest:
+    """The digest of a local file or directory for the stage, with notes on what differs (files
+    added or removed, size) when it is not the recorded one."""
+    hashed = hash_local_copy(path, progress)
+    if isinstance(hashed, hashing.DirectoryDigest):
+        out = LocalDigest(digest=hashed.digest.hex, source=str(path))
+        if hashed.digest.hex != entry.digest:
+            recorded = set(entry.detail.get("files") or [])
+            now = {e.path for e in hashed.entries}
+            out.notes += [f"added: {p}" for p in sorted(now - recorded)][:MAX_LINES]
+            out.notes += [f"removed: {p}" for p in sorted(recorded - now)][:MAX_LINES]
+            if not out.notes:
+                out.notes.append("same file names: a file's content changed")
+        return out
+    out = LocalDigest(digest=hashed.hex, source=str(path))
+    size, recorded_size = path.stat().st_size, entry.detail.get("bytes")
+    if hashed.hex != entry.digest and recorded_size is not None:
+        out.notes.append(f"size {recorded_size} -> {size} bytes" if size != recorded_size
+                         else f"same size ({size} bytes), different content")
+    return out
+
+
+def rehash_detail(entry: StageEntry) -> LocalDigest:
+    """The digest of the value the stage's detail holds (params, metrics, seed, outcome,
+    environment, code), or a note saying what to pass instead."""
+    detail = entry.detail
+    source = "manifest detail"
+    try:
+        if entry.kind == StageKind.PARAMS and "params" in detail:
+            digest = hashing.hash_params(detail["params"])
+        elif entry.kind == StageKind.METRICS and "metrics" in detail:
+            digest = hashing.hash_params(detail["metrics"])
+        elif entry.kind == StageKind.SEED and detail:
+            digest = SeedReport.model_validate(detail).digest()
+        elif entry.kind == StageKind.CUSTOM and set(detail) == {"outcome"}:
+            digest = hashing.hash_params(detail)
+        elif entry.kind == StageKind.ENVIRONMENT and detail:
+            digest = EnvironmentSnapshot.model_validate(detail).digest()
+        elif entry.kind == StageKind.CODE and detail:
+            digest = CodeSnapshot.model_validate(detail).digest()
+        elif "columns" in detail:
+            name = stage_name(entry.label)
+            return LocalDigest(notes=[f"an in-memory table: pass it to re-hash it "
+                                      f"(data={{{name!r}: df}})"])
+        else:
+            return LocalDigest(notes=["no local copy given"])
+    except ValidationError as exc:
+        return LocalDigest(error=f"the manifest's {entry.label} detail is not a valid snapshot: "
+                           f"{exc.errors()[0]['msg']}", source=source)
+    return LocalDigest(digest=digest.hex, source=source)
