@@ -11,7 +11,6 @@ configuration or network error (e.g. the Indexer is down: never a false "verifie
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,7 +19,12 @@ from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.progress import Progress
-from algo_tracer.verify.report import FAILING_STATUSES, VerificationReport
+from algo_tracer.verify.report import (
+    FAILING_STATUSES,
+    TimelineRow,
+    VerificationReport,
+    timeline_rows,
+)
 
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
@@ -92,12 +96,11 @@ def _progress(args: argparse.Namespace) -> Progress | None:
 def _app_id(args: argparse.Namespace, fallback: int | None) -> int:
     if args.app_id is not None:
         return args.app_id
-    text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
-    if text:
-        if not text.isdigit():
-            raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id",
-                              fix="set it to the registry's numeric app id")
-        return int(text)
+    from algo_tracer.network.settings import app_id_from_environment  # lazy: keeps `--help` fast
+
+    from_environment = app_id_from_environment()
+    if from_environment is not None:
+        return from_environment
     if fallback is not None:
         return fallback
     raise ConfigError("which registry app? no --app-id, no ALGO_TRACER_APP_ID and no manifest",
@@ -210,7 +213,7 @@ def run_hash(args: argparse.Namespace) -> int:
     import json
 
     from algo_tracer.hashing import DirectoryDigest
-    from algo_tracer.verify.local_copies import hash_local_copy
+    from algo_tracer.stages import hash_local_copy
 
     progress = _progress(args)
     for path in args.paths:
@@ -230,15 +233,17 @@ def run_hash(args: argparse.Namespace) -> int:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from smart_contracts.__main__ import main as contracts_main
+    """Deploy (or find) the registry as `python -m smart_contracts deploy` does, with its
+    output ("ExperimentRegistry Create: app id N, ...", logged by the deploy script) and our
+    errors (algo_tracer.network.deploy)."""
+    import logging
 
-    try:
-        contracts_main(["deploy"])
-    except SystemExit as exc:
-        if exc.code in (None, 0):
-            return 0
-        raise ConfigError(f"deploy failed: {exc.code}",
-                          fix="check ALGOD_* / INDEXER_* and DEPLOYER_MNEMONIC") from exc
+    from algo_tracer.network.deploy import deploy_from_environment
+    from algo_tracer.network.settings import algorand_from_environment
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    algorand, _, _, is_localnet = algorand_from_environment()
+    deploy_from_environment(algorand, is_localnet=is_localnet)
     return 0
 
 
@@ -284,27 +289,8 @@ def format_report(r: VerificationReport) -> str:
 
 def format_timeline(r: VerificationReport) -> str:
     """`show`: every write of the experiment in chain order."""
-    rows: list[tuple[int, int, list[str]]] = []
-    if r.created_round is not None:
-        rows.append((r.created_round, 0, ["-", "created", "-",
-                                          _short(r.owner), str(r.created_round),
-                                          _time(r.created_time), "open"]))
-    for s in r.stages:
-        rows.append((s.round or 1 << 62, 1, [
-            "-" if s.index is None else str(s.index), s.label,
-            (s.chain_digest or s.manifest_digest or "")[:12], _short(s.recorder),
-            str(s.round or "-"), _time(s.time), s.status.value]))
-    for b in r.batches:
-        rows.append((b.round or 1 << 62, 1, [
-            f"a{b.index}", f"batch: {b.record_count} records", b.root[:12], _short(b.recorder),
-            str(b.round or "-"), _time(b.time), b.status]))
-    if r.sealed_round is not None:
-        rows.append((r.sealed_round, 2, ["-", "sealed", "-", _short(r.owner),
-                                         str(r.sealed_round), _time(r.sealed_time),
-                                         "sealed"]))
-    rows.sort(key=lambda x: (x[0], x[1]))
     header = ["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"]
-    table = [header] + [cells for _, _, cells in rows]
+    table = [header] + [_timeline_cells(row) for row in timeline_rows(r)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     out = [f"experiment {r.experiment_id} in app {r.app_id} on {r.genesis_id or '?'}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -312,3 +298,15 @@ def format_timeline(r: VerificationReport) -> str:
     problems = r.failures()
     out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
     return "\n".join(out)
+
+
+def _timeline_cells(row: TimelineRow) -> list[str]:
+    if (s := row.stage) is not None:
+        return ["-" if s.index is None else str(s.index), s.label,
+                (s.chain_digest or s.manifest_digest or "")[:12], _short(s.recorder),
+                str(s.round or "-"), _time(s.time), s.status.value]
+    if (b := row.batch) is not None:
+        return [f"a{b.index}", f"batch: {b.record_count} records", b.root[:12],
+                _short(b.recorder), str(b.round or "-"), _time(b.time), b.status]
+    return ["-", row.type, "-", _short(row.recorder), str(row.round), _time(row.time),
+            "open" if row.type == "created" else "sealed"]

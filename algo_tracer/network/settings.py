@@ -16,17 +16,17 @@ ALGO_TRACER_APP_ID.
 from __future__ import annotations
 
 import os
-import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 
 from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
-from algosdk.error import AlgodHTTPError
 
 from algo_tracer.capture import strip_url_credentials
-from algo_tracer.errors import ConfigError, InsufficientFundsError, NetworkError
+from algo_tracer.errors import ConfigError
+from algo_tracer.network.algod import algod_call, app_exists, genesis
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
+MAX_APP_ID = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,29 @@ def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
     server = (f"{strip_url_credentials(os.environ['ALGOD_SERVER'])} port "
               f"{os.environ.get('ALGOD_PORT', '(default)')}"
               if os.environ.get("ALGOD_SERVER") else "http://localhost:4001 (LocalNet)")
-    try:
-        versions = algorand.client.algod.versions()
-    except (urllib.error.URLError, OSError, AlgodHTTPError) as exc:
-        raise NetworkError(
-            f"cannot reach algod at {server}: {exc}",
-            fix="start the local network with `algo-tracer localnet start`, or set ALGOD_SERVER, "
-            "ALGOD_PORT and ALGOD_TOKEN for another network") from exc
-    genesis_id = versions["genesis_id"]
-    return (algorand, genesis_id, versions["genesis_hash_b64"],
-            algorand.client.is_localnet())
+    genesis_id, genesis_hash = genesis(
+        algorand, at=server,
+        fix="start the local network with `algo-tracer localnet start`, or set ALGOD_SERVER, "
+        "ALGOD_PORT and ALGOD_TOKEN for another network")
+    return (algorand, genesis_id, genesis_hash,
+            algod_call("its suggested parameters", algorand.client.is_localnet))
+
+
+def app_id_from_environment() -> int | None:
+    """`ALGO_TRACER_APP_ID` as an app id; None when it is unset or blank.
+
+    Raises:
+        ConfigError: it is set to anything but a whole number from 1 to 2**64-1.
+    """
+    text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_APP_ID):
+        raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id (a whole "
+                          f"number from 1 to {MAX_APP_ID})",
+                          fix="set it to the registry's app id (printed by `algo-tracer "
+                          "deploy`), or unset it")
+    return int(text)
 
 
 def settings_from_environment(state_dir: Path | None = None) -> Settings:
@@ -89,32 +102,18 @@ def _account(algorand: AlgorandClient, is_localnet: bool) -> SigningAccount:
 
 def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool,
             genesis_id: str) -> int:
-    text = os.environ.get("ALGO_TRACER_APP_ID")
-    if text:
-        if not text.strip().isdigit():
-            raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id",
-                              fix="set it to the registry's numeric app id")
-        app_id = int(text)
-        try:
-            algorand.client.algod.application_info(app_id)
-        except AlgodHTTPError as exc:
+    app_id = app_id_from_environment()
+    if app_id is not None:
+        if not app_exists(algorand, app_id):
             raise ConfigError(
                 f"application {app_id} does not exist on {genesis_id}",
                 fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the network it was "
-                "deployed on") from exc
+                "deployed on")
         return app_id
     if not is_localnet:
         raise ConfigError("ALGO_TRACER_APP_ID is not set",
                           fix="deploy the registry with `python -m smart_contracts deploy` and "
                           "export the app id it prints as ALGO_TRACER_APP_ID")
-    from smart_contracts.experiment_registry.deploy_config import deploy_registry
+    from algo_tracer.network.deploy import deploy_registry
 
-    try:
-        client, _ = deploy_registry(algorand, account.address, OnUpdate.AppendApp)
-    except Exception as exc:  # algokit-utils raises bare errors for rejected groups
-        if "overspend" not in str(exc):
-            raise
-        raise InsufficientFundsError(
-            f"account {account.address} cannot pay to deploy the registry on LocalNet",
-            fix="fund it, or set ALGO_TRACER_APP_ID to an existing registry app") from None
-    return client.app_id
+    return deploy_registry(algorand, account.address, OnUpdate.AppendApp)

@@ -11,27 +11,30 @@
 Nothing can land twice: stages and anchors carry the expected index, so a second landing fails
 in the contract; a note group is atomic with its anchor, and its payments carry leases.
 
+The writer sees the registry only through `WriterRegistry` (algo_tracer.record.registry_protocol),
+which `algo_tracer.network.registry.Registry` satisfies; tests/test_writer_exactly_once.py runs
+this protocol offline against an in-memory registry that injects faults.
+
 `BackgroundWriter` runs `settle` on a thread so that a training loop only writes to the journal.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from algosdk.error import AlgodHTTPError
 from algosdk.transaction import PaymentTxn
 
 from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
 from algo_tracer.format import notes
 from algo_tracer.format.merkle import merkle_root
 from algo_tracer.format.records import NoteRecord, derive_salt, encode_leaf
-from algo_tracer.network.registry import Confirmed, Registry, SignedGroup
+from algo_tracer.network.registry import Confirmed, SignedGroup
 from algo_tracer.record.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
 from algo_tracer.record.pending_log import RecordLog
+from algo_tracer.record.registry_protocol import WriterRegistry
 
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
 PRIVATE_BATCH = 10_000
@@ -48,7 +51,7 @@ class WriterStats:
 class Writer:
     """Settles one experiment's journal against the chain."""
 
-    def __init__(self, journal: Journal, registry: Registry, experiment_id: bytes,
+    def __init__(self, journal: Journal, registry: WriterRegistry, experiment_id: bytes,
                  record_log: RecordLog | None = None) -> None:
         self.journal = journal
         self.registry = registry
@@ -129,7 +132,8 @@ class Writer:
             if not pending:
                 return
             private = pending[0][1]
-            run = [rec for rec, _ in itertools.takewhile(lambda p, v=private: p[1] == v, pending)]
+            same = next((i for i, (_, p) in enumerate(pending) if p != private), len(pending))
+            run = [rec for rec, _ in pending[:same]]  # the leading run of one path
             packed: notes.PackedNotes | None = None
             if private:
                 if len(run) < PRIVATE_BATCH and not final:
@@ -292,7 +296,7 @@ class BackgroundWriter:
             flush = final or time.monotonic() - last >= self.flush_interval
             try:
                 self.writer.settle(flush=flush, final=final)
-            except (NetworkError, AlgodHTTPError, OSError) as exc:
+            except (NetworkError, OSError) as exc:
                 if self._on_error:
                     self._on_error(exc)
                 time.sleep(backoff)

@@ -1,0 +1,66 @@
+"""What the writer uses of the registry app: exactly the calls `algo_tracer.record.writer` makes.
+
+`Writer` depends on this protocol, not on `algo_tracer.network.registry.Registry`, so that its
+exactly-once protocol can be exercised offline against an in-memory registry
+(tests/test_writer_exactly_once.py). `Registry` satisfies it structurally; nothing subclasses it.
+
+What the writer relies on, besides the signatures:
+
+* `prepare_*` signs a group and fixes its transaction ids before anything is sent, so the writer
+  can journal them first. The group's registry call carries the write's expected index (stage,
+  anchor), which the contract checks, and each note payment of an anchor group carries its lease.
+* A group lands atomically or not at all, and never twice: a second landing of the same write is
+  refused by the contract's expected index (or "experiment exists" / "experiment sealed"), a
+  resend of the same signed bytes by its transaction ids, a repeated note by its lease.
+* `submit` returns only once the group is confirmed. It raises `ContractError` (with the
+  contract's error text as `code`) when the contract refused the group: nothing of it landed.
+  Any other error (`NetworkError`, ...) leaves the outcome unknown: the group may have landed or
+  may land later, and the writer asks `header` before sending the write again.
+* `header` and `stages` read what has landed, nothing else.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from algo_tracer.format.boxes import Header, Stage
+from algo_tracer.network.registry import Confirmed, SignedGroup
+
+
+class WriterRegistry(Protocol):
+    """The registry app on one network, written through one account, as the writer sees it."""
+
+    @property
+    def app_address(self) -> str:
+        """The app's account: payments to it are storage deposits (counted in WriterStats)."""
+        ...
+
+    def header(self, experiment_id: bytes) -> Header | None:
+        """The experiment's header box, None when the experiment is not registered."""
+        ...
+
+    def stages(self, experiment_id: bytes, count: int) -> list[Stage]:
+        """The first `count` stage records of the experiment, in index order."""
+        ...
+
+    def prepare_create(self, experiment_id: bytes, metadata_digest: bytes) -> SignedGroup:
+        """Sign the create_experiment group (header deposit and call)."""
+        ...
+
+    def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
+                      digest: bytes) -> SignedGroup:
+        """Sign the record_stage group for stage `index` (its expected index)."""
+        ...
+
+    def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,
+                       notes: list[bytes], leases: list[bytes]) -> SignedGroup:
+        """Sign the anchor_batch group for anchor `index`, with one note payment per note."""
+        ...
+
+    def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
+        """Sign the seal group."""
+        ...
+
+    def submit(self, group: SignedGroup) -> Confirmed:
+        """Send `group` and wait until it is confirmed (see the module docstring for errors)."""
+        ...

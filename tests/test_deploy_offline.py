@@ -1,0 +1,124 @@
+"""algo-tracer's side of a registry deploy, offline: the Indexer wait comes first, and a failure
+of smart_contracts' deploy (its own DeployError) becomes our error with its fix.
+
+The deploy itself runs on LocalNet in tests/localnet/test_deploy.py and test_cli.py.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from algokit_utils import AlgorandClient, OnUpdate
+
+from algo_tracer.cli import main
+from algo_tracer.errors import (
+    AlgoTracerError,
+    ConfigError,
+    InsufficientFundsError,
+    NetworkError,
+)
+from algo_tracer.network import deploy
+from smart_contracts.experiment_registry import deploy_config
+from smart_contracts.experiment_registry.deploy_config import DeployError, DeployFailure
+
+DEPLOYER = "DEPLOYERADDRESS"
+
+
+def fake_algorand(*, indexer: bool = True) -> AlgorandClient:
+    client = SimpleNamespace(indexer_if_present=object() if indexer else None, algod=object())
+    algorand: Any = SimpleNamespace(client=client)
+    return algorand
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What the deploy did, in order; the network calls are stubbed."""
+    done: list[str] = []
+    monkeypatch.setattr(deploy, "last_round", lambda algorand: 42)
+    monkeypatch.setattr(deploy, "wait_for_round",
+                        lambda indexer, target, **kw: done.append(f"wait for round {target}"))
+
+    def deployed(algorand: AlgorandClient, deployer: str, on_update: OnUpdate) -> int:
+        done.append(f"deploy by {deployer} ({on_update.name})")
+        return 1234
+
+    monkeypatch.setattr(deploy_config, "deploy_registry", deployed)
+    return done
+
+
+def test_the_indexer_is_caught_up_before_the_deploy_looks_for_an_earlier_one(
+    calls: list[str],
+) -> None:
+    assert deploy.deploy_registry(fake_algorand(), DEPLOYER, OnUpdate.AppendApp) == 1234
+    assert calls == ["wait for round 42", f"deploy by {DEPLOYER} (AppendApp)"]
+
+
+def test_no_indexer_no_deploy(calls: list[str]) -> None:
+    with pytest.raises(ConfigError, match="no Indexer is configured") as err:
+        deploy.deploy_registry(fake_algorand(indexer=False), DEPLOYER, OnUpdate.AppendApp)
+    assert "INDEXER_SERVER" in str(err.value) and calls == []
+
+
+@pytest.mark.parametrize(("reason", "error", "words"), [
+    ("underfunded", InsufficientFundsError, ["cannot pay to deploy", DEPLOYER,
+                                             "ALGO_TRACER_APP_ID"]),
+    ("program changed", ConfigError, ["REGISTRY_ON_UPDATE=append", "new registry app"]),
+    ("unreachable", NetworkError, ["the node is down", "ALGOD_SERVER", "INDEXER_SERVER"]),
+    ("refused", NetworkError, ["the node is down", "ALGOD_SERVER"]),
+])
+def test_a_deploy_failure_becomes_our_error_with_its_fix(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], reason: DeployFailure,
+    error: type[AlgoTracerError], words: list[str],
+) -> None:
+    def failing(algorand: AlgorandClient, deployer: str, on_update: OnUpdate) -> int:
+        raise DeployError("the node is down", reason=reason)
+
+    monkeypatch.setattr(deploy_config, "deploy_registry", failing)
+    with pytest.raises(error) as err:
+        deploy.deploy_registry(fake_algorand(), DEPLOYER, OnUpdate.Fail)
+    assert type(err.value) is error and err.value.fix
+    assert all(w in err.value.diagnostics() for w in words), err.value.diagnostics()
+    assert isinstance(err.value.__cause__, DeployError)
+
+
+def test_deploy_command_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    monkeypatch.setattr(deploy_config, "deployer_from_environment", lambda algorand: DEPLOYER)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    assert deploy.deploy_from_environment(fake_algorand(), is_localnet=False) == 1234
+    monkeypatch.setenv("REGISTRY_ON_UPDATE", "append")
+    assert deploy.deploy_from_environment(fake_algorand(), is_localnet=False) == 1234
+    assert calls[1::2] == [f"deploy by {DEPLOYER} (Fail)", f"deploy by {DEPLOYER} (AppendApp)"]
+
+    monkeypatch.setenv("REGISTRY_ON_UPDATE", "update")
+    with pytest.raises(ConfigError, match="must be 'append' or 'fail'") as err:
+        deploy.deploy_from_environment(fake_algorand(), is_localnet=True)
+    assert "REGISTRY_ON_UPDATE=append" in str(err.value)
+
+
+def test_deploy_command_off_localnet_needs_a_deployer_mnemonic(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    monkeypatch.delenv("DEPLOYER_MNEMONIC", raising=False)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    monkeypatch.setattr(deploy_config, "is_localnet", lambda algorand: False)
+    with pytest.raises(ConfigError, match="DEPLOYER_MNEMONIC is not set") as err:
+        deploy.deploy_from_environment(fake_algorand(), is_localnet=False)
+    assert "export DEPLOYER_MNEMONIC" in str(err.value) and calls == []
+
+
+def test_deploy_command_with_no_node_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ALGOD_SERVER", "http://127.0.0.1")
+    monkeypatch.setenv("ALGOD_PORT", "1")
+    code: int | str | None
+    try:
+        code = main(["deploy"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert "127.0.0.1" in capsys.readouterr().err
