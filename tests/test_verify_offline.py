@@ -47,7 +47,8 @@ from algo_tracer.format.txn_proof import (
 from algo_tracer.progress import Progress
 from algo_tracer.verify import check_reproducible
 from algo_tracer.verify.bundle import Bundle, verify_bundle
-from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
+from algo_tracer.verify.check_run import ChainTxn, Evidence
+from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.report import StageStatus, VerificationReport
 
 VECTORS = Path(__file__).parent / "vectors"

@@ -49,7 +49,8 @@ from algo_tracer.format.txn_proof import (
 )
 from algo_tracer.network.algod import genesis, read_block, read_box, transaction_proof
 from algo_tracer.progress import Progress, track
-from algo_tracer.verify.checks import ChainTxn, Evidence, run_checks
+from algo_tracer.verify.check_run import ChainTxn, Evidence
+from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
@@ -58,6 +59,10 @@ __all__ = ["BUNDLE_FORMAT", "Bundle", "BundleBlock", "BundleTxn", "export_bundle
 
 BUNDLE_FORMAT = "algo-tracer-bundle/v1"
 _FIX = "give the bundle.json written by `algo-tracer export`"
+
+
+#: Why a transaction is in a bundle: it logged an event, carries a note, or shares an anchor group.
+Role = Literal["event", "note", "group"]
 
 
 class _Model(BaseModel):
@@ -77,7 +82,7 @@ class BundleProof(_Model):
 class BundleTxn(_Model):
     txid: str
     round: int
-    role: Literal["event", "note", "group"]
+    role: Role
     stib: str = Field(description="base64 canonical msgpack of the SignedTxnInBlock")
     proof: BundleProof
 
@@ -148,9 +153,11 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     if ev.header is None:
         raise InputError(f"no experiment {format_id(eid)} in app {app_id}",
                          fix="check the experiment id, --app-id and the network")
-    wanted: dict[str, tuple[int, str]] = {}
-    for role, txns in (("event", ev.app_txns), ("note", ev.note_txns),
-                       ("group", [t for g in (ev.groups or {}).values() for t in g])):
+    wanted: dict[str, tuple[int, Role]] = {}
+    sources: list[tuple[Role, list[ChainTxn]]] = [
+        ("event", ev.app_txns), ("note", ev.note_txns),
+        ("group", [t for g in (ev.groups or {}).values() for t in g])]
+    for role, txns in sources:
         for t in txns:
             wanted.setdefault(t.txid, (t.round, role))
     blocks: dict[int, tuple[bytes, list[bytes]]] = {}
@@ -180,7 +187,7 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     return bundle
 
 
-def _proven(algorand: AlgorandClient, txid: str, rnd: int, role: str,
+def _proven(algorand: AlgorandClient, txid: str, rnd: int, role: Role,
             block: tuple[bytes, list[bytes]]) -> BundleTxn:
     """`txid` with algod's inclusion proof, checked against its block before it is handed out."""
     proof = TxnProof.from_algod(transaction_proof(algorand, rnd, txid))
@@ -191,7 +198,7 @@ def _proven(algorand: AlgorandClient, txid: str, rnd: int, role: str,
     except VerificationError as exc:
         raise NetworkError(f"algod gave a proof that does not hold: {exc.message}",
                            fix="report this with the algod version") from exc
-    return BundleTxn(txid=txid, round=rnd, role=role,  # type: ignore[arg-type]
+    return BundleTxn(txid=txid, round=rnd, role=role,
                      stib=_b64(stib), proof=BundleProof(
                          idx=proof.idx, treedepth=proof.treedepth,
                          proof=_b64(proof.proof), stibhash=_b64(proof.stibhash)))

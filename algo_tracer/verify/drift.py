@@ -108,11 +108,11 @@ def _diff_mapping(
     out = []
     for key, a, b in mapping_changes(old, new):
         name = f"{label}{key}"
-        if a is None:
-            message = f"{name} added ({show(b)})"  # type: ignore[arg-type]
-        elif b is None:
+        if a is None and b is not None:
+            message = f"{name} added ({show(b)})"
+        elif b is None and a is not None:
             message = f"{name} removed (was {show(a)})"
-        else:
+        elif a is not None and b is not None:
             message = f"{name} {show(a)} -> {show(b)}"
         out.append(
             Drift(

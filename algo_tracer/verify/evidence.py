@@ -25,7 +25,7 @@ from algo_tracer.network.indexer import (
     wait_for_indexer,
 )
 from algo_tracer.progress import Progress, track
-from algo_tracer.verify.checks import ChainTxn, Evidence
+from algo_tracer.verify.check_run import ChainTxn, Evidence
 
 __all__ = ["gather_evidence"]
 

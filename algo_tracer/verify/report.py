@@ -34,6 +34,10 @@ __all__ = [
 REPORT_FORMAT = "algo-tracer-report/v1"
 
 
+#: How much a finding matters: an error fails the report, a warning or info does not.
+Severity = Literal["error", "warning", "info"]
+
+
 class StageStatus(StrEnum):
     MATCH = "match"
     """On chain, and a local copy (artifact file, data given, or the manifest's own detail)
@@ -67,7 +71,7 @@ class CheckRow(_Model):
 
 class Finding(_Model):
     step: int
-    severity: Literal["error", "warning", "info"]
+    severity: Severity
     code: str = Field(description="stable identifier, e.g. not_anchored, foreign_sender")
     message: str
     txid: str | None = None

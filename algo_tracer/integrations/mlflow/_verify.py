@@ -23,7 +23,14 @@ from algo_tracer.errors import ConfigError, InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.progress import Progress
-from algo_tracer.verify.report import CheckRow, Finding, StageRow, StageStatus, VerificationReport
+from algo_tracer.verify.report import (
+    CheckRow,
+    Finding,
+    Severity,
+    StageRow,
+    StageStatus,
+    VerificationReport,
+)
 
 STEP = 9
 
@@ -272,8 +279,8 @@ class _MlflowChecks:
                       "the run's tags changed after the seal (tags are editable in MLflow)"
                       + (": " + "; ".join(lines[:5]) if lines else ""))
 
-    def _finding(self, severity: str, code: str, message: str) -> None:
-        self.report.findings.append(Finding(step=STEP, severity=severity,  # type: ignore[arg-type]
+    def _finding(self, severity: Severity, code: str, message: str) -> None:
+        self.report.findings.append(Finding(step=STEP, severity=severity,
                                             code=code, message=message))
 
 
