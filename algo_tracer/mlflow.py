@@ -16,30 +16,13 @@ registry object, so that every store MLflow hands out is wrapped (docs/mlflow.md
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from algo_tracer.integrations import mlflow as _integration
-from algo_tracer.integrations.mlflow import AlgoTracerRunContextProvider, configure, tracking_store
 
-if TYPE_CHECKING:
-    from algo_tracer.integrations.mlflow import (
-        AlgoTracerMlflowWarning,
-        AlgoTraceStore,
-        AutoTrace,
-        autotrace,
-        verify_mlflow_run,
-    )
-
-__all__ = [
-    "AlgoTraceStore",
-    "AlgoTracerMlflowWarning",
-    "AlgoTracerRunContextProvider",
-    "AutoTrace",
-    "autotrace",
-    "configure",
-    "tracking_store",
-    "verify_mlflow_run",
-]
+# One list of names: the integration's own. Names resolve lazily through it, so importing this
+# module does not import MLflow until a name that needs it is used.
+__all__ = list(_integration.__all__)
 
 
 def __getattr__(name: str) -> Any:

@@ -127,12 +127,16 @@ class ProgressTask:
         return f"{value:.1f} TiB"
 
 
+def _ignore(_n: int = 1) -> None:
+    pass
+
+
 @contextlib.contextmanager
 def track(progress: Progress | None, label: str, *, total: int | None = None,
           unit: str = "") -> Iterator[Callable[[int], None]]:
     """The `advance` of a new task of `progress`, or a no-op when `progress` is None."""
     if progress is None:
-        yield lambda _n=1: None
+        yield _ignore
         return
     with progress.task(label, total=total, unit=unit) as task:
         yield task.advance

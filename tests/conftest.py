@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ def _no_mlflow_experiment_between_tests() -> Iterator[None]:
     MLFLOW_EXPERIMENT_ID: one test's experiment must not leak into the next."""
     before = os.environ.get("MLFLOW_EXPERIMENT_ID")
     yield
-    fluent = sys.modules.get("mlflow.tracking.fluent")
+    # Any: a module object's globals are unknown to mypy (and mlflow is untyped here anyway).
+    fluent: Any = sys.modules.get("mlflow.tracking.fluent")
     if fluent is not None:
         fluent._active_experiment_id = None
     if before is None:

@@ -138,7 +138,7 @@ def test_environment_snapshot_round_trips_through_json(env: EnvironmentSnapshot)
 
 def test_environment_snapshot_is_frozen(env: EnvironmentSnapshot) -> None:
     with pytest.raises(ValueError, match="frozen"):
-        env.packages = {}  # type: ignore[misc]
+        env.packages = {}
 
 
 def test_bad_snapshot_json_raises_input_error() -> None:

@@ -351,7 +351,7 @@ def test_verify_rejects_arguments_of_the_wrong_type_as_input_errors() -> None:
     with pytest.raises(InputError, match="root must be 32 bytes"):
         verify_inclusion(b"a", proof, tree.root[:31])
     with pytest.raises(InputError, match="proof must be a MerkleProof"):
-        verify_inclusion(b"a", json.loads(proof.to_json()), tree.root)  # type: ignore[arg-type]
+        verify_inclusion(b"a", json.loads(proof.to_json()), tree.root)
     with pytest.raises(InputError, match="leaf must be bytes"):
         verify_inclusion("a", proof, tree.root)  # type: ignore[arg-type]
 
@@ -392,7 +392,7 @@ def test_malformed_proof_json_is_an_input_error(change: dict[str, Any], message:
 def test_proofs_are_immutable() -> None:
     proof = inclusion_proof(CT_LEAVES, 0)
     with pytest.raises(Exception, match="frozen"):
-        proof.index = 1  # type: ignore[misc]
+        proof.index = 1
 
 
 def test_node_hash_is_sha256_of_one_byte_and_children() -> None:

@@ -196,7 +196,7 @@ def members_of_abstract_store() -> list[tuple[str, Any]]:
 
 def test_each_forwarded_member_reaches_the_inner_store(sqlite_uri: str, tmp_path: Path) -> None:
     inner = SpyStore(sqlite_uri, str(tmp_path / "artifacts"))
-    wrapper = AlgoTraceStore(inner)  # type: ignore[abstract]
+    wrapper = AlgoTraceStore(inner)
     missed = []
     for name in sorted(_store.FORWARDED):
         inner.looked_up.clear()
@@ -421,10 +421,11 @@ def test_artifact_digest_leaves_out_the_manifest_folder_only(tmp_path: Path) -> 
     (root / "plots" / "roc.png").write_bytes(b"changed")
     (root / ".DS_Store").unlink()
     now = _content.hash_artifacts(root.as_uri(), exclude_manifest=True)
+    old_png, new_png = before.entries[1].digest, now.entries[1].digest
+    assert old_png is not None and new_png is not None  # hashed files always carry a digest
     assert _content.directory_diff(detail, now) == [
         "removed: .DS_Store", "added: plots/algotrace",
-        f"changed: plots/roc.png: expected sha256:{before.entries[1].digest.hex}, "
-        f"got sha256:{now.entries[1].digest.hex}"]
+        f"changed: plots/roc.png: expected sha256:{old_png.hex}, got sha256:{new_png.hex}"]
 
 
 def test_missing_artifact_directory_hashes_as_empty(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,11 +20,14 @@ from algo_tracer.errors import InputError
 from algo_tracer.hashing import DOMAIN_TAGS, digest_of, hash_array, hash_model
 from algo_tracer.seeding import seed_everything
 
+if TYPE_CHECKING:
+    from torch.nn import Module  # for annotations only: `torch` below is a variable, not a module
+
 torch = pytest.importorskip("torch", reason="PyTorch is optional: `make test-torch` runs these")
 
 
 @pytest.fixture(autouse=True)
-def _restore_torch_and_environment(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def _restore_torch_and_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG"):
         monkeypatch.setenv(name, "placeholder")
         monkeypatch.delenv(name)
@@ -34,7 +39,7 @@ def _restore_torch_and_environment(monkeypatch: pytest.MonkeyPatch):  # type: ig
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
 
 
-def train(seed: int, steps: int = 20) -> torch.nn.Module:
+def train(seed: int, steps: int = 20) -> Module:
     seed_everything(seed)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -87,7 +92,7 @@ def test_bfloat16_has_no_numpy_twin_and_is_hashed_by_its_raw_bits() -> None:
 
 def test_a_state_dict_with_a_non_tensor_entry_is_refused_by_name() -> None:
     state = dict(train(1).state_dict())
-    state["epoch"] = 3  # type: ignore[assignment]
+    state["epoch"] = 3
     with pytest.raises(InputError, match="'epoch' is a int, not a tensor"):
         hash_model(state)
 

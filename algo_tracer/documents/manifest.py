@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,7 @@ from algo_tracer.errors import InputError
 from algo_tracer.format.merkle import MerkleProof
 from algo_tracer.hashing import canonical_json, hash_bytes
 
-MANIFEST_FORMAT = "algo-tracer-manifest/v1"
+MANIFEST_FORMAT: Final = "algo-tracer-manifest/v1"
 FINAL_DIGEST_DOMAIN = "algotrace/v1/manifest"
 _MANIFEST_FIX = "give the manifest.json written when the experiment ended"
 

@@ -7,6 +7,7 @@ checks; the prose sections come from `Experiment.card` (a `ModelCardInfo`), fill
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -76,7 +77,7 @@ def build_model_card(manifest: Manifest, info: ModelCardInfo) -> ModelCard:
 
 
 def render_markdown(card: ModelCard) -> str:
-    def table(rows: dict[str, object], head: tuple[str, str]) -> str:
+    def table(rows: Mapping[str, object], head: tuple[str, str]) -> str:
         if not rows:
             return NOT_GIVEN + "\n"
         lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]

@@ -9,11 +9,15 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from algo_tracer.documents.datasheet import Datasheet
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.documents.model_card import ModelCard
 
-SCHEMAS = {"manifest": Manifest, "model-card": ModelCard, "datasheet": Datasheet}
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "manifest": Manifest, "model-card": ModelCard, "datasheet": Datasheet,
+}
 
 
 def write_schemas(directory: Path) -> list[Path]:

@@ -61,7 +61,8 @@ def decode_msgpack(raw: bytes) -> Any:
 
 def encode_msgpack(obj: Any) -> bytes:
     """Canonical msgpack of decoded algod data (keys kept in their decoded, sorted order)."""
-    return msgpack.packb(obj, use_bin_type=True, unicode_errors="surrogateescape")
+    packed: bytes = msgpack.packb(obj, use_bin_type=True, unicode_errors="surrogateescape")
+    return packed
 
 
 def _sha256(*parts: bytes) -> bytes:

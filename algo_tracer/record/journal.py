@@ -348,6 +348,6 @@ class Journal:
                  last_round, experiment_id, idx))
 
 
-def _experiment(r: tuple) -> ExperimentRow:
+def _experiment(r: tuple[Any, ...]) -> ExperimentRow:
     return ExperimentRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
                          r[10], r[11], r[12], r[13], r[14], r[15])

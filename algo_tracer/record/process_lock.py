@@ -19,7 +19,8 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    # Windows has no fcntl; the lock is then a no-op, which `resume` warns about.
+    fcntl = None  # type: ignore[assignment]  # the module name, rebound to None on purpose
 
 __all__ = ["RecordingLock"]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import cast
 
 import algopy
 from algopy import Bytes, UInt64, arc4
@@ -237,7 +238,9 @@ class Registry:
 
     def logs(self) -> list[bytes]:
         txn = self.ctx.txn.last_active
-        return [bytes(txn.logs(i)) for i in range(int(txn.num_logs))]
+        # algopy's stub types a log as algopy.Bytes, but the emulator keeps what the contract
+        # logged as Python bytes (TransactionBase.append_log).
+        return [bytes(cast(bytes, txn.logs(i))) for i in range(int(txn.num_logs))]
 
     def events(self) -> list[Event]:
         return [decode_event(log) for log in self.logs() if not log.startswith(RETURN_PREFIX)]

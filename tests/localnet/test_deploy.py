@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from algokit_utils import AlgoAmount, AlgorandClient, SigningAccount
@@ -89,11 +90,14 @@ def fresh_deployer(algorand: AlgorandClient) -> tuple[SigningAccount, str]:
 def assert_is_the_funded_registry(algorand: AlgorandClient, deployed: Deployed,
                                   deployer: str) -> None:
     algod = algorand.client.algod
-    app = algod.application_info(deployed.app_id)
+    # algod answers JSON (dicts) unless asked for msgpack, so the bytes half of its type is moot.
+    app = cast(dict[str, Any], algod.application_info(deployed.app_id))
     assert app["params"]["creator"] == deployer
+    assert APP_SPEC.byte_code is not None  # the compiled app spec carries its programs
     assert base64.b64decode(app["params"]["approval-program"]) == base64.b64decode(
         APP_SPEC.byte_code.approval)
-    assert algod.account_info(deployed.app_address)["amount"] >= chain.ACCOUNT_MIN_BALANCE
+    account = cast(dict[str, Any], algod.account_info(deployed.app_address))
+    assert account["amount"] >= chain.ACCOUNT_MIN_BALANCE
 
 
 def test_deploy_creates_the_registry_then_reuses_it(

@@ -48,6 +48,8 @@ def test_algod_restart_during_a_trace_loses_and_doubles_nothing(
 
     manifest = Manifest.read(exp.summary.manifest_path)
     algorand = tracer.settings.algorand
+    # the `with` block ended the run, which seals it on chain (so the seal has its round)
+    assert manifest.seal is not None and manifest.seal.round is not None
     wait_for_round(algorand.client.indexer, manifest.seal.round, algod=algorand.client.algod,
                    timeout=120)
     notes = iter_transactions(algorand.client.indexer,

@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import secrets
+from typing import Any, cast
 
 import pytest
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams
@@ -27,7 +28,9 @@ def test_funded_account_sends_payment_whose_note_reads_back(algorand: AlgorandCl
         sender=account.address, receiver=account.address, amount=AlgoAmount(micro_algo=0),
         note=note))
 
-    confirmed = algorand.client.algod.pending_transaction_info(result.tx_id)
+    assert result.tx_id is not None  # a single sent transaction always has its id
+    # algod answers JSON (a dict) unless asked for msgpack, so the bytes half of its type is moot.
+    confirmed = cast(dict[str, Any], algorand.client.algod.pending_transaction_info(result.tx_id))
     assert base64.b64decode(confirmed["txn"]["txn"]["note"]) == note
     assert confirmed["confirmed-round"] > 0
 
@@ -38,7 +41,9 @@ def test_indexer_finds_payment_by_note_prefix(algorand: AlgorandClient) -> None:
     result = algorand.send.payment(PaymentParams(
         sender=dispenser.address, receiver=dispenser.address, amount=AlgoAmount(micro_algo=0),
         note=prefix + b"/payload"))
-    wait_for_round(algorand.client.indexer, result.confirmation["confirmed-round"],
+    # The confirmation is algod's JSON answer (a dict), never msgpack bytes.
+    confirmation = cast(dict[str, Any], result.confirmation)
+    wait_for_round(algorand.client.indexer, confirmation["confirmed-round"],
                    algod=algorand.client.algod)
 
     found = list(iter_transactions(algorand.client.indexer, note_prefix=prefix))
@@ -57,9 +62,11 @@ def test_indexer_search_returns_every_page_past_a_thousand_matches(
     sent: set[str] = set()
     count = 1_050
     for start in range(0, count, 16):
-        txns = [transaction.PaymentTxn(dispenser.address, params, dispenser.address, 0,
-                                       note=prefix + f"/{i}".encode())
-                for i in range(start, min(start + 16, count))]
+        # Annotated as the base class: the signer takes a list[Transaction] (list is invariant).
+        txns: list[transaction.Transaction] = [
+            transaction.PaymentTxn(dispenser.address, params, dispenser.address, 0,
+                                   note=prefix + f"/{i}".encode())
+            for i in range(start, min(start + 16, count))]
         transaction.assign_group_id(txns)
         algod.send_transactions(signer.sign_transactions(txns, list(range(len(txns)))))
         sent.update(t.get_txid() for t in txns)
@@ -103,26 +110,32 @@ def _client(ports: Ports) -> AlgorandClient:
     return client
 
 
+def _genesis_hash(client: AlgorandClient) -> str:
+    # algod's versions() answers JSON (a dict); the bytes half of its declared type is msgpack only.
+    return cast(dict[str, Any], client.client.algod.versions())["genesis_hash_b64"]
+
+
 def _pay(client: AlgorandClient, note: bytes) -> int:
     dispenser = client.account.localnet_dispenser()
     result = client.send.payment(PaymentParams(
         sender=dispenser.address, receiver=dispenser.address, amount=AlgoAmount(micro_algo=0),
         note=note))
-    return result.confirmation["confirmed-round"]
+    # The confirmation is algod's JSON answer (a dict), never msgpack bytes.
+    return cast(dict[str, Any], result.confirmation)["confirmed-round"]
 
 
 def test_stop_and_start_keep_the_chain_and_the_indexer_catches_up(second_network: LocalNet) -> None:
     net = second_network
     net.start()
     client = _client(net.ports)
-    genesis = client.client.algod.versions()["genesis_hash_b64"]
+    genesis = _genesis_hash(client)
     before = _pay(client, b"lifecycle/before-restart")
 
     assert set(net.stop()) == {"algod", "follower", "kmd", "postgres", "conduit", "indexer"}
     assert net.stop() == []  # stopping twice is harmless
     assert net.start().healthy
 
-    assert client.client.algod.versions()["genesis_hash_b64"] == genesis
+    assert _genesis_hash(client) == genesis
     after = _pay(client, b"lifecycle/after-restart")
     assert after > before
     wait_for_round(client.client.indexer, after, algod=client.client.algod)
@@ -135,12 +148,12 @@ def test_reset_gives_a_fresh_chain(second_network: LocalNet) -> None:
     net = second_network
     net.start()
     client = _client(net.ports)
-    genesis = client.client.algod.versions()["genesis_hash_b64"]
+    genesis = _genesis_hash(client)
     _pay(client, b"reset/old-chain")
 
     status = net.reset()
 
     assert status.healthy
-    assert client.client.algod.versions()["genesis_hash_b64"] != genesis
+    assert _genesis_hash(client) != genesis
     assert status.last_round == 0
     assert list(iter_transactions(client.client.indexer, note_prefix=b"reset/")) == []

@@ -18,6 +18,7 @@ import secrets
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
 from algokit_utils import (
@@ -127,7 +128,10 @@ def sign_group(algorand: AlgorandClient,
     app_call = next(i for i, s in enumerate(signed)
                     if isinstance(s.transaction, transaction.ApplicationCallTxn))
     txn = signed[app_call].transaction
-    return SignedGroup(signed=list(signed), app_call=app_call,
+    # The composer's signers are plain account keys, so every transaction comes back as a plain
+    # SignedTransaction, never a multisig or logicsig one (as in Registry.prepare_*).
+    plain = cast(list[transaction.SignedTransaction], list(signed))
+    return SignedGroup(signed=plain, app_call=app_call,
                        first_valid=txn.first_valid_round, last_valid=txn.last_valid_round)
 
 
@@ -160,12 +164,18 @@ def rejected(code: str, send: Callable[[], object]) -> None:
     assert caught.value.code == code, caught.value
 
 
+def algod_json(answer: dict[str, Any] | bytes) -> dict[str, Any]:
+    """An algod answer as the JSON dict it is: algosdk types its methods `dict | bytes` because
+    they return msgpack bytes only when asked for response_format="msgpack", which we never do."""
+    return cast(dict[str, Any], answer)
+
+
 def min_balance(algorand: AlgorandClient, address: str) -> int:
-    return int(algorand.client.algod.account_info(address)["min-balance"])
+    return int(algod_json(algorand.client.algod.account_info(address))["min-balance"])
 
 
 def algod_box(algorand: AlgorandClient, app_id: int, name: bytes) -> bytes:
-    box = algorand.client.algod.application_box_by_name(app_id, name)
+    box = algod_json(algorand.client.algod.application_box_by_name(app_id, name))
     return base64.b64decode(box["value"])
 
 
@@ -270,7 +280,9 @@ def journey(algorand: AlgorandClient, app: ExperimentRegistryClient, registry: R
                              payment=payment(algorand, owner.address, app.app_address,
                                              chain.header_box_mbr())),
         params=CommonAppCallParams(box_references=[chain.header_key(experiment_id)]))
-    observe("create", 0, result.confirmation["confirmed-round"], bytes(result.abi_return),
+    assert result.abi_return is not None  # create_experiment returns the genesis head
+    observe("create", 0, algod_json(result.confirmation)["confirmed-round"],
+            bytes(result.abi_return),
             chain.genesis_head(experiment_id, owner_pk, metadata))
 
     # stages 0..49, through the Registry wrapper (prepare, then submit)
@@ -333,6 +345,7 @@ def test_header_box_holds_the_recomputed_head_and_final_counters(
 
     # the readonly ABI method (simulated by the typed client) agrees with the box
     view = app.send.get_experiment(GetExperimentArgs(id=journey.experiment_id)).abi_return
+    assert view is not None
     assert bytes(view.head) == journey.head
     assert (view.owner, view.stage_count, view.anchor_count, view.status) == (
         journey.owner, STAGES, 1, chain.STATUS_SEALED)
@@ -354,6 +367,7 @@ def test_stage_records_fill_page_zero_then_open_page_one(
 
     last = app.send.get_stage(GetStageArgs(id=journey.experiment_id,
                                            index=STAGES - 1)).abi_return
+    assert last is not None
     assert (last.kind, bytes(last.digest), last.round) == journey.stages[-1]
 
 
@@ -392,12 +406,12 @@ def test_indexer_lists_and_reads_the_same_boxes_as_algod(
     journey: Journey, app: ExperimentRegistryClient, algorand: AlgorandClient,
 ) -> None:
     indexer, algod = algorand.client.indexer, algorand.client.algod
-    wait_for_round(indexer, int(algod.status()["last-round"]), algod=algod)
+    wait_for_round(indexer, int(algod_json(algod.status())["last-round"]), algod=algod)
 
     listed = set(iter_application_boxes(indexer, app.app_id))
 
     on_algod = {base64.b64decode(b["name"])
-                for b in algod.application_boxes(app.app_id)["boxes"]}
+                for b in algod_json(algod.application_boxes(app.app_id))["boxes"]}
     assert listed == on_algod
     mine = {chain.header_key(journey.experiment_id),
             chain.page_key(journey.experiment_id, 0), chain.page_key(journey.experiment_id, 1)}
@@ -414,6 +428,7 @@ def test_arc28_selectors_are_the_documented_ones() -> None:
     for spec in EVENT_SPECS:
         assert hashlib.new("sha512_256", spec.signature.encode()).digest()[:4].hex() == (
             spec.selector)
+    assert APP_SPEC.events is not None  # the registry declares its ARC-28 events
     arc56 = {e.name: f"{e.name}({','.join(a.type for a in e.args)})" for e in APP_SPEC.events}
     assert arc56 == {spec.name: spec.signature for spec in EVENT_SPECS}
 
@@ -687,9 +702,11 @@ def test_creator_cannot_update_or_delete_the_app(
     owner: SigningAccount,
 ) -> None:
     algod = algorand.client.algod
-    before = algod.application_info(app.app_id)["params"]
+    before = algod_json(algod.application_info(app.app_id))["params"]
     params = algod.suggested_params()
+    txn: transaction.Transaction
     if action == "update":
+        assert APP_SPEC.byte_code is not None  # the compiled app spec carries its programs
         approval = base64.b64decode(APP_SPEC.byte_code.approval)
         clear = base64.b64decode(APP_SPEC.byte_code.clear)
         txn = transaction.ApplicationUpdateTxn(owner.address, params, app.app_id, approval,
@@ -700,7 +717,7 @@ def test_creator_cannot_update_or_delete_the_app(
     with pytest.raises(AlgodHTTPError, match=r"rejected by ApprovalProgram|assert failed"):
         send_raw(algorand, owner, txn)
 
-    assert algod.application_info(app.app_id)["params"] == before
+    assert algod_json(algod.application_info(app.app_id))["params"] == before
 
 
 @pytest.mark.parametrize("args", [[], [_CREATE_EXPERIMENT]], ids=["bare", "with-selector"])

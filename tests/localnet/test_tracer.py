@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from algokit_utils import AlgorandClient
@@ -35,7 +36,8 @@ def tracer(tmp_path_factory: pytest.TempPathFactory, localnet) -> Tracer:
 
 
 def _box(algorand: AlgorandClient, app_id: int, key: bytes) -> bytes:
-    box = algorand.client.algod.application_box_by_name(app_id, key)
+    # algod answers JSON (a dict) unless asked for msgpack, so the bytes half of its type is moot.
+    box = cast(dict[str, Any], algorand.client.algod.application_box_by_name(app_id, key))
     return base64.b64decode(box["value"])
 
 
@@ -126,6 +128,8 @@ def test_private_metrics_put_only_roots_on_chain_and_their_proofs_verify(
     summary = training_loop.main(tmp_path / "private", epochs=50, private=True, tracer=tracer)
     manifest = Manifest.read(summary.manifest_path)
     algorand = tracer.settings.algorand
+    # main() ends the run, which seals the experiment on chain (so the seal has its round)
+    assert manifest.seal is not None and manifest.seal.round is not None
     wait_for_round(algorand.client.indexer, manifest.seal.round, algod=algorand.client.algod)
 
     prefix = experiment_note_prefix(parse_id(manifest.experiment_id))
@@ -157,6 +161,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(localnet, tmp_path: P
     state, out = tmp_path / "state", tmp_path / "out"
     child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(state), str(out)],
                              stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None  # stdout=PIPE
     exp_text = child.stdout.readline().strip()
     time.sleep(0.3)  # let the writer thread be mid-flight
     os.kill(child.pid, signal.SIGKILL)
@@ -187,6 +192,7 @@ def test_resume_leaves_alone_an_experiment_a_live_process_is_recording(
     child = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(state), str(out)],
                              stdout=subprocess.PIPE, text=True)
     try:
+        assert child.stdout is not None  # stdout=PIPE
         exp_text = child.stdout.readline().strip()
         env = {**os.environ, "ALGO_TRACER_DIR": str(state)}
         resume = [sys.executable, "-m", "algo_tracer.cli", "resume"]

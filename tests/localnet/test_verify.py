@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from verify_helpers import (
@@ -45,7 +46,8 @@ def victim(tracer: Tracer, tmp_path_factory: pytest.TempPathFactory) -> Traced:
                             metrics=200, private=0)
 
 
-def verify(t: Traced, **kw: object) -> VerificationReport:
+def verify(t: Traced, **kw: Any) -> VerificationReport:
+    # Any, not object: the keywords go on to verify_experiment, whose parameters check them.
     kw.setdefault("manifest", t.manifest())
     return verify_experiment(t.algorand, t.app_id, t.experiment_id, indexer_timeout=120, **kw)
 

@@ -7,7 +7,7 @@ import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams, SigningAccount
 
@@ -82,7 +82,9 @@ def trace_experiment(tracer: Tracer, root: Path, name: str, *, metrics: int = 30
 def experiment_notes(traced: Traced) -> list[dict[str, Any]]:
     """The experiment's note transactions, from the Indexer (after it caught up)."""
     algod, indexer = traced.algorand.client.algod, traced.algorand.client.indexer
-    wait_for_round(indexer, int(algod.status()["last-round"]), algod=algod, timeout=120)
+    # algod answers JSON (a dict) unless asked for msgpack, so the bytes half of its type is moot.
+    last_round = int(cast(dict[str, Any], algod.status())["last-round"])
+    wait_for_round(indexer, last_round, algod=algod, timeout=120)
     prefix = experiment_note_prefix(parse_id(traced.experiment_id))
     return list(iter_transactions(indexer, note_prefix=prefix))
 
@@ -96,6 +98,7 @@ def send_note(algorand: AlgorandClient, sender: SigningAccount, note: bytes) -> 
     result = algorand.send.payment(PaymentParams(
         sender=sender.address, signer=sender.signer, receiver=sender.address,
         amount=AlgoAmount(micro_algo=0), note=note))
+    assert result.tx_id is not None  # a single sent transaction always has its id
     return result.tx_id
 
 

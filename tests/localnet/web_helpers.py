@@ -26,7 +26,7 @@ def free_port() -> int:
 def serving(app: object) -> Iterator[str]:
     """Run `app` with uvicorn in a thread; yields its base URL (http://127.0.0.1:PORT)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,  # type: ignore[arg-type]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -52,7 +52,7 @@ BYTES_CASES: list[dict[str, Any]] = [
     {"name": "bytes-empty", "input": {"domain": "algotrace-hash/v1/params", "data_hex": ""}},
 ]
 
-_TREE = [
+_TREE: list[dict[str, Any]] = [
     {"path": "a.txt", "content_utf8": "hello\n"},
     {"path": "sub/b.bin", "content_hex": "00010203ff"},
     {"path": "sub/deeper/c.csv", "content_utf8": "x,y\n1,2\n"},
@@ -201,7 +201,7 @@ ARRAY_CASES: list[dict[str, Any]] = [
     },
 ]
 
-_BASIC_COLUMNS = [
+_BASIC_COLUMNS: list[dict[str, Any]] = [
     {"name": "a", "dtype": "int64", "values": [1, 2, 3]},
     {"name": "b", "dtype": "float64", "values": [0.5, None, -1.0]},
     {"name": "c", "dtype": "str", "values": ["x", None, "\u00e9"]},
@@ -458,7 +458,8 @@ def preimages(fn: Any, *args: Any) -> list[tuple[str, bytes]]:
         return r
 
     # Each hashing module binds its own `_tagged` (imported from _core): swap it in all of them.
-    modules = (_core, _files, _tables, _models)
+    # Any: mypy types these as plain ModuleType, which does not declare the `_tagged` we assign.
+    modules: tuple[Any, ...] = (_core, _files, _tables, _models)
     originals = [m._tagged for m in modules]
     for m in modules:
         m._tagged = recording_tagged

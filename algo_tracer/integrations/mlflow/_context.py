@@ -89,11 +89,11 @@ def remember(snapshots: Snapshots) -> None:
 
 def take(tags: Mapping[str, str]) -> Snapshots | None:
     """The snapshots the provider stamped into `tags`, if it did so in this process."""
-    key = (tags.get(ENVIRONMENT_DIGEST_TAG), tags.get(CODE_DIGEST_TAG))
-    if key[0] is None:
+    environment = tags.get(ENVIRONMENT_DIGEST_TAG)
+    if environment is None:
         return None
     with _lock:
-        return _recent.pop(key, None)  # type: ignore[arg-type]
+        return _recent.pop((environment, tags.get(CODE_DIGEST_TAG)), None)
 
 
 def tags_for(snapshots: Snapshots) -> dict[str, str]:

@@ -70,8 +70,7 @@ def build_store(store_uri: str, artifact_uri: str | None = None) -> AlgoTraceSto
     registry: Any = utils._tracking_store_registry
     store = registry.get_store_builder(inner)(store_uri=inner, artifact_uri=artifact_uri)
     _register_model_registry_scheme(store_uri.split(":", 1)[0])
-    # The abstract methods are forwarders installed below the class (mypy cannot see them).
-    return AlgoTraceStore(store, tracking_uri=inner)  # type: ignore[abstract]
+    return AlgoTraceStore(store, tracking_uri=inner)
 
 
 def _registry_store(store_uri: str, tracking_uri: str | None = None) -> Any:
@@ -246,7 +245,7 @@ def _install_forwarders(cls: type[AlgoTraceStore]) -> frozenset[str]:
 
 
 #: Names forwarded verbatim (the recorded calls and `ASYNC_METHODS` are the rest).
-FORWARDED: frozenset[str] = _install_forwarders(AlgoTraceStore)  # type: ignore[type-abstract]
+FORWARDED: frozenset[str] = _install_forwarders(AlgoTraceStore)
 RECORDED: frozenset[str] = frozenset(
     name for name in abstract_store_members() if name in AlgoTraceStore.__dict__
     and name not in FORWARDED)
@@ -259,7 +258,7 @@ def wrap(store: AbstractStore, *, tracking_uri: str | None, cache: dict[int, Alg
         return store
     wrapper = cache.get(id(store))
     if wrapper is None or wrapper.inner is not store:
-        wrapper = cache[id(store)] = AlgoTraceStore(  # type: ignore[abstract]
+        wrapper = cache[id(store)] = AlgoTraceStore(
             store, tracking_uri=tracking_uri, origin=origin)
     return wrapper
 
