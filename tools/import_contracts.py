@@ -45,10 +45,11 @@ class ExternalSubmodulesContract(Contract):
                 if not _within(importer, sources) or _within(importer, allowed):
                     continue
                 for detail in graph.get_import_details(importer=importer, imported=top):
-                    for name in _names(str(detail["line_contents"])):
-                        if any(name == f or name.startswith(f + ".") for f in forbidden):
-                            violations.append(f"{importer}:{detail['line_number']} imports "
-                                              f"{name} ({detail['line_contents'].strip()})")
+                    hits = [name for name in _names(str(detail["line_contents"]))
+                            if any(name == f or name.startswith(f + ".") for f in forbidden)]
+                    if hits:
+                        violations.append(f"{importer}:{detail['line_number']} imports "
+                                          f"{hits[0]} ({detail['line_contents'].strip()})")
         return ContractCheck(kept=not violations, metadata={"violations": violations})
 
     def render_broken_contract(self, check: ContractCheck) -> None:

@@ -1,4 +1,4 @@
-"""The `algo-tracer` command line: a thin shell over the library.
+"""Parses `algo-tracer` arguments, runs the command and maps our errors to exit codes.
 
 Exit codes: 0 success (verified), 1 a mismatch or tampering was found (or `localnet status`
 reports an unhealthy network), 2 a usage, configuration or network error, with the fix in the
