@@ -4,6 +4,8 @@
 |---|---|---|
 | `ALGOD_SERVER`, `ALGOD_PORT`, `ALGOD_TOKEN` | algod (algokit-utils conventions) | LocalNet |
 | `INDEXER_SERVER`, `INDEXER_PORT`, `INDEXER_TOKEN` | Indexer, for verification | LocalNet |
+| `ALGO_TRACER_ALGOD_SERVERS` | algod URLs of one network, in failover order | `ALGOD_SERVER` |
+| `ALGO_TRACER_INDEXER_SERVERS` | Indexer URLs of one network, likewise | `INDEXER_SERVER` |
 | `ALGO_TRACER_MNEMONIC` | the recording account (never printed or stored) | LocalNet: KMD |
 | `ALGO_TRACER_APP_ID` | the ExperimentRegistry app | LocalNet: deployed on first use |
 | `ALGO_TRACER_DIR` | journal directory | `./.algo-tracer` |
@@ -20,10 +22,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
+from algosdk.v2client.algod import AlgodClient
+from algosdk.v2client.indexer import IndexerClient
 
 from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError
 from algo_tracer.network.algod import algod_call, app_exists, genesis
+from algo_tracer.network.endpoints import (
+    ALGOD_SERVERS_VAR,
+    INDEXER_SERVERS_VAR,
+    FailoverAlgodClient,
+    FailoverIndexerClient,
+    parse_endpoints,
+)
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
 MAX_APP_ID = 2**64 - 1
@@ -46,9 +57,13 @@ class Settings:
 
 def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
     """The client plus (genesis id, genesis hash, is LocalNet); NetworkError if unreachable."""
-    algorand = AlgorandClient.from_environment()
+    algorand = client_from_environment()
     algorand.set_suggested_params_cache_timeout(0)
-    server = (f"{strip_url_credentials(os.environ['ALGOD_SERVER'])} port "
+    servers = os.environ.get(ALGOD_SERVERS_VAR, "").strip()
+    server = (", ".join(strip_url_credentials(u) for u in parse_endpoints(ALGOD_SERVERS_VAR,
+                                                                            servers))
+              if servers else
+              f"{strip_url_credentials(os.environ['ALGOD_SERVER'])} port "
               f"{os.environ.get('ALGOD_PORT', '(default)')}"
               if os.environ.get("ALGOD_SERVER") else "http://localhost:4001 (LocalNet)")
     genesis_id, genesis_hash = genesis(
@@ -57,6 +72,33 @@ def algorand_from_environment() -> tuple[AlgorandClient, str, str, bool]:
         "ALGOD_PORT and ALGOD_TOKEN for another network")
     return (algorand, genesis_id, genesis_hash,
             algod_call("its suggested parameters", algorand.client.is_localnet))
+
+
+def client_from_environment() -> AlgorandClient:
+    """algokit-utils' client from the environment, over endpoint lists where they are set.
+
+    With `ALGO_TRACER_ALGOD_SERVERS` / `ALGO_TRACER_INDEXER_SERVERS` the algod / Indexer client
+    fails over between the listed endpoints (network.endpoints); every endpoint's genesis is
+    checked first, and one of another network is refused here, before anything is sent.
+    """
+    algorand = AlgorandClient.from_environment()
+    algod_urls = os.environ.get(ALGOD_SERVERS_VAR, "").strip()
+    indexer_urls = os.environ.get(INDEXER_SERVERS_VAR, "").strip()
+    if not algod_urls and not indexer_urls:
+        return algorand
+    algod: AlgodClient = algorand.client.algod
+    indexer: IndexerClient | None = algorand.client.indexer_if_present
+    if algod_urls:
+        algod = FailoverAlgodClient(os.environ.get("ALGOD_TOKEN", ""),
+                                    parse_endpoints(ALGOD_SERVERS_VAR, algod_urls))
+        algod.failover.check_all()
+    if indexer_urls:
+        indexer = FailoverIndexerClient(os.environ.get("INDEXER_TOKEN", ""),
+                                        parse_endpoints(INDEXER_SERVERS_VAR, indexer_urls))
+        indexer.failover.check_all()
+    # KMD stays as the environment has it: it is LocalNet's key store, never a failover target.
+    kmd = algorand.client._kmd  # the public property raises when KMD is absent
+    return AlgorandClient.from_clients(algod=algod, indexer=indexer, kmd=kmd)
 
 
 def app_id_from_environment() -> int | None:

@@ -37,7 +37,11 @@ from algo_tracer.errors import ConfigError, InputError, NetworkError
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.network.algod import app_exists, probe_algod
 from algo_tracer.network.indexer import probe_indexer
-from algo_tracer.network.settings import MAX_APP_ID, app_id_from_environment
+from algo_tracer.network.settings import (
+    MAX_APP_ID,
+    app_id_from_environment,
+    client_from_environment,
+)
 from algo_tracer.verify.experiment import verify_experiment
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
@@ -144,7 +148,7 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
         indexer_timeout: Seconds a lookup waits for the Indexer before answering
             `indexer_behind` (the page then retries by itself).
     """
-    client = algorand or AlgorandClient.from_environment()
+    client = algorand or client_from_environment()
     if default_app_id is None:
         default_app_id = app_id_from_environment()
     app = FastAPI(title="algo-tracer", version=__version__, openapi_url="/api/openapi.json",
