@@ -1,15 +1,24 @@
-"""LocalNet behaviour that needs no running network: port conflicts, unknown services, layout."""
+"""LocalNet behaviour that needs no running network: port conflicts, unknown services, layout,
+and the realtime profile's differences from the DevMode one."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 from pathlib import Path
 
 import pytest
 
+from algo_tracer.cli import main
 from algo_tracer.errors import LocalnetError
-from algo_tracer.localnet import LocalNet, Ports
+from algo_tracer.localnet import DEVMODE, REALTIME, TOKEN, LocalNet, Ports
 from algo_tracer.localnet.layout import GENESIS_ID, conduit_yaml, network_template
+from algo_tracer.localnet.processes import Service
+
+# The lifecycle tests' second network (tests/localnet/conftest.py), which the realtime ports avoid.
+SECOND_PORTS = Ports(algod=14001, kmd=14002, follower=18081, gossip=20000, postgres=15443,
+                     indexer=18980)
 
 FREE_PORTS = Ports(algod=24001, kmd=24002, follower=28081, gossip=30000, postgres=25443,
                    indexer=28980)
@@ -41,3 +50,102 @@ def test_network_template_matches_algokit_localnet() -> None:
 
 def test_conduit_never_gives_up_on_an_idle_network() -> None:
     assert "retry-count: 0" in conduit_yaml(Ports())
+
+
+# -- the realtime profile (DevMode off, its own ports and directory) -----------------------------
+
+def test_realtime_template_is_algokit_localnet_without_devmode() -> None:
+    dev, real = network_template(DEVMODE.dev_mode), network_template(REALTIME.dev_mode,
+                                                                     REALTIME.ports)
+    assert real["Genesis"]["DevMode"] is False
+    # Everything else is AlgoKit's: the same online wallets now propose and vote.
+    assert {**real["Genesis"], "DevMode": True} == dev["Genesis"]
+    assert all(w["Online"] for w in real["Genesis"]["Wallets"])
+    assert real["Nodes"][0] == dev["Nodes"][0]
+    assert '"EndpointAddress": "127.0.0.1:8181"' in real["Nodes"][1]["ConfigJSONOverride"]
+
+
+def test_realtime_ports_share_nothing_with_the_devmode_localnet_or_the_test_networks() -> None:
+    taken = [p for ports in (DEVMODE.ports, SECOND_PORTS, FREE_PORTS) for _, p in ports.items()]
+    realtime = [p for _, p in REALTIME.ports.items()]
+    assert len(set(realtime)) == len(realtime)
+    assert set(realtime).isdisjoint(taken)
+    assert REALTIME.ports == Ports(algod=4101, kmd=4102, follower=8181, gossip=10100,
+                                   postgres=5453, indexer=9080)
+    assert "http://127.0.0.1:8181" in conduit_yaml(REALTIME.ports)
+    assert "port=5453" in conduit_yaml(REALTIME.ports)
+
+
+def test_realtime_state_directory_sits_beside_the_devmode_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALGO_TRACER_LOCALNET_DIR", str(tmp_path / "net"))
+    monkeypatch.delenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", raising=False)
+    assert LocalNet(progress=lambda _: None).state_dir == tmp_path / "net"
+    realtime = LocalNet(profile="realtime", progress=lambda _: None)
+    assert realtime.state_dir == tmp_path / "net-realtime"
+    assert realtime.ports == REALTIME.ports
+    monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path / "rt"))
+    assert LocalNet(profile=REALTIME, progress=lambda _: None).state_dir == tmp_path / "rt"
+
+
+def test_unknown_profile_names_the_choices() -> None:
+    with pytest.raises(LocalnetError, match=r"(?s)unknown LocalNet profile 'fast'.*devmode.*"
+                                            r"realtime"):
+        LocalNet(profile="fast")
+
+
+def test_cli_refuses_an_unknown_block_time_naming_the_option_and_choices(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALGO_TRACER_LOCALNET", "native")
+
+    assert main(["localnet", "status", "--block-time", "fast"]) == 2
+
+    err = capsys.readouterr().err
+    assert "unknown --block-time 'fast'" in err
+    assert "dev (DevMode" in err and "real (DevMode off" in err
+
+
+@pytest.mark.parametrize("action", ["start", "stop", "reset"])
+def test_a_profile_refuses_the_other_profiles_network(tmp_path: Path, action: str) -> None:
+    data = tmp_path / "network" / "data"
+    data.mkdir(parents=True)
+    (data / "genesis.json").write_text(json.dumps({"devmode": True, "network": "dockernet"}))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "algod.pid").write_text(f"{os.getpid()}\n")  # must survive untouched
+    net = LocalNet(tmp_path, FREE_PORTS, progress=lambda _: None, profile="realtime")
+
+    with pytest.raises(LocalnetError, match=r"holds a network with DevMode, not the realtime"):
+        getattr(net, action)()
+
+    assert (tmp_path / "run" / "algod.pid").exists()
+    assert (data / "genesis.json").exists()
+
+
+def test_a_pid_file_naming_the_same_program_in_another_directory_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    """Two profiles run the same programs: a recycled pid must not let one stop the other's."""
+    ours = Service("sleeper", "sleep", tmp_path / "ours.pid", tmp_path / "ours.log",
+                   owner_arg="997.5")
+    theirs = Service("sleeper", "sleep", tmp_path / "theirs.pid", tmp_path / "theirs.log",
+                     owner_arg="998.5")
+    pid = theirs.spawn(["sleep", "998.5"])
+    try:
+        (tmp_path / "ours.pid").write_text(f"{pid}\n")
+        assert ours.pid() is None
+        assert ours.stop() is False
+        assert theirs.pid() == pid
+    finally:
+        assert theirs.stop() is True
+
+
+def test_env_file_points_at_the_realtime_ports() -> None:
+    env_file = Path(__file__).resolve().parents[1] / REALTIME.env_file
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines()
+                  if line and not line.startswith("#"))
+    assert values["ALGOD_PORT"] == str(REALTIME.ports.algod)
+    assert values["INDEXER_PORT"] == str(REALTIME.ports.indexer)
+    assert values["KMD_PORT"] == str(REALTIME.ports.kmd)
+    assert values["ALGOD_TOKEN"] == values["INDEXER_TOKEN"] == TOKEN

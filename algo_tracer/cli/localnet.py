@@ -3,6 +3,10 @@
 With a container engine and the `algokit` CLI present, these delegate to `algokit localnet` (the
 same network, in Docker); otherwise they run the native LocalNet. `ALGO_TRACER_LOCALNET=native`
 forces the native one.
+
+`--block-time real` selects the native realtime profile (DevMode off, its own ports and directory)
+even where Docker is available: AlgoKit runs one LocalNet at a time, so its `--no-dev` would
+replace the DevMode network rather than run beside it (README "Local network" says how to do that).
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ import shutil
 import subprocess
 import sys
 
-from algo_tracer.errors import LocalnetError
+from algo_tracer.errors import LocalnetError, LocalnetUnavailableError
 from algo_tracer.localnet.network import LocalNet, LocalnetStatus
+from algo_tracer.localnet.profiles import DEVMODE, REALTIME, Profile
 
 ACTIONS = ("start", "stop", "status", "reset", "logs")
+BLOCK_TIMES = {"dev": DEVMODE, "real": REALTIME}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -26,16 +32,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--service", help="logs: only this service (algod, follower, kmd, postgres, "
                    "conduit, indexer)")
     p.add_argument("--lines", type=int, default=40, help="logs: lines per service (default 40)")
+    # Checked by `_profile` rather than argparse `choices`: our message also says what each means.
+    p.add_argument("--block-time", default="dev", metavar="{dev,real}",
+                   help="which network: dev = DevMode LocalNet (default; a block per transaction "
+                   "group, ports 4001/4002/8980); real = blocks at the consensus pace, ~3 s "
+                   "(ports 4101/4102/9080, runs beside the DevMode one)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if _use_docker():
+    profile = _profile(args.block_time)
+    if profile.dev_mode and _use_docker():
         docker_action = {"logs": "logs", "status": "status"}.get(args.action, args.action)
         return subprocess.run(["algokit", "localnet", docker_action]).returncode
-    net = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True))
+    net = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True), profile=profile)
     if args.action == "start":
-        _print_status(net.start(), args.json)
+        _print_status(_start(net), args.json)
     elif args.action == "stop":
         stopped = net.stop()
         print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -62,6 +74,31 @@ def ensure_running() -> LocalnetStatus | None:
     return status
 
 
+def _profile(block_time: str) -> Profile:
+    profile = BLOCK_TIMES.get(block_time)
+    if profile is None:
+        raise LocalnetError(
+            f"unknown --block-time {block_time!r}",
+            fix="choose one of: " + "; ".join(f"{name} ({p.summary})"
+                                              for name, p in BLOCK_TIMES.items()),
+        )
+    return profile
+
+
+def _start(net: LocalNet) -> LocalnetStatus:
+    try:
+        return net.start()
+    except LocalnetUnavailableError as exc:
+        if net.profile.dev_mode:
+            raise
+        # The realtime profile is native only (see the module docstring); with Docker, AlgoKit's
+        # own LocalNet can run without DevMode instead of the DevMode one.
+        docker = ("with Docker: `algokit localnet start --no-dev` (replaces the DevMode LocalNet "
+                  "on ports 4001/4002/8980 until `algokit localnet start --dev`)")
+        raise LocalnetUnavailableError(
+            exc.message, fix=f"{exc.fix}; {docker}" if exc.fix else docker) from exc
+
+
 def _use_docker() -> bool:
     forced_native = os.environ.get("ALGO_TRACER_LOCALNET", "").lower() == "native"
     if forced_native or not shutil.which("algokit"):
@@ -79,7 +116,7 @@ def _print_status(status: LocalnetStatus, as_json: bool) -> None:
         print(status.model_dump_json(indent=2))
         return
     state = "healthy" if status.healthy else "NOT healthy"
-    print(f"LocalNet ({status.mode}) {state}   state: {status.state_dir}")
+    print(f"LocalNet {status.profile} ({status.mode}) {state}   state: {status.state_dir}")
     print(f"  algod    {status.algod_url}  genesis {status.genesis_id}  round {status.last_round}"
           f"  version {status.algod_version}")
     print(f"  kmd      {status.kmd_url}")

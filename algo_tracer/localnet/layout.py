@@ -2,7 +2,9 @@
 
 Same template (DevMode, a relay "data" node holding three funded wallets and a "follower" node for
 conduit), same genesis id (`dockernet-v1`, which algokit-utils recognises as LocalNet), same tokens
-and host ports. Only the listen addresses differ: everything binds to 127.0.0.1.
+and host ports. Only the listen addresses differ: everything binds to 127.0.0.1. The realtime
+profile (profiles.py) writes the same template with DevMode off, as `algokit localnet start
+--no-dev` does, on its own ports.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ PG_USER = PG_PASSWORD = "algorand"
 PG_DATABASE = "indexerdb"
 
 
-def network_template() -> dict:
+def network_template(dev_mode: bool = True, ports: Ports | None = None) -> dict:
+    """AlgoKit's template. With `dev_mode` off the same online genesis wallets propose and vote
+    with their participation keys (rounds 0..NUM_ROUNDS), so blocks come at the consensus pace."""
     follower_override = {
         "EnableFollowMode": True,
-        "EndpointAddress": f"{HOST}:{Ports.follower}",
+        "EndpointAddress": f"{HOST}:{(ports or Ports()).follower}",
         "MaxAcctLookback": 64,
         "CatchupParallelBlocks": 64,
         "CatchupBlockValidateMode": 3,
@@ -54,7 +58,7 @@ def network_template() -> dict:
                 {"Name": "Wallet2", "Stake": 40, "Online": True},
                 {"Name": "Wallet3", "Stake": 20, "Online": True},
             ],
-            "DevMode": True,
+            "DevMode": dev_mode,
         },
         "Nodes": [
             {

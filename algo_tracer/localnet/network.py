@@ -1,9 +1,10 @@
 """The native LocalNet: algod (relay + follower), kmd, PostgreSQL, conduit and the indexer.
 
 Start order follows the data flow: the relay produces blocks (DevMode: one block per submitted
-transaction group), the follower replays them for conduit, conduit writes them to PostgreSQL, and
-the indexer serves them read-only. Every process is detached and tracked by a pid file under the
-state directory, so the network outlives the command that started it.
+transaction group; the realtime profile: one every few seconds, see profiles.py), the follower
+replays them for conduit, conduit writes them to PostgreSQL, and the indexer serves them
+read-only. Every process is detached and tracked by a pid file under the state directory, so the
+network outlives the command that started it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import layout, pins
 from algo_tracer.localnet.build import Binaries, ensure_binaries
 from algo_tracer.localnet.layout import HOST, TOKEN, Ports
-from algo_tracer.localnet.paths import state_root
+from algo_tracer.localnet.paths import profile_state_root
 from algo_tracer.localnet.postgres import Postgres
 from algo_tracer.localnet.processes import Service
+from algo_tracer.localnet.profiles import DEVMODE, Profile, profile_named
 
 Progress = Callable[[str], None]
 SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer")
@@ -44,6 +46,7 @@ class LocalnetStatus(BaseModel):
     """What `algo-tracer localnet status --json` prints."""
 
     mode: str  # "native", "external" (something else serves the LocalNet ports) or "stopped"
+    profile: str = DEVMODE.name  # "devmode" or "realtime" (profiles.py)
     healthy: bool
     state_dir: str
     algod_url: str
@@ -59,13 +62,17 @@ class LocalnetStatus(BaseModel):
 
 
 class LocalNet:
-    """One native LocalNet rooted at a state directory."""
+    """One native LocalNet rooted at a state directory; `profile` ("devmode", the default, or
+    "realtime") chooses DevMode or real block times, and the default ports and directory."""
 
     def __init__(self, state_dir: Path | None = None, ports: Ports | None = None,
-                 progress: Progress = print) -> None:
-        self.state_dir = state_dir or state_root()
-        self.ports = ports or Ports()
+                 progress: Progress = print, profile: Profile | str = DEVMODE) -> None:
+        self.profile = profile_named(profile) if isinstance(profile, str) else profile
+        self.state_dir = state_dir or profile_state_root(self.profile.state_suffix,
+                                                          self.profile.state_variable)
+        self.ports = ports or self.profile.ports
         self.progress = progress
+        self.tag = "[localnet]" if self.profile.dev_mode else f"[localnet {self.profile.name}]"
         self.network_dir = self.state_dir / "network"
         self.data_dir = self.network_dir / "data"
         self.follower_dir = self.network_dir / "follower"
@@ -80,6 +87,7 @@ class LocalNet:
 
     def start(self) -> LocalnetStatus:
         """Start whatever is not running; a fast no-op when everything already is."""
+        self._check_profile()
         current = self.status()
         if current.healthy and current.mode == "native":
             return current
@@ -95,7 +103,7 @@ class LocalNet:
         self._start_algod(binaries)
         self.postgres.start(self.progress)
         self._start_indexing(binaries)
-        self.progress(f"[localnet] running ({time.monotonic() - started:.1f}s)")
+        self.progress(f"{self.tag} running ({time.monotonic() - started:.1f}s)")
         return self.status()
 
     def stop(self, services: list[str] | None = None) -> list[str]:
@@ -105,6 +113,7 @@ class LocalNet:
         if unknown:
             raise LocalnetError(f"unknown service {unknown[0]!r}",
                                 fix=f"choose from: {', '.join(SERVICE_ORDER)}")
+        self._check_profile()
         stopped = []
         for name in reversed(SERVICE_ORDER):
             if services is not None and name not in services:
@@ -153,6 +162,7 @@ class LocalNet:
         build = (algod or {}).get("build", {})
         return LocalnetStatus(
             mode=mode,
+            profile=self.profile.name,
             healthy=healthy,
             state_dir=str(self.state_dir),
             algod_url=f"http://localhost:{self.ports.algod}",
@@ -185,7 +195,30 @@ class LocalNet:
 
     def _service(self, name: str) -> Service:
         program = {"follower": "algod", "indexer": "algorand-indexer"}.get(name, name)
-        return Service(name, program, self.run_dir / f"{name}.pid", self.logs_dir / f"{name}.log")
+        # Each process gets its directory as an argument: that tells ours from the same program
+        # run by another LocalNet profile, should a pid be recycled.
+        own_dir = {"algod": self.data_dir, "follower": self.follower_dir, "kmd": self.kmd_dir,
+                   "conduit": self.conduit_dir, "indexer": self.indexer_dir}.get(name)
+        return Service(name, program, self.run_dir / f"{name}.pid", self.logs_dir / f"{name}.log",
+                       owner_arg=str(own_dir) if own_dir else None)
+
+    def _check_profile(self) -> None:
+        """Refuse a state directory whose chain was created for the other profile: its pid files
+        and ports belong to that network, which this one must not start, stop or reset."""
+        genesis = self.data_dir / "genesis.json"
+        try:
+            dev_mode = bool(json.loads(genesis.read_text()).get("devmode", False))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return
+        if dev_mode != self.profile.dev_mode:
+            found = "DevMode" if dev_mode else "real block times (DevMode off)"
+            raise LocalnetError(
+                f"{self.state_dir} holds a network with {found}, not the {self.profile.name} "
+                "profile's",
+                fix=f"use that network's own option (`--block-time "
+                f"{'dev' if dev_mode else 'real'}`), or give this profile its own directory "
+                f"with {self.profile.state_variable}",
+            )
 
     def _check_ports(self) -> None:
         running = {s for s in SERVICE_ORDER
@@ -203,12 +236,14 @@ class LocalNet:
                 )
 
     def _create_network(self, binaries: Binaries) -> None:
-        self.progress("[localnet] creating the network (genesis, wallets, participation keys) ...")
+        self.progress(f"{self.tag} creating the network (genesis, wallets, participation keys)"
+                      " ...")
         started = time.monotonic()
         shutil.rmtree(self.network_dir, ignore_errors=True)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         template = self.state_dir / "template.json"
-        template.write_text(json.dumps(layout.network_template(), indent=2))
+        template.write_text(json.dumps(
+            layout.network_template(self.profile.dev_mode, self.ports), indent=2))
         log = self.logs_dir / "network-create.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("w") as out:
@@ -233,7 +268,7 @@ class LocalNet:
         self.kmd_dir.mkdir(mode=0o700, exist_ok=True)
         (self.kmd_dir / "kmd_config.json").write_text(json.dumps(layout.kmd_config(self.ports)))
         (self.kmd_dir / "kmd.token").write_text(TOKEN)
-        self.progress(f"[localnet]   done in {time.monotonic() - started:.0f}s")
+        self.progress(f"{self.tag}   done in {time.monotonic() - started:.0f}s")
 
     def _start_algod(self, binaries: Binaries) -> None:
         relay = self._service("algod")

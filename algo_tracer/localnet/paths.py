@@ -25,3 +25,13 @@ def state_root() -> Path:
         return Path("/var/lib/algo-tracer/localnet")
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "algo-tracer" / "localnet"
+
+
+def profile_state_root(suffix: str, variable: str) -> Path:
+    """A network profile's state directory: `variable` if set, else the default directory's
+    sibling named `<default name><suffix>` (so an ALGO_TRACER_LOCALNET_DIR moves both)."""
+    explicit = os.environ.get(variable)
+    if explicit:
+        return Path(explicit).expanduser()
+    default = state_root()
+    return default.with_name(default.name + suffix)

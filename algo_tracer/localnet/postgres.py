@@ -29,7 +29,8 @@ class Postgres:
         base = service_for("postgres")
         # The postmaster writes its own pid file; SIGINT is PostgreSQL's "fast" shutdown.
         self.service = Service("postgres", "postgres", data_dir / "postmaster.pid",
-                               base.log_file, stop_signal=signal.SIGINT)
+                               base.log_file, stop_signal=signal.SIGINT,
+                               owner_arg=str(data_dir))  # started with `-D <data_dir>`
         # PostgreSQL refuses to run as root; as root it runs as Debian's `postgres` account.
         self.user = "postgres" if os.geteuid() == 0 else None
 

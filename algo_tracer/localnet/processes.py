@@ -1,8 +1,9 @@
 """Detached service processes tracked by pid files.
 
 A pid alone is not proof of ownership (pids are recycled), so every check also compares the
-process's command name with the program the pid file was written for: `stop` ends only the
-processes this LocalNet started.
+process's command name with the program the pid file was written for and, where given, looks for
+the service's own directory among its arguments: two LocalNets run the same programs (DevMode and
+realtime side by side), and `stop` must end only the processes this one started.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Service:
     pid_file: Path
     log_file: Path
     stop_signal: int = signal.SIGTERM
+    owner_arg: str | None = None  # an argument only this network's process has (its directory)
 
     def pid(self) -> int | None:
         """The service's pid if it is running, else None (stale pid files are removed)."""
@@ -30,7 +32,7 @@ class Service:
             pid = int(self.pid_file.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
             return None
-        if _runs(pid, self.program):
+        if _runs(pid, self.program, self.owner_arg):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -105,10 +107,26 @@ def _alive(pid: int) -> bool:
     return stat is not None and stat[1] != "Z"
 
 
-def _runs(pid: int, program: str) -> bool:
+def _runs(pid: int, program: str, owner_arg: str | None = None) -> bool:
     stat = _stat(pid)
     # The kernel keeps the first 15 bytes of the executable's name.
-    return stat is not None and stat[1] != "Z" and stat[0] == program[:15]
+    if stat is None or stat[1] == "Z" or stat[0] != program[:15]:
+        return False
+    if owner_arg is None:
+        return True
+    argv = _argv(pid)
+    # No arguments prove nothing either way: they read empty for a moment while the kernel is
+    # still exec'ing a just-spawned process, and are unreadable under hidepid.
+    return not argv or owner_arg in argv
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    return [arg.decode(errors="replace") for arg in raw.split(b"\0") if arg]
 
 
 def _signal(pid: int, sig: int) -> None:
