@@ -1,18 +1,25 @@
 """The writer's exactly-once protocol, offline, against an in-memory registry that injects faults.
 
 `FakeChain` models the ledger and the ExperimentRegistry app as far as the writer relies on them
-(algo_tracer.record.registry_protocol): a group lands atomically or not at all, in a block of its
-own; a transaction id lands once; a lease is held until the transaction's last valid round; the
-contract checks the expected stage and anchor index, "experiment exists" and "experiment sealed",
-and that the caller owns the experiment. `FakeRegistry` is our `WriterRegistry` over that chain
-(a fake of our interface, not of algod), reached through a network that injects one `Fault`.
+(algo_tracer.record.registry_protocol): a group lands atomically or not at all; a node's pool
+admits a group only if it lands on top of the groups pending there (in arrival order, as algod
+evaluates them), and a block takes the pool once `block_size` groups wait (1: a block per group,
+as on DevMode) or when the writer waits; a transaction id lands once; a lease is held until the
+transaction's last valid round; the contract checks the expected stage and anchor index,
+"experiment exists" and "experiment sealed", and that the caller owns the experiment.
+`FakeRegistry` is our `WriterRegistry` over that chain (a fake of our interface, not of algod),
+reached through a network that injects one `Fault`.
 
 Each scenario journals an experiment in two phases (stages, note-path and private records, a
 seal), settles it through a fault, and checks the chain against the journal: every journaled
 record landed exactly once, in journal order; every stage once, at its index; one create, one
 seal. A scenario either retries with the same Writer (as `BackgroundWriter` does) or treats the
 fault as a crash and finishes with a new Writer over the same journal file (`algo-tracer
-resume`). The tests on the fake's own rules at the end make sure it is a strict judge.
+resume`). The scenarios run the sequential writer (`max_in_flight=1`: each fault fails one
+settle) and, again, the pipelined one (`test_pipelined_*`: 8 groups in flight, blocks of 4, so a
+fault hits a group in the middle of a window), plus pipelining's own cases: groups sharing
+blocks in journal order, a failed middle group, a crash with groups in flight. The tests on the
+fake's own rules at the end make sure it is a strict judge.
 """
 
 from __future__ import annotations
@@ -93,7 +100,8 @@ class AppState:
 class Block:
     round: int
     txids: tuple[str, ...]
-    notes: tuple[bytes, ...]  # the notes of the group's payments, in group order
+    notes: tuple[bytes, ...]  # the notes of the groups' payments, in block order
+    calls: tuple[str, ...] = ()  # the registry call of each group, in block order
 
 
 def _u64(value: bytes) -> int:
@@ -101,35 +109,92 @@ def _u64(value: bytes) -> int:
 
 
 class FakeChain:
-    """The ledger plus the registry app: one block per group, every rule checked."""
+    """The ledger plus the registry app behind one node's transaction pool, every rule checked.
 
-    def __init__(self) -> None:
+    `send` admits a group to the pool only if it would land on top of the groups pending there
+    (algod evaluates pool transactions in arrival order, each on the state the earlier ones
+    leave); otherwise it is `Refused` and nothing changes. A block forms once `block_size`
+    groups are pending (1, the default: every group in a block of its own, as on DevMode) or
+    on `tick()`; it evaluates the pool again in arrival order, and a group that fails then is
+    dropped from the pool, never half applied.
+    """
+
+    def __init__(self, block_size: int = 1) -> None:
         self.round = 1_000
+        self.block_size = block_size
         self.app_address: str = logic.get_application_address(APP_ID)
         self.experiments: dict[bytes, AppState] = {}
         self.blocks: list[Block] = []
         self.refusals: list[str] = []
-        self.pool: list[SignedGroup] = []  # accepted by a node, not in a block yet
+        self.pool: list[SignedGroup] = []  # admitted by the node, not in a block yet
+        self.late: list[SignedGroup] = []  # sent, held up on the way to the node
+        self.evict: set[str] = set()  # registry calls the node drops from its pool at the block
+        self.confirmed: dict[str, Confirmed] = {}  # registry call txid -> its confirmation
+        self.dropped: dict[str, str] = {}  # registry call txid -> why its block dropped it
         self._txids: set[str] = set()
         self._leases: dict[tuple[str, bytes], int] = {}  # (sender, lease) -> held until round
 
-    def deliver(self, group: SignedGroup) -> Block:
-        """Evaluate `group` in a new block: it lands whole, or `Refused` and nothing changes."""
+    def send(self, group: SignedGroup) -> None:
+        """Admit `group` to the pool (a block forms when it is full), or `Refused`."""
+        shadow = self._pending_state()
         try:
-            return self._evaluate(group)
+            shadow._apply(group, self.round + 1)
         except Refused as exc:
             self.refusals.append(exc.reason)
             raise
+        self.pool.append(group)
+        self.dropped.pop(group.txids[group.app_call], None)  # the same bytes, sent again
+        if len(self.pool) >= self.block_size:
+            self.tick()
 
-    def land_pool(self) -> None:
-        """Groups a node accepted earlier land now (or are refused, as any group can be)."""
+    def tick(self) -> Block | None:
+        """The next block: the pool's groups in arrival order, each on top of those before."""
         pool, self.pool = self.pool, []
-        for group in pool:
-            with contextlib.suppress(Refused):
-                self.deliver(group)
-
-    def _evaluate(self, group: SignedGroup) -> Block:
         rnd = self.round + 1
+        landed: list[tuple[SignedGroup, Confirmed]] = []
+        for group in pool:
+            call = group.txids[group.app_call]
+            try:
+                if call in self.evict:
+                    self.evict.discard(call)  # once: the same bytes sent again may land
+                    raise Refused(f"txn {call} dropped from the pool (injected)")
+                done = self._apply(group, rnd)
+            except Refused as exc:
+                self.refusals.append(exc.reason)
+                self.dropped[call] = exc.reason
+                continue
+            self.confirmed[call] = done
+            landed.append((group, done))
+        if not landed:
+            return None
+        self.round = rnd
+        block = Block(rnd, tuple(t for g, _ in landed for t in g.txids),
+                      tuple(bytes(s.transaction.note) for g, _ in landed for s in g.signed
+                            if isinstance(s.transaction, transaction.PaymentTxn)
+                            and s.transaction.note),
+                      tuple(d.txid for _, d in landed))
+        self.blocks.append(block)
+        return block
+
+    def land_late(self) -> None:
+        """Groups held up on the way reach the node now (and are admitted or refused)."""
+        late, self.late = self.late, []
+        for group in late:
+            with contextlib.suppress(Refused):
+                self.send(group)
+
+    def _pending_state(self) -> FakeChain:
+        """A copy of the chain with the pool applied: what algod checks a new group against."""
+        shadow = copy.copy(self)
+        shadow.experiments, shadow._txids = dict(self.experiments), set(self._txids)
+        shadow._leases = dict(self._leases)
+        for group in self.pool:
+            with contextlib.suppress(Refused):
+                shadow._apply(group, self.round + 1)
+        return shadow
+
+    def _apply(self, group: SignedGroup, rnd: int) -> Confirmed:
+        """Apply `group` in round `rnd`: whole, or `Refused` and nothing changes."""
         txns = [s.transaction for s in group.signed]
         unsigned = [copy.copy(t) for t in txns]
         for t in unsigned:
@@ -160,13 +225,8 @@ class FakeChain:
         confirmed = apply()
         self._txids |= seen
         self._leases.update(leases)
-        self.round = rnd
-        block = Block(rnd, tuple(s.get_txid() for s in group.signed),
-                      tuple(bytes(t.note) for t in txns
-                            if isinstance(t, transaction.PaymentTxn) and t.note))
-        self.blocks.append(block)
         assert confirmed.round == rnd
-        return block
+        return confirmed
 
     def _contract(self, call: transaction.ApplicationCallTxn,
                   group: list[transaction.Transaction], rnd: int,
@@ -271,6 +331,7 @@ class Fault(enum.Enum):
     DUPLICATED_SEND = "the group reached the chain twice; the writer got the duplicate's refusal"
     REJECTED = "the send was refused outright; nothing landed"
     LANDS_LATE = "outcome unknown; the group lands only after the writer has looked again"
+    DROPPED_FROM_POOL = "the node accepted the group, then dropped it: it never lands"
 
 
 @dataclass(frozen=True)
@@ -298,6 +359,7 @@ TARGETS: dict[str, Callable[[Write], bool]] = {
     "note anchor": lambda w: w.method == "anchor_batch" and w.with_notes,
     "private anchor": lambda w: w.method == "anchor_batch" and not w.with_notes,
     "seal": lambda w: w.method == "seal",
+    "stage 1": lambda w: w.method == "record_stage" and w.index == 1,
     "every write": lambda w: True,
 }
 
@@ -337,6 +399,7 @@ class FakeRegistry:
         self.chain = chain
         self.owner = owner
         self.plan = plan
+        self.faults: dict[str, Fault] = {}  # registry call txid -> the fault its wait meets
 
     @property
     def app_address(self) -> str:
@@ -372,34 +435,55 @@ class FakeRegistry:
     def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
         return self._sign(self._call(b"seal", experiment_id, final_digest))
 
-    def submit(self, group: SignedGroup) -> Confirmed:
-        self.chain.land_pool()  # what a node accepted earlier lands before anything sent now
+    def send(self, group: SignedGroup) -> None:
+        self.chain.land_late()  # what was held up on the way reaches the node first
         fault = self.plan.take(describe(group)) if self.plan else None
+        call = group.txids[group.app_call]
         if fault is Fault.REJECTED:
             raise NetworkError("algod rejected the transaction group: (injected) txn dead",
                                fix="the journal keeps the write for `resume`")
+        if fault is Fault.DROPPED_FROM_POOL:
+            self.chain.evict.add(call)  # admitted now, dropped when its block forms
         if fault is Fault.LANDS_LATE:
-            self.chain.pool.append(group)
+            self.chain.late.append(group)
+        else:
+            self._send(group)
+        if fault is Fault.DUPLICATED_SEND:
+            self._send(group)  # must be refused: the writer gets this answer, not the first
+            raise AssertionError("the chain let the same signed group land twice")
+        if fault is not None:
+            self.faults[call] = fault
+
+    def wait(self, group: SignedGroup) -> Confirmed:
+        call = group.txids[group.app_call]
+        fault = self.faults.pop(call, None)
+        if fault is Fault.LANDS_LATE:
             self.chain.round += 3  # the writer's wait ended while rounds went by
-            raise NetworkError(f"transaction {group.txids[group.app_call]} was sent, but its "
-                               "confirmation could not be read: (injected) connection reset")
-        block = self._deliver(group)
+            raise NetworkError(f"transaction {call} was sent, but its confirmation could not "
+                               "be read: (injected) connection reset")
+        if any(g.txids == group.txids for g in self.chain.pool):
+            self.chain.tick()  # time passes: the next block
         if fault is Fault.LOST_RESPONSE:
-            raise NetworkError(f"transaction {group.txids[group.app_call]} was sent, but its "
-                               "confirmation could not be read: (injected) connection reset")
+            raise NetworkError(f"transaction {call} was sent, but its confirmation could not "
+                               "be read: (injected) connection reset")
         if fault is Fault.TIMEOUT_AFTER_LANDING:
             self.chain.round += WINDOW
-            raise NetworkError(f"transaction {group.txids[group.app_call]} was not confirmed "
-                               f"by round {group.last_valid}: (injected)")
-        if fault is Fault.DUPLICATED_SEND:
-            self._deliver(group)  # must be refused: the writer gets this answer, not the first
-            raise AssertionError("the chain let the same signed group land twice")
-        state = self.chain.experiments[describe_experiment(group)]
-        return Confirmed(txid=group.txids[group.app_call], round=block.round, head=state.head)
+            raise NetworkError(f"transaction {call} was not confirmed by round "
+                               f"{group.last_valid}: (injected)")
+        if call in self.chain.dropped:
+            raise NetworkError(f"algod accepted transaction {call}, then dropped it: "
+                               f"{self.chain.dropped[call]}")
+        if call not in self.chain.confirmed:
+            raise NetworkError(f"transaction {call} is not pending and not confirmed")
+        return self.chain.confirmed[call]
 
-    def _deliver(self, group: SignedGroup) -> Block:
+    def submit(self, group: SignedGroup) -> Confirmed:
+        self.send(group)
+        return self.wait(group)
+
+    def _send(self, group: SignedGroup) -> None:
         try:
-            return self.chain.deliver(group)
+            self.chain.send(group)
         except Refused as exc:
             if exc.code is not None:
                 raise ContractError(f"the registry rejected the call: {exc.code}",
@@ -433,12 +517,6 @@ class FakeRegistry:
                            last_valid=call.last_valid_round)
 
 
-def describe_experiment(group: SignedGroup) -> bytes:
-    call = group.signed[group.app_call].transaction
-    assert isinstance(call, transaction.ApplicationCallTxn)
-    return bytes(call.app_args[1])
-
-
 # -- scenarios ---------------------------------------------------------------------------------
 
 
@@ -455,6 +533,10 @@ class Run:
     writer: Writer = field(init=False)
     processes: int = 0
     errors: list[AlgoTracerError] = field(default_factory=list)
+    # 1: the sequential writer, where each fault fails exactly one settle. With a wider window
+    # a fault on a group in flight stops the pass before the groups sent after it are waited
+    # for, so one failed settle can cover several faults (test_pipelined_* below).
+    max_in_flight: int = 1
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.path)
@@ -467,7 +549,7 @@ class Run:
     def _new_writer(self) -> Writer:
         self.processes += 1
         registry: WriterRegistry = FakeRegistry(self.chain, self.owner, self.plan)
-        return Writer(self.journal, registry, EXP)
+        return Writer(self.journal, registry, EXP, max_in_flight=self.max_in_flight)
 
     def crash_and_restart(self) -> None:
         """The process dies; a new one opens the same journal file (`algo-tracer resume`)."""
@@ -492,6 +574,7 @@ class Run:
                 self.errors.append(exc)
                 if self.resume_after_fault:
                     self.crash_and_restart()
+            self.chain.tick()  # time passes before the retry (a no-op when the pool is empty)
         pytest.fail(f"settle did not finish in {MAX_ATTEMPTS} attempts: {self.errors[-3:]}")
 
 
@@ -566,8 +649,10 @@ def assert_exactly_once(chain: FakeChain, journal: Journal) -> None:
     assert journal.outstanding(EXP) == 0
 
 
-def new_run(tmp_path: Path, plan: FaultPlan | None, *, resume: bool) -> Run:
-    return Run(tmp_path / "state" / "journal.sqlite", FakeChain(), Owner.new(), plan, resume)
+def new_run(tmp_path: Path, plan: FaultPlan | None, *, resume: bool, max_in_flight: int = 1,
+            block_size: int = 1) -> Run:
+    return Run(tmp_path / "state" / "journal.sqlite", FakeChain(block_size), Owner.new(), plan,
+               resume, max_in_flight=max_in_flight)
 
 
 def distinct_writes(chain: FakeChain) -> int:
@@ -778,3 +863,190 @@ def test_the_fake_refuses_writes_after_the_seal_and_from_strangers(
         registry.submit(registry.prepare_seal(EXP, FINAL_DIGEST))
 
     assert (not_owner.value.code, sealed.value.code) == ("not owner", "experiment sealed")
+
+
+# -- the pipelined writer: several groups in flight, many groups per block ----------------------
+
+WIDE = 8  # the window of the pipelined scenarios: every write of `trace`'s phase 1 at once
+
+
+def landed_writes(run: Run) -> list[tuple[int, list[tuple[str, int]]]]:
+    """Each block after the create: its round and its writes, ("stage" | "batch", index)."""
+    by_call = {s.txid: ("stage", s.idx) for s in run.journal.stages(EXP)}
+    by_call |= {b.txids[0]: ("batch", b.idx) for b in run.journal.batches(EXP)}  # call first
+    return [(b.round, [by_call[c] for c in b.calls if c in by_call]) for b in run.chain.blocks]
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+@pytest.mark.parametrize("fault", list(Fault), ids=lambda f: f.name.lower())
+@pytest.mark.parametrize("resume", [False, True], ids=["retry", "crash+resume"])
+def test_pipelined_every_record_lands_exactly_once_through_a_fault(
+    tmp_path: Path, fault: Fault, target: str, resume: bool
+) -> None:
+    # Blocks of 4 groups, 8 in flight: a fault hits a group in the middle of a window.
+    plan = FaultPlan(fault, target)
+    run = new_run(tmp_path, plan, resume=resume, max_in_flight=WIDE, block_size=4)
+
+    trace(run)
+
+    assert plan.hit, f"the fault never fired for target {target!r}"
+    # A fault on a group in flight stops the pass: the faults of groups sent behind it surface
+    # as the chain's answer on the next pass instead, so one failed settle may cover several.
+    # A retry may also find an earlier send still pending in a block not yet formed: the writer
+    # confirms nothing until the chain shows it, and fails that settle to come back later.
+    faults = [e for e in run.errors if "pending on the node" not in str(e)]
+    assert 1 <= len(faults) <= len(plan.hit)
+    if target != "every write":
+        assert len(faults) == 1
+    assert_exactly_once(run.chain, run.journal)
+
+
+def test_pipelined_writes_share_blocks_in_journal_order(tmp_path: Path) -> None:
+    # Blocks form only when the writer waits (time passes): all that is in flight lands at once.
+    run = new_run(tmp_path, None, resume=False, max_in_flight=WIDE, block_size=10_000)
+
+    trace(run)
+
+    assert_exactly_once(run.chain, run.journal)
+    assert not run.chain.refusals
+    blocks = landed_writes(run)
+    # the create; phase 1: 2 stages + 2 note groups; phase 2: a stage + 3 batches; the seal
+    assert [writes for _, writes in blocks] == [
+        [], [("stage", 0), ("stage", 1), ("batch", 0), ("batch", 1)],
+        [("stage", 2), ("batch", 2), ("batch", 3), ("batch", 4)], []]
+    stats = run.writer.stats
+    assert stats.groups == 10 and stats.most_groups_per_block() == 4
+    assert stats.groups_per_round == {rnd: max(1, len(w)) for rnd, w in blocks}
+    assert stats.stages_per_round == {blocks[1][0]: 2, blocks[2][0]: 1}
+
+
+def test_a_window_never_holds_more_than_max_in_flight(tmp_path: Path) -> None:
+    run = new_run(tmp_path, None, resume=False, max_in_flight=3, block_size=10_000)
+
+    trace(run)
+
+    assert_exactly_once(run.chain, run.journal)
+    assert run.writer.stats.most_groups_per_block() == 3
+    assert [len(w) for _, w in landed_writes(run)] == [0, 3, 1, 3, 1, 0]
+
+
+def five_stages(run: Run) -> None:
+    for i in range(5):
+        run.journal.add_stage(EXP, 1, f"stage {i}", hashlib.sha256(b"%d" % i).digest(), {})
+
+
+@pytest.mark.parametrize("fault", [Fault.DROPPED_FROM_POOL, Fault.REJECTED],
+                         ids=lambda f: f.name.lower())
+def test_a_failed_middle_group_gets_everything_after_it_sent_again_exactly_once(
+    tmp_path: Path, fault: Fault
+) -> None:
+    plan = FaultPlan(fault, "stage 1")
+    run = new_run(tmp_path, plan, resume=False, max_in_flight=WIDE, block_size=10_000)
+    run.settle(final=True)  # the create
+    five_stages(run)
+
+    run.settle(final=True)
+
+    assert len(plan.hit) == 1 and len(run.errors) == 1
+    assert [w for _, w in landed_writes(run)] == [
+        [], [("stage", 0)], [("stage", 1), ("stage", 2), ("stage", 3), ("stage", 4)]]
+    state = run.chain.experiments[EXP]
+    assert [(s.index, s.digest) for s in state.stages] == [
+        (s.idx, s.digest) for s in run.journal.stages(EXP)]
+    assert all(s.status == CONFIRMED for s in run.journal.stages(EXP))
+    if fault is Fault.DROPPED_FROM_POOL:  # 2..4 were in flight behind it: the block refused them
+        assert sum("future stage index" in r for r in run.chain.refusals) == 3
+    else:  # refused on sending: nothing was sent behind it
+        assert not run.chain.refusals
+
+
+class ProcessKilled(Exception):
+    """The writer's process dies here (nothing of the writer runs after it)."""
+
+
+class KilledWhileWaiting(FakeRegistry):
+    def wait(self, group: SignedGroup) -> Confirmed:
+        if describe(group).method != "create_experiment":
+            raise ProcessKilled
+        return super().wait(group)
+
+
+@pytest.mark.parametrize("pending", ["some landed, some dropped", "landing after the restart"])
+def test_a_crash_with_groups_in_flight_resumes_exactly_once(tmp_path: Path, pending: str) -> None:
+    run = new_run(tmp_path, None, resume=True, max_in_flight=WIDE, block_size=10_000)
+    run.journal.add_stage(EXP, 1, "environment", hashlib.sha256(b"env").digest(), {})
+    run.journal.add_stage(EXP, 2, "code", hashlib.sha256(b"code").digest(), {})
+    run.journal.add_stage(EXP, 3, "data:train", hashlib.sha256(b"data").digest(), {})
+    run.log([(seq, 1.0 / (seq + 1), False) for seq in range(PUBLIC_1)])
+    run.log([(seq, float(seq), True) for seq in PRIVATE_A])
+    run.log([(seq, -float(seq), False) for seq in PUBLIC_2])
+    run.log([(seq, seq / 7, True) for seq in PRIVATE_B])
+    run.journal.update_experiment(EXP, final_digest=FINAL_DIGEST)
+    run.writer = Writer(run.journal, KilledWhileWaiting(run.chain, run.owner), EXP,
+                        run.writer.record_log, max_in_flight=WIDE)
+
+    with pytest.raises(ProcessKilled):
+        run.writer.settle(final=True, seal=True)
+
+    assert len(run.chain.pool) == WIDE  # 3 stages and 5 batches in flight, none confirmed
+    if pending == "some landed, some dropped":
+        stage_1, batch_3 = run.chain.pool[1], run.chain.pool[6]
+        run.chain.evict |= {stage_1.txids[stage_1.app_call], batch_3.txids[batch_3.app_call]}
+        run.chain.tick()  # stage 0 and batches 0-2 land; stages 1-2 and batches 3-4 do not
+        state = run.chain.experiments[EXP]
+        assert (len(state.stages), len(state.anchors)) == (1, 3)
+    run.crash_and_restart()
+    run.settle(final=True, seal=True)
+
+    assert_exactly_once(run.chain, run.journal)
+
+
+def test_a_contract_refusal_behind_groups_in_flight_starts_the_pass_over(tmp_path: Path) -> None:
+    # A node that refuses stage 2 once although stage 1 is pending before it (as after a pool
+    # reshuffle): the writer settles stages 0-1, reads the header again and sends 2-4 after.
+    class Reshuffled(FakeRegistry):
+        refused = False
+
+        def send(self, group: SignedGroup) -> None:
+            if describe(group) == Write("record_stage", 2, False) and not self.refused:
+                self.refused = True
+                raise ContractError("the registry rejected the call: future stage index",
+                                    code="future stage index")
+            super().send(group)
+
+    run = new_run(tmp_path, None, resume=False, max_in_flight=WIDE, block_size=10_000)
+    run.settle(final=True)
+    five_stages(run)
+    run.writer = Writer(run.journal, Reshuffled(run.chain, run.owner), EXP,
+                        run.writer.record_log, max_in_flight=WIDE)
+
+    run.settle(final=True)
+
+    assert not run.errors
+    assert [w for _, w in landed_writes(run)] == [
+        [], [("stage", 0), ("stage", 1)], [("stage", 2), ("stage", 3), ("stage", 4)]]
+    assert all(s.status == CONFIRMED for s in run.journal.stages(EXP))
+
+
+def test_pipelined_background_writer_rides_out_a_fault_and_drains(tmp_path: Path) -> None:
+    plan = FaultPlan(Fault.DROPPED_FROM_POOL, "stage 1")
+    run = new_run(tmp_path, plan, resume=False, max_in_flight=WIDE, block_size=4)
+    seen: list[Exception] = []
+    background = BackgroundWriter(run.writer, flush_interval=0.05, on_error=seen.append)
+    try:
+        run.journal.add_stage(EXP, 1, "environment", hashlib.sha256(b"env").digest(), {})
+        run.journal.add_stage(EXP, 2, "code", hashlib.sha256(b"code").digest(), {})
+        run.journal.add_stage(EXP, 3, "data:train", hashlib.sha256(b"data").digest(), {})
+        run.log([(seq, 1.0 / (seq + 1), False) for seq in range(PUBLIC_1)])
+        run.log([(seq, float(seq), True) for seq in PRIVATE_A])
+        run.log([(seq, -float(seq), False) for seq in PUBLIC_2])
+        run.log([(seq, seq / 7, True) for seq in PRIVATE_B])
+        background.notify()
+        background.drain(timeout=30)
+    finally:
+        background.close()
+    run.journal.update_experiment(EXP, final_digest=FINAL_DIGEST)
+    run.writer.settle(seal=True)
+
+    assert plan.hit and seen and all(isinstance(e, NetworkError) for e in seen)
+    assert_exactly_once(run.chain, run.journal)

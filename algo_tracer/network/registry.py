@@ -1,10 +1,11 @@
 """The ExperimentRegistry app on one network, written through one account.
 
-Writes happen in two steps so that nothing can be recorded twice: `prepare_*` builds and signs a
-transaction group (its transaction ids are then fixed and go into the journal), `submit` sends it
-and waits for confirmation. If the outcome of a submission is unknown, the caller asks the chain
-(`header`) whether the index landed instead of sending again blindly; the contract's expected
-index rejects a second landing anyway.
+Writes happen in steps so that nothing can be recorded twice: `prepare_*` builds and signs a
+transaction group (its transaction ids are then fixed and go into the journal), `send` hands it
+to algod's pool and `wait` waits for its confirmation (`submit` does both). Splitting the two
+lets the writer keep several groups in flight per block. If the outcome of a submission is
+unknown, the caller asks the chain (`header`) whether the index landed instead of sending again
+blindly; the contract's expected index rejects a second landing anyway.
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ class Registry:
     # -- sending -------------------------------------------------------------------------------
 
     def submit(self, group: SignedGroup) -> Confirmed:
+        self.send(group)
+        return self.wait(group)
+
+    def send(self, group: SignedGroup) -> None:
+        """send_raw_transaction of the signed group: algod checks it against its pending pool
+        (the contract runs on top of the groups pending there) and keeps it there."""
         algod = self.algorand.client.algod
         txid = group.txids[group.app_call]
         try:
@@ -188,6 +195,11 @@ class Registry:
                               fix="check ALGOD_SERVER/ALGOD_PORT (LocalNet: `algo-tracer "
                               "localnet status`); the journal keeps the write for `resume`",
                               ) from exc
+
+    def wait(self, group: SignedGroup) -> Confirmed:
+        """Poll pending_transaction_info of the registry call until it has a confirmed round."""
+        algod = self.algorand.client.algod
+        txid = group.txids[group.app_call]
         # Sent: from here on the group may land, so every failure means "outcome unknown".
         try:
             info = transaction.wait_for_confirmation(

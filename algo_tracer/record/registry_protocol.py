@@ -12,10 +12,17 @@ What the writer relies on, besides the signatures:
 * A group lands atomically or not at all, and never twice: a second landing of the same write is
   refused by the contract's expected index (or "experiment exists" / "experiment sealed"), a
   resend of the same signed bytes by its transaction ids, a repeated note by its lease.
-* `submit` returns only once the group is confirmed. It raises `ContractError` (with the
-  contract's error text as `code`) when the contract refused the group: nothing of it landed.
-  Any other error (`NetworkError`, ...) leaves the outcome unknown: the group may have landed or
-  may land later, and the writer asks `header` before sending the write again.
+* `send` hands the signed group to the node and returns once the node has accepted it into its
+  pool (not confirmed). The node evaluates it on top of the groups already pending there, in
+  arrival order, so a stage may be sent while the stage before it is still pending. `send`
+  raises `ContractError` (with the contract's error text as `code`) when the contract refused
+  the group: nothing of it landed (for the "already landed" answers, an earlier send of the same
+  write landed or is pending: the writer confirms nothing before `header` shows it).
+  `NetworkError` from `send` means the node refused it (nothing of it is pending) or the outcome
+  is unknown; either way the writer asks `header` before sending the write again.
+* `wait` returns once the group's registry call has a confirmed round. Any error leaves the
+  outcome unknown (the group may have landed, may land later, or was dropped from the pool).
+* `submit` is `send` then `wait`.
 * `header` and `stages` read what has landed, nothing else.
 """
 
@@ -61,6 +68,14 @@ class WriterRegistry(Protocol):
         """Sign the seal group."""
         ...
 
+    def send(self, group: SignedGroup) -> None:
+        """Hand `group` to the node; return once it is pending (see the module docstring)."""
+        ...
+
+    def wait(self, group: SignedGroup) -> Confirmed:
+        """Wait until a sent `group` is confirmed; its registry call's round and chain head."""
+        ...
+
     def submit(self, group: SignedGroup) -> Confirmed:
-        """Send `group` and wait until it is confirmed (see the module docstring for errors)."""
+        """`send` then `wait` (see the module docstring for errors)."""
         ...

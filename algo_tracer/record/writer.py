@@ -8,22 +8,32 @@
    its index landed (`header().stage_count > idx` and so on) and mark it confirmed if so;
 3. sign (transaction ids go to the journal first), send, wait for confirmation, record the round.
 
+Stages and batches are pipelined, sent and confirmed in journal order with up to `max_in_flight`
+unconfirmed, so several land in one block: algod admits a group to its pool by evaluating it on
+top of the groups pending there, so stage k+1 passes the expected-index check behind stage k.
+When a send is refused, nothing more is sent: the groups in flight before it are waited out,
+then the refusal is raised (the caller retries; the next pass re-reads the header), or, for a
+contract refusal those groups may have caused, the pass starts again from the journal. A failed
+confirmation stops the pass; the next one settles the groups in flight from the header. The
+create and the seal go alone (the seal needs the final head: every stage and batch first).
+
 Nothing can land twice: stages and anchors carry the expected index, so a second landing fails
 in the contract; a note group is atomic with its anchor, and its payments carry leases.
 
 The writer sees the registry only through `WriterRegistry` (algo_tracer.record.registry_protocol),
 which `algo_tracer.network.registry.Registry` satisfies; tests/test_writer_exactly_once.py runs
-this protocol offline against an in-memory registry that injects faults.
-
-`BackgroundWriter` runs `settle` on a thread so that a training loop only writes to the journal.
+this protocol offline against an in-memory registry that injects faults. `BackgroundWriter`
+runs `settle` on a thread so that a training loop only writes to the journal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from algosdk.transaction import PaymentTxn
 
@@ -39,6 +49,12 @@ from algo_tracer.record.registry_protocol import WriterRegistry
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
 PRIVATE_BATCH = 10_000
 
+#: Groups sent and not yet confirmed, at most. A full note group carries ~1,400 metric records:
+#: 5,000 records/s at ~2.9 s blocks is ~10 groups a block, so 16 keep a block's worth in flight
+#: with margin; 16 groups of at most 16 transactions stay far below algod's pool (75,000), so
+#: they never raise the fee, and they bound what a refusal in the window makes us send again.
+MAX_IN_FLIGHT = 16
+
 
 @dataclass
 class WriterStats:
@@ -46,17 +62,40 @@ class WriterStats:
     transactions: int = 0
     fees: int = 0
     deposits: int = 0
+    #: confirmed groups (and stages among them) per confirmation round: "stages per block"
+    groups_per_round: dict[int, int] = field(default_factory=dict)
+    stages_per_round: dict[int, int] = field(default_factory=dict)
+
+    def most_groups_per_block(self) -> int:
+        return max(self.groups_per_round.values(), default=0)
+
+
+@dataclass(frozen=True)
+class _Write:
+    """One stage or batch as the window handles it."""
+    sign: Callable[[], SignedGroup]  # prepare_* and journal its txids as SUBMITTED
+    landed: str  # the contract's answer when an earlier send of this write already landed
+    confirm: Callable[[Confirmed | None], None]  # journal CONFIRMED (None: read the chain)
+    stage: bool = False
+
+
+class _StartOver(Exception):
+    """A contract refusal the groups in flight may have caused: with them settled, start over."""
 
 
 class Writer:
     """Settles one experiment's journal against the chain."""
 
     def __init__(self, journal: Journal, registry: WriterRegistry, experiment_id: bytes,
-                 record_log: RecordLog | None = None) -> None:
+                 record_log: RecordLog | None = None, *,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")  # a bug
         self.journal = journal
         self.registry = registry
         self.id = experiment_id
         self.record_log = record_log or RecordLog(journal, experiment_id)
+        self.max_in_flight = max_in_flight
         self.stats = WriterStats()
 
     def settle(self, *, flush: bool = True, final: bool = True, seal: bool = False) -> None:
@@ -67,8 +106,13 @@ class Writer:
         """
         self.record_log.ingest()
         self._create()
-        self._stages()
-        self._batches(flush=flush, final=final)
+        for _ in range(3):  # after a start-over the refused write goes first: it cannot recur
+            with contextlib.suppress(_StartOver):
+                self._pipeline(self._writes(flush=flush, final=final))
+                break
+        else:
+            raise JournalError("the chain kept refusing writes sent behind others",
+                               fix="run `algo-tracer resume`; report it if it persists")
         if seal:
             self._seal()
 
@@ -87,6 +131,8 @@ class Writer:
                 self.journal.update_experiment(self.id, status="open", create_round=done.round)
                 return
             header = self.registry.header(self.id)
+            if header is None:
+                raise _pending_only("the create")
         if header is None or (header.owner, header.metadata_digest) != (row.owner,
                                                                           row.metadata_digest):
             raise JournalError(
@@ -94,7 +140,11 @@ class Writer:
                 fix="start the experiment again: a new id is drawn for every run")
         self.journal.update_experiment(self.id, status="open", create_round=header.created_round)
 
-    def _stages(self) -> None:
+    def _writes(self, *, flush: bool, final: bool) -> Iterator[_Write]:
+        yield from self._stages()
+        yield from self._batches(flush=flush, final=final)
+
+    def _stages(self) -> Iterator[_Write]:
         todo = [s for s in self.journal.stages(self.id) if s.status != CONFIRMED]
         if not todo:
             return
@@ -103,17 +153,28 @@ class Writer:
             if header is not None and header.stage_count > stage.idx:
                 self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
                 continue
-            group = self.registry.prepare_stage(self.id, stage.idx, stage.kind, stage.digest)
-            self.journal.set_stage(self.id, stage.idx, status=SUBMITTED,
+            yield self._stage_write(stage.idx, stage.kind, stage.digest)
+
+    def _stage_write(self, idx: int, kind: int, digest: bytes) -> _Write:
+        def sign() -> SignedGroup:
+            group = self.registry.prepare_stage(self.id, idx, kind, digest)
+            self.journal.set_stage(self.id, idx, status=SUBMITTED,
                                    txid=group.txids[group.app_call])
-            done = self._send_unless_landed(group, "stale stage index")
+            return group
+
+        def confirm(done: Confirmed | None) -> None:
             if done is None:
-                self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
-                continue
-            self.journal.set_stage(self.id, stage.idx, status=CONFIRMED, round=done.round)
+                self._confirm_landed_stage(idx, kind, digest)
+            else:
+                self.journal.set_stage(self.id, idx, status=CONFIRMED, round=done.round)
+
+        return _Write(sign, "stale stage index", confirm, stage=True)
 
     def _confirm_landed_stage(self, idx: int, kind: int, digest: bytes) -> None:
-        (landed,) = self.registry.stages(self.id, idx + 1)[idx:]
+        found = self.registry.stages(self.id, idx + 1)[idx:]
+        if not found:
+            raise _pending_only(f"stage {idx}")
+        (landed,) = found
         if (landed.kind, landed.digest) != (kind, digest):
             raise JournalError(
                 f"stage {idx} on chain (kind {landed.kind}, digest {landed.digest.hex()}) differs "
@@ -121,11 +182,17 @@ class Writer:
                 fix="trace each experiment from one process; the chain's record stands")
         self.journal.set_stage(self.id, idx, status=CONFIRMED, round=landed.round)
 
-    def _batches(self, *, flush: bool, final: bool) -> None:
+    def _batches(self, *, flush: bool, final: bool) -> Iterator[_Write]:
         batches = self.journal.batches(self.id)
+        header = (self.registry.header(self.id)
+                  if any(b.status == SUBMITTED for b in batches) else None)
         for batch in batches:
-            if batch.status != CONFIRMED:
-                self._resend_batch(batch)
+            if batch.status == CONFIRMED:
+                continue
+            if batch.status == SUBMITTED and header is not None and header.anchor_count > batch.idx:
+                self.journal.set_batch(self.id, batch.idx, status=CONFIRMED)
+                continue
+            yield self._resend_batch(batch)
         next_idx = len(batches)
         while True:
             pending = self.journal.unbatched_records(self.id, PRIVATE_BATCH)
@@ -149,16 +216,11 @@ class Writer:
             if idx != next_idx:
                 raise JournalError(f"batch {idx} was packed as anchor {next_idx}",
                                    fix="this is a bug in algo-tracer; please report it")
-            self._send_batch(idx, root, count, packed)
+            yield self._batch_write(idx, root, count, packed)
             next_idx += 1
 
-    def _resend_batch(self, batch: BatchRow) -> None:
-        """A batch journaled earlier: settle it from the chain, or rebuild its group and send."""
-        if batch.status == SUBMITTED:
-            header = self.registry.header(self.id)
-            if header is not None and header.anchor_count > batch.idx:
-                self.journal.set_batch(self.id, batch.idx, status=CONFIRMED)
-                return
+    def _resend_batch(self, batch: BatchRow) -> _Write:
+        """A batch journaled earlier and not on chain (`_batches` asked): rebuild its group."""
         packed = None
         if not batch.private:
             records = [r for r, _ in self.journal.records(self.id, batch.first_seq, batch.count)]
@@ -167,22 +229,32 @@ class Writer:
                 raise JournalError(f"batch {batch.idx} repacks to {packed.count} records with "
                                    "another root than the journal's",
                                    fix="this is a bug in algo-tracer; please report it")
-        self._send_batch(batch.idx, batch.root, batch.count, packed)
+        return self._batch_write(batch.idx, batch.root, batch.count, packed)
 
     def _private_root(self, records: list[NoteRecord]) -> bytes:
         salt_key = self.journal.experiment(self.id).salt_key
         return merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
 
-    def _send_batch(self, idx: int, root: bytes, count: int,
-                    packed: notes.PackedNotes | None) -> None:
+    def _batch_write(self, idx: int, root: bytes, count: int,
+                     packed: notes.PackedNotes | None) -> _Write:
         """Anchor batch `idx`: with its notes in the same group (note path) or alone (private)."""
         notes_, leases = (list(packed.notes), list(packed.leases())) if packed else ([], [])
-        group = self.registry.prepare_anchor(self.id, idx, root, count, notes_, leases)
-        self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
-                               first_round=group.first_valid, last_round=group.last_valid)
-        done = self._send_unless_landed(group, "stale anchor index")
-        self.journal.set_batch(self.id, idx, status=CONFIRMED,
-                               round=done.round if done is not None else None)
+
+        def sign() -> SignedGroup:
+            group = self.registry.prepare_anchor(self.id, idx, root, count, notes_, leases)
+            self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
+                                   first_round=group.first_valid, last_round=group.last_valid)
+            return group
+
+        def confirm(done: Confirmed | None) -> None:
+            if done is None:
+                header = self.registry.header(self.id)
+                if header is None or header.anchor_count <= idx:
+                    raise _pending_only(f"batch {idx}")
+            self.journal.set_batch(self.id, idx, status=CONFIRMED,
+                                   round=done.round if done is not None else None)
+
+        return _Write(sign, "stale anchor index", confirm)
 
     def _seal(self) -> None:
         row = self.journal.experiment(self.id)
@@ -203,34 +275,73 @@ class Writer:
             seal_round: int | None = done.round
         else:
             header = self.registry.header(self.id)
-            seal_round = header.sealed_round if header else None
+            if header is None or not header.sealed:
+                raise _pending_only("the seal")
+            seal_round = header.sealed_round
         self.journal.update_experiment(self.id, status="sealed", seal_round=seal_round)
 
     def outstanding(self) -> bool:
         """Anything journaled or logged that is not confirmed on chain yet."""
         return self.record_log.pending() or self.journal.outstanding(self.id) > 0
 
+    def _pipeline(self, writes: Iterator[_Write]) -> None:
+        """Send `writes` in order with up to `max_in_flight` unconfirmed; confirm in order."""
+        window: deque[tuple[_Write, SignedGroup]] = deque()
+        for write in writes:
+            if len(window) >= self.max_in_flight:
+                self._confirm(*window.popleft())
+            group = write.sign()
+            try:
+                self.registry.send(group)
+            except AlgoTracerError as exc:
+                behind = bool(window)
+                while window:  # the earlier groups first: a failure of theirs is the cause
+                    self._confirm(*window.popleft())
+                if isinstance(exc, ContractError) and exc.code == write.landed:
+                    write.confirm(None)  # an earlier send of this write (unknown outcome) landed
+                    continue
+                if behind and isinstance(exc, ContractError):
+                    raise _StartOver from exc
+                raise
+            window.append((write, group))
+        while window:
+            self._confirm(*window.popleft())
+
+    def _confirm(self, write: _Write, group: SignedGroup) -> None:
+        done = self.registry.wait(group)
+        self._count(group, done, stage=write.stage)
+        write.confirm(done)
+
     def _send_unless_landed(self, group: SignedGroup, landed: str) -> Confirmed | None:
-        """Send `group`; None when the contract answers `landed`: an earlier send of the same
-        write (a retry after an unknown outcome) is already on chain, so there is nothing to do
-        but settle the journal from the chain."""
+        """Send `group` alone and wait; None when the contract answers `landed`: an earlier send
+        of the same write (a retry after an unknown outcome) landed; settle from the chain."""
         try:
-            return self._send(group)
+            done = self.registry.submit(group)
         except ContractError as exc:
             if exc.code != landed:
                 raise
             return None
+        self._count(group, done)
+        return done
 
-    def _send(self, group: SignedGroup) -> Confirmed:
-        done = self.registry.submit(group)
+    def _count(self, group: SignedGroup, done: Confirmed, *, stage: bool = False) -> None:
         self.stats.groups += 1
+        for per_round in (self.stats.groups_per_round,
+                          *([self.stats.stages_per_round] if stage else [])):
+            per_round[done.round] = per_round.get(done.round, 0) + 1
         self.stats.transactions += len(group.signed)
         self.stats.fees += sum(s.transaction.fee for s in group.signed)
         self.stats.deposits += sum(
             s.transaction.amt for s in group.signed
             if isinstance(s.transaction, PaymentTxn)
             and s.transaction.receiver == self.registry.app_address)
-        return done
+
+
+def _pending_only(write: str) -> NetworkError:
+    """The contract called `write` a repeat, yet no block holds it: the earlier send is in the
+    node's pool, which may still drop it, so nothing is confirmed before the chain shows it."""
+    return NetworkError(f"{write} is pending on the node, not in a block yet",
+                        fix="nothing to do: the writer retries; or run `algo-tracer resume`")
 
 
 def _group_full(packed: notes.PackedNotes) -> bool:
