@@ -13,7 +13,13 @@ import pytest
 from algo_tracer.cli import main
 from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import DEVMODE, REALTIME, TOKEN, LocalNet, Ports
-from algo_tracer.localnet.layout import GENESIS_ID, conduit_yaml, network_template
+from algo_tracer.localnet.layout import (
+    GENESIS_ID,
+    conduit_yaml,
+    network_template,
+    second_node_config,
+)
+from algo_tracer.localnet.network import SECOND_ALGOD
 from algo_tracer.localnet.processes import Service
 
 # The lifecycle tests' second network (tests/localnet/conftest.py), which the realtime ports avoid.
@@ -61,7 +67,7 @@ def test_realtime_template_is_algokit_localnet_without_devmode() -> None:
     # Everything else is AlgoKit's: the same online wallets now propose and vote.
     assert {**real["Genesis"], "DevMode": True} == dev["Genesis"]
     assert all(w["Online"] for w in real["Genesis"]["Wallets"])
-    assert real["Nodes"][0] == dev["Nodes"][0]
+    assert real["Nodes"][:1] == dev["Nodes"][:1]
     assert '"EndpointAddress": "127.0.0.1:8181"' in real["Nodes"][1]["ConfigJSONOverride"]
 
 
@@ -71,7 +77,9 @@ def test_realtime_ports_share_nothing_with_the_devmode_localnet_or_the_test_netw
     assert len(set(realtime)) == len(realtime)
     assert set(realtime).isdisjoint(taken)
     assert REALTIME.ports == Ports(algod=4101, kmd=4102, follower=8181, gossip=10100,
-                                   postgres=5453, indexer=9080)
+                                   postgres=5453, indexer=9080, algod2=4111)
+    assert DEVMODE.ports.algod2 is None
+    assert "algod2" not in dict(DEVMODE.ports.items())
     assert "http://127.0.0.1:8181" in conduit_yaml(REALTIME.ports)
     assert "port=5453" in conduit_yaml(REALTIME.ports)
 
@@ -149,3 +157,85 @@ def test_env_file_points_at_the_realtime_ports() -> None:
     assert values["INDEXER_PORT"] == str(REALTIME.ports.indexer)
     assert values["KMD_PORT"] == str(REALTIME.ports.kmd)
     assert values["ALGOD_TOKEN"] == values["INDEXER_TOKEN"] == TOKEN
+
+
+# -- the realtime profile's second algod node (two endpoints of one network, for failover) -------
+
+def test_realtime_template_adds_a_second_node_that_accepts_transactions() -> None:
+    real = network_template(REALTIME.dev_mode, REALTIME.ports)
+    assert [n["Name"] for n in real["Nodes"]] == ["data", "follower", SECOND_ALGOD]
+    node = real["Nodes"][2]
+    # Not a relay, not a follower, no wallets (so no participation keys): it only relays what it
+    # accepts to the relay, whose wallets propose.
+    assert node["IsRelay"] is False and "Wallets" not in node
+    override = json.loads(node["ConfigJSONOverride"])
+    assert override == {"EndpointAddress": "127.0.0.1:4111"}
+    assert not override.get("EnableFollowMode", False)
+    # The genesis (wallets, stakes, participation range) is the two-node template's.
+    two_nodes = network_template(False, Ports(**{**REALTIME.ports.__dict__, "algod2": None}))
+    assert real["Genesis"] == two_nodes["Genesis"]
+    assert [n["Name"] for n in two_nodes["Nodes"]] == ["data", "follower"]
+
+
+def test_second_node_config_listens_on_4111_for_clients_and_on_nothing_for_peers() -> None:
+    config = second_node_config(REALTIME.ports)
+    assert config["EndpointAddress"] == "127.0.0.1:4111"
+    assert config["NetAddress"] == ""  # not a relay: no incoming gossip
+    assert config["EnableFollowMode"] is False  # a follower would refuse transactions
+    assert config["DNSBootstrapID"] == ""  # peers only from `-p` (the relay's gossip address)
+    assert 4111 not in [p for _, p in DEVMODE.ports.items()]
+
+
+def test_devmode_keeps_algokit_two_nodes_and_refuses_a_second_algod() -> None:
+    """go-algorand's template validation: DevMode allows only a relay and followers."""
+    assert [n["Name"] for n in network_template(DEVMODE.dev_mode, DEVMODE.ports)["Nodes"]] == [
+        "data", "follower"]
+    with pytest.raises(ValueError, match="no second algod node"):
+        network_template(True, Ports(algod2=4111))
+    assert SECOND_ALGOD not in LocalNet(progress=lambda _: None).services
+
+
+def test_realtime_services_include_the_second_node_in_start_stop_status_and_logs(
+    tmp_path: Path,
+) -> None:
+    ports = Ports(**{**FREE_PORTS.__dict__, "algod2": 24011})
+    net = LocalNet(tmp_path, ports, progress=lambda _: None, profile="realtime")
+    assert net.services == ("algod", "follower", SECOND_ALGOD, "kmd", "postgres", "conduit",
+                            "indexer")
+    status = net.status()  # nothing runs: every service down, the node listed
+    assert [s.name for s in status.services] == list(net.services)
+    assert (status.algod2_url, status.algod2_last_round) == ("http://localhost:24011", None)
+    assert json.loads(status.model_dump_json())["algod2_url"] == "http://localhost:24011"
+    assert f"==> {SECOND_ALGOD} (" in net.logs(SECOND_ALGOD)
+    assert net.stop([SECOND_ALGOD]) == []
+    assert LocalNet(tmp_path, FREE_PORTS, progress=lambda _: None).status().algod2_url is None
+
+
+def test_cli_status_shows_the_second_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path))
+    monkeypatch.setattr("algo_tracer.localnet.network._get_json", lambda *a, **k: None)
+
+    assert main(["localnet", "status", "--block-time", "real"]) == 1  # nothing runs here
+
+    out = capsys.readouterr().out
+    assert "algod2   http://localhost:4111" in out
+    assert "    algod2    down" in out
+
+
+def test_a_realtime_network_made_without_the_second_node_is_refused_with_the_reset_fix(
+    tmp_path: Path,
+) -> None:
+    net = LocalNet(tmp_path, REALTIME.ports, progress=lambda _: None, profile="realtime")
+    (net.data_dir).mkdir(parents=True)
+    (net.data_dir / "genesis.json").write_text(json.dumps({"network": "dockernet"}))
+    with pytest.raises(LocalnetError, match="created without the second algod node") as err:
+        net._start_second_algod(binaries=None)  # type: ignore[arg-type]  # refused before use
+    assert "localnet reset --block-time real" in str(err.value)
+
+
+def test_env_file_offers_the_two_algod_endpoints_second_node_first() -> None:
+    env_file = Path(__file__).resolve().parents[1] / REALTIME.env_file
+    assert ("# ALGO_TRACER_ALGOD_SERVERS=http://localhost:4111,http://localhost:4101"
+            in env_file.read_text().splitlines())

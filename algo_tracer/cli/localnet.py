@@ -30,13 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("--json", action="store_true", help="status: print machine-readable JSON")
     p.add_argument("--service", help="logs: only this service (algod, follower, kmd, postgres, "
-                   "conduit, indexer)")
+                   "conduit, indexer; --block-time real also algod2)")
     p.add_argument("--lines", type=int, default=40, help="logs: lines per service (default 40)")
     # Checked by `_profile` rather than argparse `choices`: our message also says what each means.
     p.add_argument("--block-time", default="dev", metavar="{dev,real}",
                    help="which network: dev = DevMode LocalNet (default; a block per transaction "
                    "group, ports 4001/4002/8980); real = blocks at the consensus pace, ~3 s "
-                   "(ports 4101/4102/9080, runs beside the DevMode one)")
+                   "(ports 4101/4102/9080, a second algod node on 4111; runs beside the DevMode "
+                   "one)")
     p.set_defaults(handler=run)
 
 
@@ -119,6 +120,9 @@ def _print_status(status: LocalnetStatus, as_json: bool) -> None:
     print(f"LocalNet {status.profile} ({status.mode}) {state}   state: {status.state_dir}")
     print(f"  algod    {status.algod_url}  genesis {status.genesis_id}  round {status.last_round}"
           f"  version {status.algod_version}")
+    if status.algod2_url is not None:
+        print(f"  algod2   {status.algod2_url}  round {status.algod2_last_round}"
+              "  (second node: accepts transactions, no wallets)")
     print(f"  kmd      {status.kmd_url}")
     lag = "" if status.indexer_lag is None else f"  lag {status.indexer_lag}"
     print(f"  indexer  {status.indexer_url}  round {status.indexer_round}{lag}")

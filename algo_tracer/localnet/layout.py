@@ -4,7 +4,10 @@ Same template (DevMode, a relay "data" node holding three funded wallets and a "
 conduit), same genesis id (`dockernet-v1`, which algokit-utils recognises as LocalNet), same tokens
 and host ports. Only the listen addresses differ: everything binds to 127.0.0.1. The realtime
 profile (profiles.py) writes the same template with DevMode off, as `algokit localnet start
---no-dev` does, on its own ports.
+--no-dev` does, on its own ports, plus a second algod node ("algod2") that accepts transactions:
+a non-relay, non-follower node without wallets, which reaches the relay over gossip, so two algod
+endpoints serve one network (for ALGO_TRACER_ALGOD_SERVERS failover). go-algorand's template
+validation allows that node only with DevMode off.
 """
 
 from __future__ import annotations
@@ -28,10 +31,15 @@ class Ports:
     gossip: int = 10000
     postgres: int = 5443
     indexer: int = 8980
+    algod2: int | None = None  # REST port of a second algod node of the network (None: no node)
 
     def items(self) -> list[tuple[str, int]]:
-        return [(name, getattr(self, name)) for name in self.__dataclass_fields__]
+        """The ports in use (a missing second node has none)."""
+        return [(name, getattr(self, name)) for name in self.__dataclass_fields__
+                if getattr(self, name) is not None]
 
+
+SECOND_NODE = "algod2"  # the second algod node's name in the template (its directory) and service
 
 PG_USER = PG_PASSWORD = "algorand"
 PG_DATABASE = "indexerdb"
@@ -39,14 +47,42 @@ PG_DATABASE = "indexerdb"
 
 def network_template(dev_mode: bool = True, ports: Ports | None = None) -> dict:
     """AlgoKit's template. With `dev_mode` off the same online genesis wallets propose and vote
-    with their participation keys (rounds 0..NUM_ROUNDS), so blocks come at the consensus pace."""
+    with their participation keys (rounds 0..NUM_ROUNDS), so blocks come at the consensus pace.
+    With `ports.algod2` set, a second node that accepts transactions joins the template; go-algorand
+    refuses that with DevMode ("devmode configurations may only contain one relay and follower
+    nodes"), so it is refused here first."""
+    ports = ports or Ports()
+    if dev_mode and ports.algod2 is not None:
+        raise ValueError("a DevMode network has one relay and a follower only: no second algod "
+                         "node")
     follower_override = {
         "EnableFollowMode": True,
-        "EndpointAddress": f"{HOST}:{(ports or Ports()).follower}",
+        "EndpointAddress": f"{HOST}:{ports.follower}",
         "MaxAcctLookback": 64,
         "CatchupParallelBlocks": 64,
         "CatchupBlockValidateMode": 3,
     }
+    nodes: list[dict] = [
+        {
+            "Name": "data",
+            "IsRelay": True,
+            "Wallets": [
+                {"Name": f"Wallet{i}", "ParticipationOnly": False} for i in (1, 2, 3)
+            ],
+        },
+        {
+            "Name": "follower",
+            "IsRelay": False,
+            "ConfigJSONOverride": json.dumps(follower_override),
+        },
+    ]
+    if ports.algod2 is not None:
+        # No wallets, no participation keys: it only relays what it accepts to the proposer.
+        nodes.append({
+            "Name": SECOND_NODE,
+            "IsRelay": False,
+            "ConfigJSONOverride": json.dumps({"EndpointAddress": f"{HOST}:{ports.algod2}"}),
+        })
     return {
         "Genesis": {
             "NetworkName": "followermodenet",
@@ -60,20 +96,7 @@ def network_template(dev_mode: bool = True, ports: Ports | None = None) -> dict:
             ],
             "DevMode": dev_mode,
         },
-        "Nodes": [
-            {
-                "Name": "data",
-                "IsRelay": True,
-                "Wallets": [
-                    {"Name": f"Wallet{i}", "ParticipationOnly": False} for i in (1, 2, 3)
-                ],
-            },
-            {
-                "Name": "follower",
-                "IsRelay": False,
-                "ConfigJSONOverride": json.dumps(follower_override),
-            },
-        ],
+        "Nodes": nodes,
     }
 
 
@@ -97,6 +120,20 @@ def follower_node_config(ports: Ports) -> dict:
     return {
         "EndpointAddress": f"{HOST}:{ports.follower}",
         "DNSBootstrapID": "",
+        "EnableDeveloperAPI": True,
+        "DeadlockDetection": -1,
+    }
+
+
+def second_node_config(ports: Ports) -> dict:
+    """The second algod node: not a relay (no NetAddress: it listens for no peers), not a
+    follower, so it accepts transactions and gossips them to the relay it is pointed at."""
+    assert ports.algod2 is not None
+    return {
+        "EndpointAddress": f"{HOST}:{ports.algod2}",
+        "NetAddress": "",
+        "DNSBootstrapID": "",
+        "EnableFollowMode": False,
         "EnableDeveloperAPI": True,
         "DeadlockDetection": -1,
     }

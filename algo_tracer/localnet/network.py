@@ -1,10 +1,12 @@
-"""The native LocalNet: algod (relay + follower), kmd, PostgreSQL, conduit and the indexer.
+"""The native LocalNet: algod (relay + follower, and for the realtime profile a second node that
+accepts transactions), kmd, PostgreSQL, conduit and the indexer.
 
 Start order follows the data flow: the relay produces blocks (DevMode: one block per submitted
 transaction group; the realtime profile: one every few seconds, see profiles.py), the follower
 replays them for conduit, conduit writes them to PostgreSQL, and the indexer serves them
-read-only. Every process is detached and tracked by a pid file under the state directory, so the
-network outlives the command that started it.
+read-only. The second node ("algod2", realtime only) follows the relay over gossip and passes
+the transactions it accepts on to it. Every process is detached and tracked by a pid file under
+the state directory, so the network outlives the command that started it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from algo_tracer.localnet.profiles import DEVMODE, Profile, profile_named
 
 Progress = Callable[[str], None]
 SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer")
+SECOND_ALGOD = layout.SECOND_NODE  # the realtime profile's second algod node, after the follower
 
 
 class ServiceState(BaseModel):
@@ -52,6 +55,8 @@ class LocalnetStatus(BaseModel):
     algod_url: str
     kmd_url: str
     indexer_url: str
+    algod2_url: str | None = None  # the second algod node's REST endpoint (realtime profile)
+    algod2_last_round: int | None = None
     genesis_id: str | None = None
     last_round: int | None = None
     algod_version: str | None = None
@@ -76,6 +81,11 @@ class LocalNet:
         self.network_dir = self.state_dir / "network"
         self.data_dir = self.network_dir / "data"
         self.follower_dir = self.network_dir / "follower"
+        self.algod2_dir = self.network_dir / SECOND_ALGOD
+        # Services in start order; the second algod node only where the ports give it one.
+        self.services: tuple[str, ...] = (
+            SERVICE_ORDER if self.ports.algod2 is None
+            else (*SERVICE_ORDER[:2], SECOND_ALGOD, *SERVICE_ORDER[2:]))
         self.kmd_dir = self.data_dir / "kmd-v0.5"
         self.conduit_dir = self.state_dir / "conduit"
         self.indexer_dir = self.state_dir / "indexer"
@@ -109,13 +119,13 @@ class LocalNet:
     def stop(self, services: list[str] | None = None) -> list[str]:
         """Stop the processes this LocalNet started (in reverse data-flow order), or only
         `services`; `start()` brings back whatever is not running."""
-        unknown = sorted(set(services or ()) - set(SERVICE_ORDER))
+        unknown = sorted(set(services or ()) - set(self.services))
         if unknown:
             raise LocalnetError(f"unknown service {unknown[0]!r}",
-                                fix=f"choose from: {', '.join(SERVICE_ORDER)}")
+                                fix=f"choose from: {', '.join(self.services)}")
         self._check_profile()
         stopped = []
-        for name in reversed(SERVICE_ORDER):
+        for name in reversed(self.services):
             if services is not None and name not in services:
                 continue
             service = self.postgres.service if name == "postgres" else self._service(name)
@@ -133,7 +143,7 @@ class LocalNet:
 
     def status(self) -> LocalnetStatus:
         services = []
-        for name in SERVICE_ORDER:
+        for name in self.services:
             service = self.postgres.service if name == "postgres" else self._service(name)
             services.append(ServiceState(name=name, pid=service.pid(), healthy=False))
         algod = _get_json(f"http://{HOST}:{self.ports.algod}/versions")
@@ -142,9 +152,12 @@ class LocalNet:
                            header="X-KMD-API-Token") is not None
         indexer = _get_json(f"http://{HOST}:{self.ports.indexer}/health")
         follower_ok = _get_json(f"http://{HOST}:{self.ports.follower}/health") is not None
+        algod2 = (None if self.ports.algod2 is None else
+                  _get_json(f"http://{HOST}:{self.ports.algod2}/v2/status", token=TOKEN))
         health = {
             "algod": algod is not None,
             "follower": follower_ok,
+            SECOND_ALGOD: algod2 is not None,
             "kmd": kmd_ok,
             "postgres": self.postgres.ready(),
             "indexer": indexer is not None,
@@ -168,6 +181,9 @@ class LocalNet:
             algod_url=f"http://localhost:{self.ports.algod}",
             kmd_url=f"http://localhost:{self.ports.kmd}",
             indexer_url=f"http://localhost:{self.ports.indexer}",
+            algod2_url=(None if self.ports.algod2 is None
+                        else f"http://localhost:{self.ports.algod2}"),
+            algod2_last_round=(algod2 or {}).get("last-round"),
             genesis_id=(algod or {}).get("genesis_id"),
             last_round=last_round,
             algod_version=(f"{build['major']}.{build['minor']}.{build['build_number']}"
@@ -180,11 +196,11 @@ class LocalNet:
         )
 
     def logs(self, service: str | None = None, lines: int = 40) -> str:
-        names = [service] if service else list(SERVICE_ORDER)
-        unknown = [n for n in names if n not in SERVICE_ORDER]
+        names = [service] if service else list(self.services)
+        unknown = [n for n in names if n not in self.services]
         if unknown:
             raise LocalnetError(f"unknown service {unknown[0]!r}",
-                                fix=f"choose one of: {', '.join(SERVICE_ORDER)}")
+                                fix=f"choose one of: {', '.join(self.services)}")
         out = []
         for name in names:
             svc = self.postgres.service if name == "postgres" else self._service(name)
@@ -194,10 +210,12 @@ class LocalNet:
     # -- steps ---------------------------------------------------------------------------------
 
     def _service(self, name: str) -> Service:
-        program = {"follower": "algod", "indexer": "algorand-indexer"}.get(name, name)
+        program = {"follower": "algod", SECOND_ALGOD: "algod",
+                   "indexer": "algorand-indexer"}.get(name, name)
         # Each process gets its directory as an argument: that tells ours from the same program
         # run by another LocalNet profile, should a pid be recycled.
-        own_dir = {"algod": self.data_dir, "follower": self.follower_dir, "kmd": self.kmd_dir,
+        own_dir = {"algod": self.data_dir, "follower": self.follower_dir,
+                   SECOND_ALGOD: self.algod2_dir, "kmd": self.kmd_dir,
                    "conduit": self.conduit_dir, "indexer": self.indexer_dir}.get(name)
         return Service(name, program, self.run_dir / f"{name}.pid", self.logs_dir / f"{name}.log",
                        owner_arg=str(own_dir) if own_dir else None)
@@ -221,10 +239,10 @@ class LocalNet:
             )
 
     def _check_ports(self) -> None:
-        running = {s for s in SERVICE_ORDER
+        running = {s for s in self.services
                    if (self.postgres.service if s == "postgres" else self._service(s)).pid()}
         owners = {"algod": "algod", "gossip": "algod", "follower": "follower", "kmd": "kmd",
-                  "postgres": "postgres", "indexer": "indexer"}
+                  "postgres": "postgres", "indexer": "indexer", "algod2": SECOND_ALGOD}
         for port_name, port in self.ports.items():
             if owners[port_name] in running:
                 continue
@@ -262,7 +280,12 @@ class LocalNet:
         layout.merge_json(self.data_dir / "config.json", layout.data_node_config(self.ports))
         layout.merge_json(self.follower_dir / "config.json",
                           layout.follower_node_config(self.ports))
-        for node in (self.data_dir, self.follower_dir):
+        nodes = [self.data_dir, self.follower_dir]
+        if self.ports.algod2 is not None:
+            layout.merge_json(self.algod2_dir / "config.json",
+                              layout.second_node_config(self.ports))
+            nodes.append(self.algod2_dir)
+        for node in nodes:
             (node / "algod.token").write_text(TOKEN)
             (node / "algod.admin.token").write_text(TOKEN)
         self.kmd_dir.mkdir(mode=0o700, exist_ok=True)
@@ -280,11 +303,26 @@ class LocalNet:
             follower.spawn([str(binaries.algod), "-d", str(self.follower_dir),
                             "-p", f"{HOST}:{self.ports.gossip}"])
         self._wait_http("follower", f"http://{HOST}:{self.ports.follower}/health", follower)
+        if self.ports.algod2 is not None:
+            self._start_second_algod(binaries)
         kmd = self._service("kmd")
         if kmd.pid() is None:
             kmd.spawn([str(binaries.kmd), "-d", str(self.kmd_dir)])
         self._wait_http("kmd", f"http://{HOST}:{self.ports.kmd}/versions", kmd,
                         token=TOKEN, header="X-KMD-API-Token")
+
+    def _start_second_algod(self, binaries: Binaries) -> None:
+        if not (self.algod2_dir / "genesis.json").exists():
+            raise LocalnetError(
+                f"{self.network_dir} was created without the second algod node "
+                f"({SECOND_ALGOD}, port {self.ports.algod2})",
+                fix=f"recreate the network: `algo-tracer localnet reset --block-time "
+                f"{'dev' if self.profile.dev_mode else 'real'}` (wipes this network's chain)")
+        node = self._service(SECOND_ALGOD)
+        if node.pid() is None:
+            node.spawn([str(binaries.algod), "-d", str(self.algod2_dir),
+                        "-p", f"{HOST}:{self.ports.gossip}"])
+        self._wait_http(SECOND_ALGOD, f"http://{HOST}:{self.ports.algod2}/health", node)
 
     def _start_indexing(self, binaries: Binaries) -> None:
         conduit = self._service("conduit")

@@ -4,7 +4,10 @@
 happens in between. `realtime` is the same template, programs and genesis id with DevMode off: the
 relay's online genesis wallets propose and vote, so blocks come at the consensus pace (about 3 s on
 the pinned go-algorand, close to TestNet and MainNet). It has its own ports and state directory, so
-it runs beside a DevMode LocalNet (native or Docker) without touching it.
+it runs beside a DevMode LocalNet (native or Docker) without touching it. It also runs a second
+algod node that accepts transactions (REST on 4111, see layout.py), so failover between two algod
+endpoints of one network (ALGO_TRACER_ALGOD_SERVERS) can be tried on it; go-algorand allows that
+node only with DevMode off, so the DevMode profile has none.
 
 Both keep the genesis id `dockernet-v1`: algokit-utils decides "is LocalNet" from the genesis id
 alone (`ClientManager.genesis_id_is_localnet`), and only then offers KMD and the dispenser that
@@ -36,11 +39,12 @@ DEVMODE = Profile(
     state_variable="ALGO_TRACER_LOCALNET_DIR", env_file=".env.localnet",
     summary="DevMode: one block per transaction group, at once; AlgoKit LocalNet's network",
 )
-# Ports: the DevMode set + 100 (postgres + 10, indexer 8980 -> 9080), none used by AlgoKit
-# LocalNet, the native DevMode one or this project's tests.
+# Ports: the DevMode set + 100 (postgres + 10, indexer 8980 -> 9080), the second algod node 4111;
+# none used by AlgoKit LocalNet, the native DevMode one or this project's tests.
 REALTIME = Profile(
     name="realtime", dev_mode=False,
-    ports=Ports(algod=4101, kmd=4102, follower=8181, gossip=10100, postgres=5453, indexer=9080),
+    ports=Ports(algod=4101, kmd=4102, follower=8181, gossip=10100, postgres=5453, indexer=9080,
+                algod2=4111),
     state_suffix="-realtime", state_variable="ALGO_TRACER_LOCALNET_REALTIME_DIR",
     env_file=".env.localnet-realtime",
     summary=f"DevMode off: a block every ~3 s, the consensus pace; participation keys end at "
