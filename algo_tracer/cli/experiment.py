@@ -276,6 +276,9 @@ def format_report(r: VerificationReport) -> str:
     if r.findings:
         lines.append("findings:")
         lines += [f"  {f.severity.upper()} {f.code}: {f.message}" for f in r.findings]
+    for service, counts in r.served_by.items():
+        lines.append(f"{service} endpoints: " + ", ".join(
+            f"{url} answered {n}" for url, n in counts.items()))
     if r.not_checked:
         lines.append("not checked by this run:")
         lines += [f"  - {text}" for text in r.not_checked]

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from algokit_utils import AlgorandClient
 from algosdk.error import AlgodHTTPError
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
@@ -43,6 +44,7 @@ __all__ = [
     "FailoverAlgodClient",
     "FailoverIndexerClient",
     "parse_endpoints",
+    "served_counts",
 ]
 
 ALGOD_SERVERS_VAR = "ALGO_TRACER_ALGOD_SERVERS"
@@ -165,6 +167,18 @@ class _Failover:
             raise NetworkError(f"no {self.kind} endpoint of this network is listed",
                                fix="list endpoints of one network only")
         raise last
+
+
+def served_counts(algorand: AlgorandClient) -> dict[str, dict[str, int]]:
+    """Requests each listed endpoint has answered so far, by service ("algod", "indexer");
+    empty for a client without endpoint lists."""
+    out: dict[str, dict[str, int]] = {}
+    for service, client in (("algod", algorand.client.algod),
+                            ("indexer", algorand.client.indexer_if_present)):
+        failover = getattr(client, "failover", None)
+        if isinstance(failover, _Failover):
+            out[service] = dict(failover.log.served)
+    return out
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -29,6 +29,7 @@ from algokit_utils import AlgorandClient
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.network.endpoints import served_counts
 from algo_tracer.progress import Progress
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
@@ -77,6 +78,7 @@ def verify_experiment(
     started = time.monotonic()
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
     manifest = _load_manifest(manifest, eid)
+    served_before = served_counts(algorand)
     ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
                          progress=progress)
     indexer_round = ev.data_round
@@ -93,6 +95,10 @@ def verify_experiment(
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=data, progress=progress)
     report.not_checked.append(NETWORK_TRUST)
+    report.served_by = {
+        service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()
+                  if n > served_before.get(service, {}).get(url, 0)}
+        for service, counts in served_counts(algorand).items()}
     report.elapsed_seconds = round(time.monotonic() - started, 3)
     return report.finalize()
 

@@ -147,6 +147,9 @@ class VerificationReport(_Model):
     not_checked: list[str] = Field(default_factory=list,
                                    description="what this run could not establish")
     data_round: int | None = Field(default=None, description="round the sources were read at")
+    served_by: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="with endpoint lists: requests each endpoint answered "
+        "for this verification, by service (algod, indexer)")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 

@@ -52,6 +52,9 @@ def test_a_run_records_and_verifies_through_the_next_endpoint_when_the_first_is_
     assert set(indexer.failover.log.served) == {"http://127.0.0.1:8980"}
     assert [(old, new) for _, old, new, _ in algod.failover.log.failovers] == [
         (dead_algod, "http://127.0.0.1:4001")]
+    # ... and the verification says which endpoint served it.
+    assert set(report.served_by) == {"algod", "indexer"}
+    assert set(report.served_by["indexer"]) == {"http://127.0.0.1:8980"}
 
 
 def test_an_endpoint_of_another_network_is_refused_at_start(
