@@ -157,6 +157,7 @@ def test_env_file_points_at_the_realtime_ports() -> None:
     assert values["INDEXER_PORT"] == str(REALTIME.ports.indexer)
     assert values["KMD_PORT"] == str(REALTIME.ports.kmd)
     assert values["ALGOD_TOKEN"] == values["INDEXER_TOKEN"] == TOKEN
+    assert values == REALTIME.environment()  # the file and the code that tests use agree
 
 
 # -- the realtime profile's second algod node (two endpoints of one network, for failover) -------

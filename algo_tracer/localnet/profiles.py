@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from algo_tracer.errors import LocalnetError
-from algo_tracer.localnet.layout import NUM_ROUNDS, Ports
+from algo_tracer.localnet.layout import NUM_ROUNDS, TOKEN, Ports
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,13 @@ class Profile:
     state_variable: str  # environment variable that overrides the state directory
     env_file: str  # the algokit-utils variables that point a client at this network
     summary: str
+
+    def environment(self) -> dict[str, str]:
+        """The algokit-utils variables that point a client at this network (as `env_file`)."""
+        return {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(self.ports.algod),
+                "ALGOD_TOKEN": TOKEN, "INDEXER_SERVER": "http://localhost",
+                "INDEXER_PORT": str(self.ports.indexer), "INDEXER_TOKEN": TOKEN,
+                "KMD_PORT": str(self.ports.kmd)}
 
 
 DEVMODE = Profile(

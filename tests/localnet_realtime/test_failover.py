@@ -13,20 +13,16 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from algo_tracer import Manifest, Tracer, parse_id, verify_experiment
-from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.format.notes import decode_note, experiment_note_prefix
-from algo_tracer.localnet import REALTIME, TOKEN, LocalNet
-from algo_tracer.localnet.build import ensure_binaries
+from algo_tracer.localnet import REALTIME, LocalNet
 from algo_tracer.localnet.network import SECOND_ALGOD
 from algo_tracer.network.endpoints import (
     ALGOD_SERVERS_VAR,
-    INDEXER_SERVERS_VAR,
     FailoverAlgodClient,
 )
 from algo_tracer.network.indexer import iter_transactions, wait_for_round
@@ -43,21 +39,8 @@ RELAY = f"http://127.0.0.1:{PORTS.algod}"
 
 
 @pytest.fixture(scope="module")
-def realtime() -> Iterator[LocalNet]:
-    try:
-        ensure_binaries(progress=lambda _: None)
-    except LocalnetUnavailableError as exc:
-        if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
-            raise
-        pytest.skip(f"the native LocalNet's programs cannot be built here "
-                    f"({exc.message.splitlines()[0]})")
-    net = LocalNet(profile=REALTIME, progress=lambda _: None)
-    was_running = net.status().healthy
-    status = net.start()
-    assert status.healthy, status.model_dump_json(indent=2)
-    yield net
-    if not was_running:  # someone's benchmark network stays up
-        net.stop()
+def realtime(realtime_net: LocalNet) -> LocalNet:
+    return realtime_net
 
 
 def test_second_node_is_a_node_of_the_same_network(realtime: LocalNet) -> None:
@@ -69,17 +52,12 @@ def test_second_node_is_a_node_of_the_same_network(realtime: LocalNet) -> None:
 
 
 def test_killing_the_algod_a_run_writes_through_loses_and_doubles_nothing(
-    realtime: LocalNet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    realtime: LocalNet, realtime_env: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = {ALGOD_SERVERS_VAR: f"{SECOND},{RELAY}",  # the second node first: it is the one killed
-           "ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(PORTS.algod),
-           "ALGOD_TOKEN": TOKEN, "INDEXER_SERVER": "http://localhost",
-           "INDEXER_PORT": str(PORTS.indexer), "INDEXER_TOKEN": TOKEN,
-           "KMD_PORT": str(PORTS.kmd)}  # KMD (the LocalNet account) of this network, not 4002
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("ALGO_TRACER_APP_ID", INDEXER_SERVERS_VAR, "ALGO_TRACER_MNEMONIC"):
-        monkeypatch.delenv(name, raising=False)
+    # KMD (the LocalNet account) of this network, not 4002; the second node first: it is the
+    # one killed.
+    monkeypatch.setenv(ALGOD_SERVERS_VAR, f"{SECOND},{RELAY}")
     tracer = Tracer.from_environment(state_dir=tmp_path / "state")
     algod = tracer.settings.algorand.client.algod
     assert isinstance(algod, FailoverAlgodClient)

@@ -14,56 +14,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from algo_tracer import Manifest, Tracer, parse_id, verify_experiment
-from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.format.notes import decode_note, experiment_note_prefix
-from algo_tracer.localnet import REALTIME, TOKEN, LocalNet, LocalnetStatus
-from algo_tracer.localnet.build import ensure_binaries
 from algo_tracer.network.indexer import iter_transactions, wait_for_round
 from algo_tracer.record.journal import CONFIRMED, Journal
 
 pytestmark = pytest.mark.localnet
-
-
-def _environment() -> dict[str, str]:
-    ports = REALTIME.ports
-    return {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
-            "ALGOD_TOKEN": TOKEN, "INDEXER_SERVER": "http://localhost",
-            "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": TOKEN,
-            "KMD_PORT": str(ports.kmd)}
-
-
-@pytest.fixture(scope="module")
-def realtime_net() -> Iterator[LocalnetStatus]:
-    try:
-        ensure_binaries(progress=lambda _: None)
-    except LocalnetUnavailableError as exc:
-        if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
-            raise
-        pytest.skip(f"the native LocalNet's programs cannot be built here "
-                    f"({exc.message.splitlines()[0]})")
-    net = LocalNet(profile=REALTIME, progress=lambda _: None)
-    was_running = net.status().healthy
-    status = net.start()
-    yield status
-    if not was_running:
-        net.stop()
-
-
-@pytest.fixture
-def realtime_env(realtime_net: LocalnetStatus, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    for key, value in _environment().items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
-    monkeypatch.delenv("ALGO_TRACER_ALGOD_SERVERS", raising=False)
-    monkeypatch.delenv("ALGO_TRACER_INDEXER_SERVERS", raising=False)
-    return _environment()
 
 
 def _on_chain_seqs(tracer: Tracer, manifest: Manifest) -> list[int]:

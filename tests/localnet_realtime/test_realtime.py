@@ -7,17 +7,13 @@ directory and on its own ports, and stops it afterwards only if it was not runni
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
 from algokit_utils import AlgoAmount, AlgoClientNetworkConfig, AlgorandClient, PaymentParams
 
-from algo_tracer.errors import LocalnetUnavailableError
 from algo_tracer.localnet import GENESIS_ID, REALTIME, TOKEN, LocalNet, LocalnetStatus
-from algo_tracer.localnet.build import ensure_binaries
 
 pytestmark = pytest.mark.localnet
 
@@ -26,20 +22,8 @@ INDEXER_TIMEOUT_S = 60.0
 
 
 @pytest.fixture(scope="module")
-def realtime() -> Iterator[LocalnetStatus]:
-    try:
-        ensure_binaries(progress=lambda _: None)
-    except LocalnetUnavailableError as exc:
-        if os.environ.get("ALGO_TRACER_REQUIRE_LOCALNET") == "1":
-            raise
-        pytest.skip(f"the native LocalNet's programs cannot be built here "
-                    f"({exc.message.splitlines()[0]})")
-    net = LocalNet(profile=REALTIME, progress=lambda _: None)
-    was_running = net.status().healthy
-    status = net.start()
-    yield status
-    if not was_running:  # someone's benchmark network stays up
-        net.stop()
+def realtime(realtime_net: LocalNet) -> LocalnetStatus:
+    return realtime_net.status()
 
 
 @pytest.fixture(scope="module")
