@@ -46,9 +46,10 @@ from algo_tracer.format.boxes import Header, Stage
 from algo_tracer.format.merkle import merkle_root
 from algo_tracer.format.records import NoteRecord, RecordKind, derive_salt, encode_leaf
 from algo_tracer.network.registry import Confirmed, Registry, SignedGroup
+from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import CONFIRMED, ExperimentRow, Journal
 from algo_tracer.record.registry_protocol import WriterRegistry
-from algo_tracer.record.writer import BackgroundWriter, Writer
+from algo_tracer.record.writer import Writer
 
 APP_ID = 1001
 GENESIS_ID = "fakenet-v1"

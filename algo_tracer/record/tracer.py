@@ -47,11 +47,12 @@ from algo_tracer.format.records import NoteRecord, RecordKind
 from algo_tracer.network.algod import account_balance
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
+from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.process_lock import RecordingLock
-from algo_tracer.record.writer import BackgroundWriter, Writer
+from algo_tracer.record.writer import Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
 NOTIFY_EVERY = 1024

@@ -23,14 +23,12 @@ in the contract; a note group is atomic with its anchor, and its payments carry 
 The writer sees the registry only through `WriterRegistry` (algo_tracer.record.registry_protocol),
 which `algo_tracer.network.registry.Registry` satisfies; tests/test_writer_exactly_once.py runs
 this protocol offline against an in-memory registry that injects faults. `BackgroundWriter`
-runs `settle` on a thread so that a training loop only writes to the journal.
+(algo_tracer.record.background_writer) runs `settle` on a thread so that a training loop only writes to the journal.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,11 +47,13 @@ from algo_tracer.record.registry_protocol import WriterRegistry
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
 PRIVATE_BATCH = 10_000
 
-#: Groups sent and not yet confirmed, at most. A full note group carries ~1,400 metric records:
-#: 5,000 records/s at ~2.9 s blocks is ~10 groups a block, so 16 keep a block's worth in flight
-#: with margin; 16 groups of at most 16 transactions stay far below algod's pool (75,000), so
-#: they never raise the fee, and they bound what a refusal in the window makes us send again.
-MAX_IN_FLIGHT = 16
+#: Groups sent and not yet confirmed, at most. A full note group carries ~1,400 metric records;
+#: a group sent after block R is known lands in R+2 at the earliest (R+1 is already being
+#: assembled), so 5,000 records/s at ~3 s blocks needs ~20 groups in flight, and a backlog
+#: drains faster with more (measured on the realtime LocalNet, docs/benchmarks.md). 64 groups of
+#: at most 16 transactions (~1.2 MB) stay far below a block (5 MiB) and algod's pool (75,000
+#: transactions), so they never raise the fee, and they bound what a refusal makes us resend.
+MAX_IN_FLIGHT = 64
 
 
 @dataclass
@@ -194,13 +194,22 @@ class Writer:
                 continue
             yield self._resend_batch(batch)
         next_idx = len(batches)
+        # Records are read from the journal once per pass, PRIVATE_BATCH at a time, and groups
+        # are packed from that buffer: re-reading (and re-decoding) the pending records for every
+        # group cost more than signing and sending it.
+        pending: list[tuple[NoteRecord, bool]] = []
+        more = True
         while True:
-            pending = self.journal.unbatched_records(self.id, PRIVATE_BATCH)
+            if more and len(pending) < PRIVATE_BATCH:
+                fresh = (self.journal.records(self.id, pending[-1][0].seq + 1, PRIVATE_BATCH)
+                         if pending else self.journal.unbatched_records(self.id, PRIVATE_BATCH))
+                more = len(fresh) == PRIVATE_BATCH
+                pending += fresh
             if not pending:
                 return
             private = pending[0][1]
             same = next((i for i, (_, p) in enumerate(pending) if p != private), len(pending))
-            run = [rec for rec, _ in pending[:same]]  # the leading run of one path
+            run = [rec for rec, _ in pending[:min(same, PRIVATE_BATCH)]]  # leading run of one path
             packed: notes.PackedNotes | None = None
             if private:
                 if len(run) < PRIVATE_BATCH and not final:
@@ -217,6 +226,7 @@ class Writer:
                 raise JournalError(f"batch {idx} was packed as anchor {next_idx}",
                                    fix="this is a bug in algo-tracer; please report it")
             yield self._batch_write(idx, root, count, packed)
+            pending = pending[count:]
             next_idx += 1
 
     def _resend_batch(self, batch: BatchRow) -> _Write:
@@ -346,84 +356,3 @@ def _pending_only(write: str) -> NetworkError:
 
 def _group_full(packed: notes.PackedNotes) -> bool:
     return len(packed.notes) >= notes.MAX_NOTES_PER_GROUP
-
-
-class BackgroundWriter:
-    """Runs `Writer.settle` on a thread; the training loop only writes to the journal.
-
-    Errors that a retry can cure (network) are retried with backoff; any other error stops the
-    thread and is raised to the caller at the next `drain()` or `close()`.
-    """
-
-    def __init__(self, writer: Writer, *, flush_interval: float = 5.0,
-                 on_error: Callable[[Exception], None] | None = None) -> None:
-        self.writer = writer
-        self.flush_interval = flush_interval
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._stop = False
-        self._draining = False
-        self._error: BaseException | None = None
-        self._on_error = on_error
-        self._thread = threading.Thread(target=self._run, name="algo-tracer-writer", daemon=True)
-        self._thread.start()
-
-    def notify(self) -> None:
-        self._idle.clear()
-        self._wake.set()
-
-    def drain(self, timeout: float | None = None) -> None:
-        """Wait until everything journaled so far is on chain (note groups flushed)."""
-        self._raise()
-        self._draining = True
-        self.notify()
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._idle.wait(0.05):
-            self._raise()
-            if not self._thread.is_alive():
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                raise NetworkError(f"the chain did not take the pending writes within {timeout} s",
-                                   fix="they stay in the journal: run `algo-tracer resume` later")
-        self._raise()
-
-    def close(self) -> None:
-        self._stop = True
-        self._wake.set()
-        self._thread.join()
-        self._raise()
-
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _run(self) -> None:
-        backoff = 0.5
-        last = time.monotonic()
-        while not self._stop:
-            self._wake.wait(self.flush_interval)
-            self._wake.clear()
-            final = self._draining
-            flush = final or time.monotonic() - last >= self.flush_interval
-            try:
-                self.writer.settle(flush=flush, final=final)
-            except (NetworkError, OSError) as exc:
-                if self._on_error:
-                    self._on_error(exc)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-                self._wake.set()
-                continue
-            except (AlgoTracerError, Exception) as exc:
-                self._error = exc
-                self._idle.set()
-                return
-            backoff = 0.5
-            if flush:
-                last = time.monotonic()
-            if final:
-                if not self.writer.outstanding():
-                    self._draining = False
-                    self._idle.set()
-                else:
-                    self._wake.set()  # keep draining until nothing is outstanding

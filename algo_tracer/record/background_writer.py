@@ -1,0 +1,97 @@
+"""Runs `Writer.settle` on a thread, so that a training loop only writes to the journal.
+
+Errors that a retry can cure (the network) are retried with backoff; any other error stops the
+thread and is raised to the caller at the next `drain()` or `close()`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from algo_tracer.errors import AlgoTracerError, NetworkError
+from algo_tracer.record.writer import Writer
+
+__all__ = ["BackgroundWriter"]
+
+
+class BackgroundWriter:
+    """Runs `Writer.settle` on a thread; the training loop only writes to the journal.
+
+    Errors that a retry can cure (network) are retried with backoff; any other error stops the
+    thread and is raised to the caller at the next `drain()` or `close()`.
+    """
+
+    def __init__(self, writer: Writer, *, flush_interval: float = 5.0,
+                 on_error: Callable[[Exception], None] | None = None) -> None:
+        self.writer = writer
+        self.flush_interval = flush_interval
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = False
+        self._draining = False
+        self._error: BaseException | None = None
+        self._on_error = on_error
+        self._thread = threading.Thread(target=self._run, name="algo-tracer-writer", daemon=True)
+        self._thread.start()
+
+    def notify(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until everything journaled so far is on chain (note groups flushed)."""
+        self._raise()
+        self._draining = True
+        self.notify()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._idle.wait(0.05):
+            self._raise()
+            if not self._thread.is_alive():
+                break
+            if deadline is not None and time.monotonic() > deadline:
+                raise NetworkError(f"the chain did not take the pending writes within {timeout} s",
+                                   fix="they stay in the journal: run `algo-tracer resume` later")
+        self._raise()
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._raise()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        backoff = 0.5
+        last = time.monotonic()
+        while not self._stop:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            final = self._draining
+            flush = final or time.monotonic() - last >= self.flush_interval
+            try:
+                self.writer.settle(flush=flush, final=final)
+            except (NetworkError, OSError) as exc:
+                if self._on_error:
+                    self._on_error(exc)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                self._wake.set()
+                continue
+            except (AlgoTracerError, Exception) as exc:
+                self._error = exc
+                self._idle.set()
+                return
+            backoff = 0.5
+            if flush:
+                last = time.monotonic()
+            if final:
+                if not self.writer.outstanding():
+                    self._draining = False
+                    self._idle.set()
+                else:
+                    self._wake.set()  # keep draining until nothing is outstanding
