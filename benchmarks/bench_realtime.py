@@ -182,7 +182,7 @@ def log_metric_stall(tracer: Tracer, workdir: Path, in_flight: int,
             n += 1
         time.sleep(0.001)
     background.drain = real_drain  # type: ignore[method-assign]
-    pending = tracer.journal.count_unbatched(exp.id)
+    pending = n - exp._writer.batched_upto  # offered, not yet in a journaled batch
     # The measured period is over: let the baseline's backlog (up to ~200,000 records, over half
     # an hour one group at a time) go out with the full window before sealing.
     exp._writer.max_in_flight = MAX_IN_FLIGHT

@@ -1051,3 +1051,15 @@ def test_pipelined_background_writer_rides_out_a_fault_and_drains(tmp_path: Path
 
     assert plan.hit and seen and all(isinstance(e, NetworkError) for e in seen)
     assert_exactly_once(run.chain, run.journal)
+
+
+def test_batched_upto_follows_the_journaled_batches_and_survives_a_restart(tmp_path: Path) -> None:
+    # log_metric's back-pressure counts unsent records as seq - batched_upto: it must move with
+    # every batch the writer journals, and a new writer over the same journal must start there.
+    run = new_run(tmp_path, None, resume=False, max_in_flight=4)
+    run.log([(seq, 1.0 / (seq + 1), False) for seq in range(3000)])
+    assert run.writer.batched_upto == 0
+    run.settle(final=True)
+    assert run.writer.batched_upto == 3000
+    run.crash_and_restart()
+    assert run.writer.batched_upto == 3000

@@ -316,8 +316,10 @@ class Experiment:
         if self._background is not None and (seq + 1) % NOTIFY_EVERY == 0:
             # Wake the writer about once per note group, not per call; its timer does the rest.
             self._background.notify()
-            if self.journal.count_unbatched(self.id) > self.max_pending:
-                self._background.drain()  # back-pressure: the chain is far behind
+            # Back-pressure: the chain is far behind. Counted from the sequence numbers, since
+            # records wait in the pending log (not the journal) while the writer is busy.
+            if seq + 1 - self._writer.batched_upto > self.max_pending:
+                self._background.drain()
         return seq
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:

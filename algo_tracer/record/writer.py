@@ -23,7 +23,8 @@ in the contract; a note group is atomic with its anchor, and its payments carry 
 The writer sees the registry only through `WriterRegistry` (algo_tracer.record.registry_protocol),
 which `algo_tracer.network.registry.Registry` satisfies; tests/test_writer_exactly_once.py runs
 this protocol offline against an in-memory registry that injects faults. `BackgroundWriter`
-(algo_tracer.record.background_writer) runs `settle` on a thread so that a training loop only writes to the journal.
+(algo_tracer.record.background_writer) runs `settle` on a thread so that a training loop only
+writes to the journal.
 """
 
 from __future__ import annotations
@@ -97,6 +98,10 @@ class Writer:
         self.record_log = record_log or RecordLog(journal, experiment_id)
         self.max_in_flight = max_in_flight
         self.stats = WriterStats()
+        #: Records 0..batched_upto-1 are in journaled batches: `log_metric`'s back-pressure reads
+        #: it (an int, so a read from the training thread needs no lock).
+        last = journal.batches(experiment_id)[-1:]
+        self.batched_upto = last[0].first_seq + last[0].count if last else 0
 
     def settle(self, *, flush: bool = True, final: bool = True, seal: bool = False) -> None:
         """Send what is pending.
@@ -225,6 +230,7 @@ class Writer:
             if idx != next_idx:
                 raise JournalError(f"batch {idx} was packed as anchor {next_idx}",
                                    fix="this is a bug in algo-tracer; please report it")
+            self.batched_upto = run[0].seq + count
             yield self._batch_write(idx, root, count, packed)
             pending = pending[count:]
             next_idx += 1
