@@ -743,30 +743,6 @@ def test_a_refusal_other_than_already_landed_is_raised_and_nothing_is_confirmed(
     assert len(run.chain.blocks) == 1  # the create, nothing else
 
 
-def test_background_writer_rides_out_a_fault_and_drains(tmp_path: Path) -> None:
-    plan = FaultPlan(Fault.LANDS_LATE, "note anchor")
-    run = new_run(tmp_path, plan, resume=False)
-    seen: list[Exception] = []
-    background = BackgroundWriter(run.writer, flush_interval=0.05, on_error=seen.append)
-    try:
-        run.journal.add_stage(EXP, 1, "environment", hashlib.sha256(b"env").digest(), {})
-        run.journal.add_stage(EXP, 2, "code", hashlib.sha256(b"code").digest(), {})
-        run.journal.add_stage(EXP, 3, "data:train", hashlib.sha256(b"data").digest(), {})
-        run.log([(seq, 1.0 / (seq + 1), False) for seq in range(PUBLIC_1)])
-        run.log([(seq, float(seq), True) for seq in PRIVATE_A])
-        run.log([(seq, -float(seq), False) for seq in PUBLIC_2])
-        run.log([(seq, seq / 7, True) for seq in PRIVATE_B])
-        background.notify()
-        background.drain(timeout=30)
-    finally:
-        background.close()
-    run.journal.update_experiment(EXP, final_digest=FINAL_DIGEST)
-    run.writer.settle(seal=True)
-
-    assert plan.hit and len(seen) == 1 and isinstance(seen[0], NetworkError)
-    assert_exactly_once(run.chain, run.journal)
-
-
 # -- the registry and the fake both are WriterRegistry ------------------------------------------
 
 
@@ -1029,9 +1005,26 @@ def test_a_contract_refusal_behind_groups_in_flight_starts_the_pass_over(tmp_pat
     assert all(s.status == CONFIRMED for s in run.journal.stages(EXP))
 
 
-def test_pipelined_background_writer_rides_out_a_fault_and_drains(tmp_path: Path) -> None:
-    plan = FaultPlan(Fault.DROPPED_FROM_POOL, "stage 1")
-    run = new_run(tmp_path, plan, resume=False, max_in_flight=WIDE, block_size=4)
+def test_batched_upto_follows_the_journaled_batches_and_survives_a_restart(tmp_path: Path) -> None:
+    # log_metric's back-pressure counts unsent records as seq - batched_upto: it must move with
+    # every batch the writer journals, and a new writer over the same journal must start there.
+    run = new_run(tmp_path, None, resume=False, max_in_flight=4)
+    run.log([(seq, 1.0 / (seq + 1), False) for seq in range(3000)])
+    assert run.writer.batched_upto == 0
+    run.settle(final=True)
+    assert run.writer.batched_upto == 3000
+    run.crash_and_restart()
+    assert run.writer.batched_upto == 3000
+
+
+@pytest.mark.parametrize(("plan", "max_in_flight", "block_size"), [
+    (FaultPlan(Fault.LANDS_LATE, "note anchor"), 1, 1),
+    (FaultPlan(Fault.DROPPED_FROM_POOL, "stage 1"), WIDE, 4),  # pipelined
+], ids=["sequential", "pipelined"])
+def test_background_writer_rides_out_a_fault_and_drains(
+        tmp_path: Path, plan: FaultPlan, max_in_flight: int, block_size: int) -> None:
+    run = new_run(tmp_path, plan, resume=False, max_in_flight=max_in_flight,
+                  block_size=block_size)
     seen: list[Exception] = []
     background = BackgroundWriter(run.writer, flush_interval=0.05, on_error=seen.append)
     try:
@@ -1050,16 +1043,6 @@ def test_pipelined_background_writer_rides_out_a_fault_and_drains(tmp_path: Path
     run.writer.settle(seal=True)
 
     assert plan.hit and seen and all(isinstance(e, NetworkError) for e in seen)
+    if max_in_flight == 1:
+        assert len(seen) == 1  # sequential: the one fault fails exactly one settle
     assert_exactly_once(run.chain, run.journal)
-
-
-def test_batched_upto_follows_the_journaled_batches_and_survives_a_restart(tmp_path: Path) -> None:
-    # log_metric's back-pressure counts unsent records as seq - batched_upto: it must move with
-    # every batch the writer journals, and a new writer over the same journal must start there.
-    run = new_run(tmp_path, None, resume=False, max_in_flight=4)
-    run.log([(seq, 1.0 / (seq + 1), False) for seq in range(3000)])
-    assert run.writer.batched_upto == 0
-    run.settle(final=True)
-    assert run.writer.batched_upto == 3000
-    run.crash_and_restart()
-    assert run.writer.batched_upto == 3000
