@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from algo_tracer import NetworkError, StageKind, Tracer
 from algo_tracer.localnet import REALTIME, LocalNet
+from algo_tracer.network.algod import last_round as chain_round
 from algo_tracer.record.tracer import Experiment
 from algo_tracer.record.writer import MAX_IN_FLIGHT, WriterStats
 from benchmarks.bench_tracing import Context, figure, wait_for
@@ -60,11 +61,6 @@ def _stats(exp: Experiment) -> WriterStats:
                    stages_per_round=dict(s.stages_per_round))
 
 
-def _round(tracer: Tracer) -> int:
-    status = cast(dict[str, Any], tracer.settings.algorand.client.algod.status())
-    return int(status["last-round"])
-
-
 def _block_time(tracer: Tracer, first: int, last: int) -> float | None:
     """Mean block interval up to round `last`, from the block headers' timestamps.
 
@@ -86,7 +82,7 @@ def note_path(tracer: Tracer, workdir: Path, in_flight: int, records: int) -> di
     name = f"rt-note-{in_flight}"
     exp = _open(tracer, workdir, name, in_flight)
     before = _stats(exp)
-    first_round = _round(tracer)
+    first_round = chain_round(tracer.settings.algorand)
     started = time.perf_counter()
     for i in range(records // 2):
         exp.log_metric("loss", 1.0 / (i + 1), step=i)
@@ -95,7 +91,7 @@ def note_path(tracer: Tracer, workdir: Path, in_flight: int, records: int) -> di
     exp._background.drain()  # private: every record in a confirmed anchor group
     confirmed = time.perf_counter()
     after = _stats(exp)
-    last_round = _round(tracer)
+    last_round = chain_round(tracer.settings.algorand)
     exp.finish()
     rounds = [r for r in after.groups_per_round if r >= first_round]
     return {"records": records, "in_flight": in_flight, "log_loop_s": round(logged - started, 3),
@@ -112,14 +108,14 @@ def note_path(tracer: Tracer, workdir: Path, in_flight: int, records: int) -> di
 def box_path(tracer: Tracer, workdir: Path, in_flight: int, stages: int) -> dict[str, Any]:
     name = f"rt-box-{in_flight}"
     exp = _open(tracer, workdir, name, in_flight)
-    first_round = _round(tracer)
+    first_round = chain_round(tracer.settings.algorand)
     started = time.perf_counter()
     for i in range(stages):
         exp.trace_params({"stage": i, "lr": 1e-3}, name=f"p{i:04}")
     exp._background.drain()
     confirmed = time.perf_counter()
     per_round = {r: n for r, n in _stats(exp).stages_per_round.items() if r >= first_round}
-    last_round = _round(tracer)
+    last_round = chain_round(tracer.settings.algorand)
     exp.finish()
     return {"stages": stages, "in_flight": in_flight, "confirmed_s": round(confirmed - started, 3),
             "stages_per_round": dict(sorted(per_round.items())),
@@ -141,7 +137,7 @@ def exit_latency(tracer: Tracer, workdir: Path, in_flight: int) -> dict[str, Any
         exp.log_metric("cv_accuracy", 0.9 + fold / 1000, step=fold)
     exp.trace_digest(StageKind.MODEL, None, b"\x07" * 32)
     exp.trace_metrics({"accuracy": 0.95})
-    last_call_round = _round(tracer)
+    last_call_round = chain_round(tracer.settings.algorand)
     started = time.perf_counter()
     summary = exp.finish()
     finished = time.perf_counter()
@@ -172,7 +168,7 @@ def log_metric_stall(tracer: Tracer, workdir: Path, in_flight: int,
         stalls.append(time.perf_counter() - t0)
 
     background.drain = timed_drain  # type: ignore[method-assign]  # measurement hook
-    first_round = _round(tracer)
+    first_round = chain_round(tracer.settings.algorand)
     started = time.perf_counter()
     n = 0
     while (now := time.perf_counter()) < deadline:
@@ -190,7 +186,7 @@ def log_metric_stall(tracer: Tracer, workdir: Path, in_flight: int,
     return {"in_flight": in_flight, "seconds": seconds, "offered_records": n,
             "offered_per_s": round(n / seconds, 1), "stall_s": round(sum(stalls), 3),
             "stalls": len(stalls), "pending_at_end": pending,
-            "block_time_s": _block_time(tracer, first_round, _round(tracer))}
+            "block_time_s": _block_time(tracer, first_round, chain_round(tracer.settings.algorand))}
 
 
 def run(ctx: Context) -> dict[str, dict[str, Any]]:

@@ -21,7 +21,7 @@ from algo_tracer.errors import (
     NetworkError,
 )
 from algo_tracer.network.algod import last_round
-from algo_tracer.network.indexer import wait_for_round
+from algo_tracer.network.indexer import require_indexer, wait_for_round
 from smart_contracts.experiment_registry import deploy_config
 from smart_contracts.experiment_registry.deploy_config import DeployError
 
@@ -35,11 +35,8 @@ def deploy_registry(algorand: AlgorandClient, deployer: str, on_update: OnUpdate
     `deployer`'s signer must be registered with `algorand` (it is for accounts obtained through
     `algorand.account`). Raises `InsufficientFundsError`, `NetworkError` or `ConfigError`.
     """
-    indexer = algorand.client.indexer_if_present
-    if indexer is None:
-        raise ConfigError("no Indexer is configured, and deploying needs one to find an earlier "
-                          "deploy of the registry",
-                          fix="set INDEXER_SERVER, INDEXER_PORT and INDEXER_TOKEN")
+    indexer = require_indexer(algorand, needed_by="deploying needs one to find an earlier "
+                              "deploy of the registry")
     wait_for_round(indexer, last_round(algorand), algod=algorand.client.algod)
     try:
         return deploy_config.deploy_registry(algorand, deployer, on_update)

@@ -30,12 +30,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from algokit_utils import AlgorandClient
-from algosdk.error import AlgodHTTPError
+from algosdk.error import AlgodHTTPError, IndexerHTTPError
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
 from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, NetworkError
+from algo_tracer.network.indexer import find_indexer
 
 __all__ = [
     "ALGOD_SERVERS_VAR",
@@ -110,9 +111,8 @@ class _Failover:
         for i in range(len(self.urls)):
             try:
                 self._check(i)
-            except ConfigError:
-                raise
-            except Exception as exc:  # down at start: it is checked when it first answers
+            except (AlgodHTTPError, IndexerHTTPError, urllib.error.URLError, OSError,
+                    TimeoutError, KeyError) as exc:  # down at start: checked when it answers
                 _log.warning("%s endpoint %s is not answering (%s); it is checked when it "
                              "answers", self.kind, self.shown[i], _reason(exc))
 
@@ -174,7 +174,7 @@ def served_counts(algorand: AlgorandClient) -> dict[str, dict[str, int]]:
     empty for a client without endpoint lists."""
     out: dict[str, dict[str, int]] = {}
     for service, client in (("algod", algorand.client.algod),
-                            ("indexer", algorand.client.indexer_if_present)):
+                            ("indexer", find_indexer(algorand))):
         failover = getattr(client, "failover", None)
         if isinstance(failover, _Failover):
             out[service] = dict(failover.log.served)

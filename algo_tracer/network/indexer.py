@@ -31,11 +31,12 @@ def find_indexer(algorand: AlgorandClient) -> IndexerClient | None:
     return algorand.client.indexer_if_present
 
 
-def require_indexer(algorand: AlgorandClient) -> IndexerClient:
-    """The configured Indexer's client; `ConfigError` when there is none."""
+def require_indexer(algorand: AlgorandClient, *,
+                    needed_by: str = "verification needs one") -> IndexerClient:
+    """The configured Indexer's client; `ConfigError` saying what needs it when there is none."""
     indexer = find_indexer(algorand)
     if indexer is None:
-        raise ConfigError("no Indexer is configured, and verification needs one",
+        raise ConfigError(f"no Indexer is configured, and {needed_by}",
                           fix="set INDEXER_SERVER, INDEXER_PORT and INDEXER_TOKEN")
     return indexer
 

@@ -35,6 +35,7 @@ from algo_tracer.network.endpoints import (
     FailoverIndexerClient,
     parse_endpoints,
 )
+from algo_tracer.network.indexer import find_indexer
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
 MAX_APP_ID = 2**64 - 1
@@ -87,7 +88,7 @@ def client_from_environment() -> AlgorandClient:
     if not algod_urls and not indexer_urls:
         return algorand
     algod: AlgodClient = algorand.client.algod
-    indexer: IndexerClient | None = algorand.client.indexer_if_present
+    indexer: IndexerClient | None = find_indexer(algorand)
     if algod_urls:
         algod = FailoverAlgodClient(os.environ.get("ALGOD_TOKEN", ""),
                                     parse_endpoints(ALGOD_SERVERS_VAR, algod_urls))

@@ -290,12 +290,6 @@ class Journal:
         return [(NoteRecord(r[0], RecordKind(r[1]), r[2], r[3], json.loads(r[4])), bool(r[5]))
                 for r in rows]
 
-    def count_unbatched(self, experiment_id: bytes) -> int:
-        with self._read() as db:
-            (n,) = db.execute("SELECT COUNT(*) FROM records WHERE experiment_id=? AND "
-                              "batch IS NULL", (experiment_id,)).fetchone()
-        return int(n)
-
     def outstanding(self, experiment_id: bytes) -> int:
         """Writes not yet confirmed on chain: the create, stages, records, batches."""
         with self._read() as db:
