@@ -37,6 +37,14 @@ class NetworkError(AlgoTracerError):
     """A node, indexer or KMD could not be reached or answered with an error."""
 
 
+class AlreadySubmittedError(NetworkError):
+    """The node already holds these very signed transactions: pending in its pool or in a block.
+
+    Sending the same bytes again is how the writer retries a write whose outcome is unknown while
+    its validity window is open, so this answer means "wait for it", not "it failed".
+    """
+
+
 class LocalnetError(AlgoTracerError):
     """The local network could not be built, started, stopped or queried."""
 

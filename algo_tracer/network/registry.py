@@ -11,6 +11,7 @@ blindly; the contract's expected index rejects a second landing anyway.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
@@ -23,11 +24,17 @@ from algokit_utils import (
     PaymentParams,
 )
 from algokit_utils.errors.logic_error import parse_logic_error
-from algosdk import transaction
+from algosdk import encoding, transaction
 from algosdk.atomic_transaction_composer import TransactionSigner
 from algosdk.error import AlgodHTTPError, ConfirmationTimeoutError, TransactionRejectedError
 
-from algo_tracer.errors import ContractError, InsufficientFundsError, NetworkError
+from algo_tracer.errors import (
+    AlreadySubmittedError,
+    ContractError,
+    InsufficientFundsError,
+    JournalError,
+    NetworkError,
+)
 from algo_tracer.format import chain
 from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page
 from algo_tracer.network.algod import (
@@ -35,6 +42,7 @@ from algo_tracer.network.algod import (
     account_balance,
     algod_call,
     algod_error,
+    last_round,
     read_box,
 )
 from smart_contracts.artifacts.experiment_registry.experiment_registry_client import (
@@ -78,6 +86,25 @@ class SignedGroup:
     @property
     def txids(self) -> list[str]:
         return [s.get_txid() for s in self.signed]
+
+    def to_bytes(self) -> bytes:
+        """The signed group as the journal keeps it: sent again as is, its txids stay the same."""
+        return json.dumps({"app_call": self.app_call,
+                           "signed": [encoding.msgpack_encode(s) for s in self.signed]}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> SignedGroup:
+        try:
+            kept = json.loads(data)
+            signed = [encoding.msgpack_decode(s) for s in kept["signed"]]
+            app_call = int(kept["app_call"])
+            call = signed[app_call].transaction
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise JournalError(f"a signed group in the journal cannot be read: {exc}",
+                               fix="the journal file was edited or damaged; restore it, or "
+                               "move it aside and start the experiment again") from exc
+        return cls(signed=signed, app_call=app_call, first_valid=call.first_valid_round,
+                   last_valid=call.last_valid_round)
 
 
 @dataclass(frozen=True)
@@ -221,8 +248,18 @@ class Registry:
         head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
         return Confirmed(txid=txid, round=int(info["confirmed-round"]), head=head)
 
+    def last_round(self) -> int:
+        return last_round(self.algorand)
+
     def _translate(self, exc: AlgodHTTPError, group: SignedGroup) -> Exception:
         text = str(exc)
+        if "transaction already in ledger" in text:
+            # algod's duplicate check covers its pool and the blocks of the last MaxTxnLife
+            # rounds: these bytes are pending or have landed.
+            return AlreadySubmittedError(
+                f"transaction group {group.txids[group.app_call]} is already pending or "
+                f"confirmed (transaction already in ledger)",
+                fix="nothing to do: wait for its confirmation")
         logic = parse_logic_error(text)
         if logic is not None:
             code = _error_text(logic["pc"]) or logic["message"]

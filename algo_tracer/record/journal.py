@@ -4,11 +4,13 @@ One SQLite database (WAL mode) per working directory holds, for each experiment,
 high-volume records, the batches those records were anchored in, and the seal, each with a status
 that only moves forward:
 
-    pending  ->  submitted (transaction ids known, group signed)  ->  confirmed (round known)
+    pending  ->  submitted (group signed, its bytes and ids kept)  ->  confirmed (round known)
 
 A write that was submitted but never seen confirmed (crash, network cut) is resolved on resume
 from the chain itself: the contract's expected-index check makes a second landing impossible, so
-the resolver only has to ask "did index N land?" (see `algo_tracer.record.writer`).
+the resolver only has to ask "did index N land?" (see `algo_tracer.record.writer`). The signed
+group itself is kept (`signed`) so that a retry within its validity window sends the very same
+bytes: whichever copy lands, the transaction ids in the journal are the ones on chain.
 
 WAL with synchronous=NORMAL survives the process being killed at any point (the data is in the OS
 page cache before a call returns); it does not promise to survive a power cut. High-volume
@@ -30,7 +32,14 @@ from typing import Any
 from algo_tracer.errors import JournalError
 from algo_tracer.format.records import NoteRecord, RecordKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Each version's changes, applied in order to an older journal when it is opened.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE experiments ADD COLUMN create_signed BLOB",
+        "ALTER TABLE experiments ADD COLUMN seal_signed BLOB",
+        "ALTER TABLE stages ADD COLUMN signed BLOB",
+        "ALTER TABLE batches ADD COLUMN signed BLOB"),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -48,7 +57,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     status TEXT NOT NULL,
     create_txid TEXT, create_round INTEGER,
     final_digest BLOB, seal_txid TEXT, seal_round INTEGER,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    create_signed BLOB, seal_signed BLOB
 );
 CREATE TABLE IF NOT EXISTS stages (
     experiment_id BLOB NOT NULL,
@@ -59,6 +69,7 @@ CREATE TABLE IF NOT EXISTS stages (
     detail TEXT NOT NULL,
     status TEXT NOT NULL,
     txid TEXT, round INTEGER,
+    signed BLOB,
     PRIMARY KEY (experiment_id, idx)
 );
 CREATE TABLE IF NOT EXISTS records (
@@ -83,6 +94,7 @@ CREATE TABLE IF NOT EXISTS batches (
     last_round INTEGER NOT NULL,
     status TEXT NOT NULL,
     txids TEXT, round INTEGER,
+    signed BLOB,
     PRIMARY KEY (experiment_id, idx)
 );
 """
@@ -108,6 +120,8 @@ class ExperimentRow:
     final_digest: bytes | None
     seal_txid: str | None
     seal_round: int | None
+    create_signed: bytes | None = None  # the signed groups as last sent (SignedGroup.to_bytes)
+    seal_signed: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,7 @@ class StageRow:
     status: str
     txid: str | None
     round: int | None
+    signed: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,7 @@ class BatchRow:
     status: str
     txids: list[str]
     round: int | None
+    signed: bytes | None = None
 
 
 class Journal:
@@ -159,6 +175,11 @@ class Journal:
             row = db.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) < SCHEMA_VERSION:  # an older journal: upgraded in place, at once
+                for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS[version]:
+                        db.execute(statement)
+                db.execute("UPDATE meta SET v=? WHERE k='schema'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise JournalError(
                     f"journal {path} has schema version {row[0]}, this algo-tracer reads "
@@ -192,11 +213,13 @@ class Journal:
     def add_experiment(self, row: ExperimentRow) -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO experiments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%s'))",
+                "INSERT INTO experiments VALUES "
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%s'),?,?)",
                 (row.id, row.name, row.app_id, row.genesis_hash, row.genesis_id, row.owner,
                  json.dumps(row.metadata, sort_keys=True), row.metadata_digest, row.salt_key,
                  row.output_dir, row.status, row.create_txid, row.create_round,
-                 row.final_digest, row.seal_txid, row.seal_round),
+                 row.final_digest, row.seal_txid, row.seal_round, row.create_signed,
+                 row.seal_signed),
             )
 
     def experiment(self, experiment_id: bytes) -> ExperimentRow:
@@ -232,7 +255,7 @@ class Journal:
         with self._tx() as db:
             (idx,) = db.execute("SELECT COALESCE(MAX(idx)+1, 0) FROM stages WHERE experiment_id=?",
                                 (experiment_id,)).fetchone()
-            db.execute("INSERT INTO stages VALUES (?,?,?,?,?,?,?,NULL,NULL)",
+            db.execute("INSERT INTO stages VALUES (?,?,?,?,?,?,?,NULL,NULL,NULL)",
                        (experiment_id, idx, kind, label, digest,
                         json.dumps(detail, sort_keys=True), PENDING))
         return int(idx)
@@ -240,17 +263,18 @@ class Journal:
     def stages(self, experiment_id: bytes) -> list[StageRow]:
         with self._read() as db:
             rows = db.execute(
-                "SELECT idx, kind, label, digest, detail, status, txid, round FROM stages "
+                "SELECT idx, kind, label, digest, detail, status, txid, round, signed FROM stages "
                 "WHERE experiment_id=? ORDER BY idx", (experiment_id,)).fetchall()
-        return [StageRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7])
+        return [StageRow(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8])
                 for r in rows]
 
     def set_stage(self, experiment_id: bytes, idx: int, *, status: str, txid: str | None = None,
-                  round: int | None = None) -> None:
+                  round: int | None = None, signed: bytes | None = None) -> None:
         with self._tx() as db:
             db.execute("UPDATE stages SET status=?, txid=COALESCE(?, txid), "
-                       "round=COALESCE(?, round) WHERE experiment_id=? AND idx=?",
-                       (status, txid, round, experiment_id, idx))
+                       "round=COALESCE(?, round), signed=COALESCE(?, signed) "
+                       "WHERE experiment_id=? AND idx=?",
+                       (status, txid, round, signed, experiment_id, idx))
 
     # -- high-volume records -------------------------------------------------------------------
 
@@ -309,7 +333,7 @@ class Journal:
         with self._tx() as db:
             (idx,) = db.execute("SELECT COALESCE(MAX(idx)+1, 0) FROM batches "
                                 "WHERE experiment_id=?", (experiment_id,)).fetchone()
-            db.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,NULL,NULL)",
+            db.execute("INSERT INTO batches VALUES (?,?,?,?,?,?,?,?,?,NULL,NULL,NULL)",
                        (experiment_id, idx, int(private), first_seq, count, root, first_round,
                         last_round, PENDING))
             updated = db.execute("UPDATE records SET batch=? WHERE experiment_id=? AND seq>=? "
@@ -325,23 +349,25 @@ class Journal:
         with self._read() as db:
             rows = db.execute(
                 "SELECT idx, private, first_seq, count, root, first_round, last_round, status, "
-                "txids, round FROM batches WHERE experiment_id=? ORDER BY idx", (experiment_id,)
-            ).fetchall()
+                "txids, round, signed FROM batches WHERE experiment_id=? ORDER BY idx",
+                (experiment_id,)).fetchall()
         return [BatchRow(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], r[7],
-                         json.loads(r[8]) if r[8] else [], r[9]) for r in rows]
+                         json.loads(r[8]) if r[8] else [], r[9], r[10]) for r in rows]
 
     def set_batch(self, experiment_id: bytes, idx: int, *, status: str,
                   txids: list[str] | None = None, round: int | None = None,
-                  first_round: int | None = None, last_round: int | None = None) -> None:
+                  first_round: int | None = None, last_round: int | None = None,
+                  signed: bytes | None = None) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE batches SET status=?, txids=COALESCE(?, txids), round=COALESCE(?, round),"
-                " first_round=COALESCE(?, first_round), last_round=COALESCE(?, last_round) "
-                "WHERE experiment_id=? AND idx=?",
+                " first_round=COALESCE(?, first_round), last_round=COALESCE(?, last_round), "
+                "signed=COALESCE(?, signed) WHERE experiment_id=? AND idx=?",
                 (status, json.dumps(txids) if txids is not None else None, round, first_round,
-                 last_round, experiment_id, idx))
+                 last_round, signed, experiment_id, idx))
 
 
 def _experiment(r: tuple[Any, ...]) -> ExperimentRow:
+    # r[16] is created_at
     return ExperimentRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
-                         r[10], r[11], r[12], r[13], r[14], r[15])
+                         r[10], r[11], r[12], r[13], r[14], r[15], r[17], r[18])

@@ -18,8 +18,11 @@ What the writer relies on, besides the signatures:
   raises `ContractError` (with the contract's error text as `code`) when the contract refused
   the group: nothing of it landed (for the "already landed" answers, an earlier send of the same
   write landed or is pending: the writer confirms nothing before `header` shows it).
-  `NetworkError` from `send` means the node refused it (nothing of it is pending) or the outcome
-  is unknown; either way the writer asks `header` before sending the write again.
+  `AlreadySubmittedError` (a `NetworkError`) means these very signed bytes are pending or landed:
+  the writer sends a journaled group again while its validity window is open (`last_round`
+  below its `last_valid`), so that the transaction ids in the journal are the ones that land.
+  Any other `NetworkError` from `send` means the node refused it (nothing of it is pending) or
+  the outcome is unknown; either way the writer asks `header` before sending the write again.
 * `wait` returns once the group's registry call has a confirmed round. Any error leaves the
   outcome unknown (the group may have landed, may land later, or was dropped from the pool).
 * `submit` is `send` then `wait`.
@@ -40,6 +43,10 @@ class WriterRegistry(Protocol):
     @property
     def app_address(self) -> str:
         """The app's account: payments to it are storage deposits (counted in WriterStats)."""
+        ...
+
+    def last_round(self) -> int:
+        """The last round the node has: a group whose `last_valid` is at most this never lands."""
         ...
 
     def header(self, experiment_id: bytes) -> Header | None:

@@ -6,7 +6,10 @@
    each in journal order;
 2. before sending a write whose earlier submission has an unknown outcome, ask the chain whether
    its index landed (`header().stage_count > idx` and so on) and mark it confirmed if so;
-3. sign (transaction ids go to the journal first), send, wait for confirmation, record the round.
+3. sign (the signed group and its transaction ids go to the journal first), send, wait for
+   confirmation, record the round. A write submitted before whose validity window is still open
+   is not signed again: its journaled bytes are sent again, so whichever copy lands (the first
+   may still be in a node's pool) carries the transaction ids the journal names.
 
 Stages and batches are pipelined, sent and confirmed in journal order with up to `max_in_flight`
 unconfirmed, so several land in one block: algod admits a group to its pool by evaluating it on
@@ -36,7 +39,13 @@ from dataclasses import dataclass, field
 
 from algosdk.transaction import PaymentTxn
 
-from algo_tracer.errors import AlgoTracerError, ContractError, JournalError, NetworkError
+from algo_tracer.errors import (
+    AlgoTracerError,
+    AlreadySubmittedError,
+    ContractError,
+    JournalError,
+    NetworkError,
+)
 from algo_tracer.format import notes
 from algo_tracer.format.merkle import merkle_root
 from algo_tracer.format.records import NoteRecord, derive_salt, encode_leaf
@@ -129,8 +138,11 @@ class Writer:
             return
         header = self.registry.header(self.id)
         if header is None:
-            group = self.registry.prepare_create(self.id, row.metadata_digest)
-            self.journal.update_experiment(self.id, create_txid=group.txids[group.app_call])
+            group = self._still_valid(row.create_signed)
+            if group is None:
+                group = self.registry.prepare_create(self.id, row.metadata_digest)
+                self.journal.update_experiment(self.id, create_txid=group.txids[group.app_call],
+                                               create_signed=group.to_bytes())
             done = self._send_unless_landed(group, "experiment exists")
             if done is not None:
                 self.journal.update_experiment(self.id, status="open", create_round=done.round)
@@ -158,13 +170,17 @@ class Writer:
             if header is not None and header.stage_count > stage.idx:
                 self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
                 continue
-            yield self._stage_write(stage.idx, stage.kind, stage.digest)
+            yield self._stage_write(stage.idx, stage.kind, stage.digest,
+                                    self._still_valid(stage.signed))
 
-    def _stage_write(self, idx: int, kind: int, digest: bytes) -> _Write:
+    def _stage_write(self, idx: int, kind: int, digest: bytes,
+                     sent: SignedGroup | None = None) -> _Write:
         def sign() -> SignedGroup:
+            if sent is not None:
+                return sent
             group = self.registry.prepare_stage(self.id, idx, kind, digest)
             self.journal.set_stage(self.id, idx, status=SUBMITTED,
-                                   txid=group.txids[group.app_call])
+                                   txid=group.txids[group.app_call], signed=group.to_bytes())
             return group
 
         def confirm(done: Confirmed | None) -> None:
@@ -245,21 +261,37 @@ class Writer:
                 raise JournalError(f"batch {batch.idx} repacks to {packed.count} records with "
                                    "another root than the journal's",
                                    fix="this is a bug in algo-tracer; please report it")
-        return self._batch_write(batch.idx, batch.root, batch.count, packed)
+        return self._batch_write(batch.idx, batch.root, batch.count, packed,
+                                 self._still_valid(batch.signed))
+
+    def _still_valid(self, signed: bytes | None) -> SignedGroup | None:
+        """A journaled group that may still land (its last valid round is ahead), else None.
+
+        Sending it again rather than a newly signed one keeps the journal's transaction ids
+        those of the copy that lands; once its window has passed it can never land, and a new
+        group is signed.
+        """
+        if signed is None:
+            return None
+        group = SignedGroup.from_bytes(signed)
+        return group if self.registry.last_round() < group.last_valid else None
 
     def _private_root(self, records: list[NoteRecord]) -> bytes:
         salt_key = self.journal.experiment(self.id).salt_key
         return merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
 
-    def _batch_write(self, idx: int, root: bytes, count: int,
-                     packed: notes.PackedNotes | None) -> _Write:
+    def _batch_write(self, idx: int, root: bytes, count: int, packed: notes.PackedNotes | None,
+                     sent: SignedGroup | None = None) -> _Write:
         """Anchor batch `idx`: with its notes in the same group (note path) or alone (private)."""
         notes_, leases = (list(packed.notes), list(packed.leases())) if packed else ([], [])
 
         def sign() -> SignedGroup:
+            if sent is not None:
+                return sent
             group = self.registry.prepare_anchor(self.id, idx, root, count, notes_, leases)
             self.journal.set_batch(self.id, idx, status=SUBMITTED, txids=group.txids,
-                                   first_round=group.first_valid, last_round=group.last_valid)
+                                   first_round=group.first_valid, last_round=group.last_valid,
+                                   signed=group.to_bytes())
             return group
 
         def confirm(done: Confirmed | None) -> None:
@@ -283,9 +315,12 @@ class Writer:
         if header is not None and header.sealed:
             self.journal.update_experiment(self.id, status="sealed", seal_round=header.sealed_round)
             return
-        group = self.registry.prepare_seal(self.id, row.final_digest)
-        self.journal.update_experiment(self.id, status="sealing",
-                                       seal_txid=group.txids[group.app_call])
+        group = self._still_valid(row.seal_signed)
+        if group is None:
+            group = self.registry.prepare_seal(self.id, row.final_digest)
+            self.journal.update_experiment(self.id, status="sealing",
+                                           seal_txid=group.txids[group.app_call],
+                                           seal_signed=group.to_bytes())
         done = self._send_unless_landed(group, "experiment sealed")
         if done is not None:
             seal_round: int | None = done.round
@@ -309,6 +344,8 @@ class Writer:
             group = write.sign()
             try:
                 self.registry.send(group)
+            except AlreadySubmittedError:
+                pass  # these bytes were sent before and are pending or landed: wait for them
             except AlgoTracerError as exc:
                 behind = bool(window)
                 while window:  # the earlier groups first: a failure of theirs is the cause
@@ -332,11 +369,14 @@ class Writer:
         """Send `group` alone and wait; None when the contract answers `landed`: an earlier send
         of the same write (a retry after an unknown outcome) landed; settle from the chain."""
         try:
-            done = self.registry.submit(group)
+            self.registry.send(group)
+        except AlreadySubmittedError:
+            pass  # these bytes were sent before and are pending or landed: wait for them
         except ContractError as exc:
             if exc.code != landed:
                 raise
             return None
+        done = self.registry.wait(group)
         self._count(group, done)
         return done
 

@@ -118,3 +118,31 @@ def test_a_run_killed_with_groups_in_flight_is_resumed_exactly_once(
     # the 8 params stages, then the outcome `resume` records for a run its process never ended
     assert stage_count == len(manifest.stages) == 9 and anchored == 30_000
     assert anchors == len(manifest.batches)
+
+
+def test_the_same_signed_group_sent_while_pending_is_answered_already_submitted_and_lands_once(
+        realtime_env: dict[str, str], tmp_path: Path) -> None:
+    """What the writer's retry within a validity window relies on, on a real node: algod
+    answers a copy of pending bytes 'already in ledger' (its pool's duplicate check), the copy
+    changes nothing, and the one group that lands has the txids the writer journaled."""
+    import secrets
+
+    from algo_tracer.errors import AlreadySubmittedError
+
+    registry = Tracer.from_environment(state_dir=tmp_path / "state").registry
+    experiment_id = secrets.token_bytes(32)
+    registry.submit(registry.prepare_create(experiment_id, bytes(32)))
+    group = registry.prepare_stage(experiment_id, 0, 1, bytes(32))
+    kept = group.to_bytes()  # as the journal keeps it
+
+    registry.send(group)
+    with pytest.raises(AlreadySubmittedError):
+        registry.send(type(group).from_bytes(kept))  # still pending: blocks take ~3 s here
+    done = registry.wait(group)
+    with pytest.raises(AlreadySubmittedError):
+        registry.send(type(group).from_bytes(kept))  # landed, window open: the same answer
+
+    header = registry.header(experiment_id)
+    assert header is not None and header.stage_count == 1
+    assert done.txid == group.txids[group.app_call]
+    assert registry.last_round() < group.last_valid

@@ -1,0 +1,84 @@
+"""The journal file: its schema version, and journals written by earlier versions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from algo_tracer.errors import JournalError
+from algo_tracer.record.journal import CONFIRMED, SCHEMA_VERSION, SUBMITTED, Journal
+
+EXP = bytes(range(32))
+
+# The tables as version 1 (algo-tracer before the signed groups were kept) created them.
+_V1 = """
+CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema', '1');
+CREATE TABLE experiments (id BLOB PRIMARY KEY, name TEXT NOT NULL, app_id INTEGER NOT NULL,
+    genesis_hash TEXT NOT NULL, genesis_id TEXT NOT NULL, owner TEXT NOT NULL,
+    metadata TEXT NOT NULL, metadata_digest BLOB NOT NULL, salt_key BLOB NOT NULL,
+    output_dir TEXT NOT NULL, status TEXT NOT NULL, create_txid TEXT, create_round INTEGER,
+    final_digest BLOB, seal_txid TEXT, seal_round INTEGER, created_at REAL NOT NULL);
+CREATE TABLE stages (experiment_id BLOB NOT NULL, idx INTEGER NOT NULL, kind INTEGER NOT NULL,
+    label TEXT NOT NULL, digest BLOB NOT NULL, detail TEXT NOT NULL, status TEXT NOT NULL,
+    txid TEXT, round INTEGER, PRIMARY KEY (experiment_id, idx));
+CREATE TABLE records (experiment_id BLOB NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL,
+    name TEXT NOT NULL, step INTEGER NOT NULL, value TEXT NOT NULL, private INTEGER NOT NULL,
+    batch INTEGER, PRIMARY KEY (experiment_id, seq));
+CREATE TABLE batches (experiment_id BLOB NOT NULL, idx INTEGER NOT NULL,
+    private INTEGER NOT NULL, first_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+    root BLOB NOT NULL, first_round INTEGER NOT NULL, last_round INTEGER NOT NULL,
+    status TEXT NOT NULL, txids TEXT, round INTEGER, PRIMARY KEY (experiment_id, idx));
+"""
+
+
+def _v1_journal(path: Path) -> None:
+    db = sqlite3.connect(path)
+    db.executescript(_V1)
+    db.execute("INSERT INTO experiments VALUES (?,'x',1,'g','dockernet-v1','owner','{}',?,?,"
+               "'.','open','TX',5,NULL,NULL,NULL,0)", (EXP, bytes(32), bytes(32)))
+    db.execute("INSERT INTO stages VALUES (?,0,1,'environment',?,'{}','submitted','T0',NULL)",
+               (EXP, bytes(32)))
+    db.execute("INSERT INTO batches VALUES (?,0,1,0,3,?,10,20,'confirmed','[\"A\"]',12)",
+               (EXP, bytes(32)))
+    db.commit()
+    db.close()
+
+
+def test_a_journal_of_the_previous_version_is_upgraded_in_place_and_keeps_its_writes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    _v1_journal(path)
+
+    journal = Journal(path)
+
+    row = journal.experiment(EXP)
+    assert (row.status, row.create_txid, row.create_round) == ("open", "TX", 5)
+    assert (row.create_signed, row.seal_signed) == (None, None)
+    (stage,) = journal.stages(EXP)
+    assert (stage.status, stage.txid, stage.signed) == (SUBMITTED, "T0", None)
+    (batch,) = journal.batches(EXP)
+    assert (batch.status, batch.txids, batch.round, batch.signed) == (CONFIRMED, ["A"], 12, None)
+    journal.set_stage(EXP, 0, status=SUBMITTED, txid="T1", signed=b"group")
+    assert journal.stages(EXP)[0].signed == b"group"
+    journal.close()
+    (version,) = sqlite3.connect(path).execute("SELECT v FROM meta WHERE k='schema'").fetchone()
+    assert int(version) == SCHEMA_VERSION
+
+
+def test_a_journal_of_a_newer_version_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    Journal(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET v=? WHERE k='schema'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+
+    with pytest.raises(JournalError) as err:
+        Journal(path)
+
+    assert f"schema version {SCHEMA_VERSION + 1}" in err.value.message
+    assert "ALGO_TRACER_DIR" in (err.value.fix or "")
