@@ -89,3 +89,26 @@ def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
         os.umask(old)
 
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by others, like open() gives
+
+
+def _landed(manifest: Manifest, txid: str, round: int) -> Manifest:
+    stage = manifest.stages[0].model_copy(update={"txid": txid, "round": round})
+    return manifest.model_copy(update={"create_txid": txid, "create_round": round,
+                                       "stages": [stage]})
+
+
+def test_v2_final_digest_leaves_out_where_writes_landed_but_covers_what_was_written() -> None:
+    manifest = _manifest()
+    assert manifest.format == "algo-tracer-manifest/v2"
+
+    # Known before anything is confirmed: the seal can be signed behind the writes in flight.
+    assert _landed(manifest, "T1", 5).final_digest() == _landed(manifest, "T2", 9).final_digest()
+    relabeled = manifest.stages[0].model_copy(update={"label": "params:other"})
+    assert _manifest(stages=[relabeled]).final_digest() != manifest.final_digest()
+
+
+def test_v1_manifests_keep_their_digest_rule_which_covers_transactions_and_rounds() -> None:
+    v1 = _manifest(format="algo-tracer-manifest/v1")
+
+    assert _landed(v1, "T1", 5).final_digest() != _landed(v1, "T2", 9).final_digest()
+    assert v1.final_digest() != _manifest().final_digest()  # the format is part of the digest

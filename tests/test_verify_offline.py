@@ -671,3 +671,29 @@ def test_manifest_without_the_stage_asked_for_is_a_usage_error(tmp_path: Path) -
     manifest = Synthetic(tmp_path).manifest(stages=[], batches=[], private_records=[])
     with pytest.raises(InputError, match="no code stage"):
         check_reproducible(manifest, code=tmp_path)
+
+
+@pytest.mark.parametrize("edit", ["stage round", "stage txid", "batch round", "batch window"])
+def test_a_v2_manifest_edited_where_a_write_landed_fails_the_seal_step(
+        synth: Synthetic, edit: str) -> None:
+    # v2's final digest leaves these fields out (the seal is signed before they are known), so
+    # step 7 compares each with the chain instead.
+    m = synth.manifest()
+    stage, batch = m.stages[0], m.batches[0]
+    changed = {
+        "stage round": {"stages": [stage.model_copy(update={"round": (stage.round or 0) + 1}),
+                                   *m.stages[1:]]},
+        "stage txid": {"stages": [stage.model_copy(update={"txid": "EDITED"}), *m.stages[1:]]},
+        "batch round": {"batches": [batch.model_copy(update={"round": (batch.round or 0) + 1}),
+                                    *m.batches[1:]]},
+        "batch window": {"batches": [batch.model_copy(update={"last_round": 1}),
+                                     *m.batches[1:]]},
+    }[edit]
+    edited = m.model_copy(update=changed)
+    assert edited.final_digest() == m.final_digest()
+
+    report = check(synth.evidence(), edited, artifacts_dir=synth.tmp)
+
+    assert failed_steps(report) == [7]
+    (seal,) = [c for c in report.checks if c.step == 7]
+    assert "the chain's is" in seal.detail

@@ -304,9 +304,14 @@ class FakeChain:
             anchor = Anchor(index, root, count, first, last, rnd)
             return commit(replace(current, anchors=(*current.anchors, anchor),
                                   head=fold(current.head, *args)))
-        if method == b"seal":
-            (final_digest,) = args
+        if method in (b"seal", b"seal_after"):
+            final_digest = args[0]
             current = writable()
+            if method == b"seal_after":
+                if _u64(args[1]) != len(current.stages):
+                    raise fail("stage count differs")
+                if _u64(args[2]) != len(current.anchors):
+                    raise fail("anchor count differs")
             return commit(replace(current, sealed=True, final_digest=final_digest,
                                   sealed_round=rnd, head=fold(current.head, final_digest)))
         raise Refused(f"unknown method {method!r}")
@@ -364,8 +369,9 @@ TARGETS: dict[str, Callable[[Write], bool]] = {
     "stage": lambda w: w.method == "record_stage",
     "note anchor": lambda w: w.method == "anchor_batch" and w.with_notes,
     "private anchor": lambda w: w.method == "anchor_batch" and not w.with_notes,
-    "seal": lambda w: w.method == "seal",
+    "seal": lambda w: w.method in ("seal", "seal_after"),
     "stage 1": lambda w: w.method == "record_stage" and w.index == 1,
+    "stage 2": lambda w: w.method == "record_stage" and w.index == 2,
     "every write": lambda w: True,
 }
 
@@ -406,6 +412,11 @@ class FakeRegistry:
         self.owner = owner
         self.plan = plan
         self.faults: dict[str, Fault] = {}  # registry call txid -> the fault its wait meets
+        self.old_app = False  # an app deployed before seal_after: only the plain seal
+
+    @property
+    def seals_after_counts(self) -> bool:
+        return not self.old_app
 
     @property
     def app_address(self) -> str:
@@ -441,8 +452,13 @@ class FakeRegistry:
                     for note, lease in zip(notes, leases, strict=True)]
         return self._sign(call, *payments)
 
-    def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
-        return self._sign(self._call(b"seal", experiment_id, final_digest))
+    def prepare_seal(self, experiment_id: bytes, final_digest: bytes, *, stage_count: int,
+                     anchor_count: int) -> SignedGroup:
+        if not self.seals_after_counts:  # an app deployed before seal_after
+            return self._sign(self._call(b"seal", experiment_id, final_digest))
+        return self._sign(self._call(b"seal_after", experiment_id, final_digest,
+                                     struct.pack(">Q", stage_count),
+                                     struct.pack(">Q", anchor_count)))
 
     def send(self, group: SignedGroup) -> None:
         self.chain.land_late()  # what was held up on the way reaches the node first
@@ -549,6 +565,7 @@ class Run:
     # a fault on a group in flight stops the pass before the groups sent after it are waited
     # for, so one failed settle can cover several faults (test_pipelined_* below).
     max_in_flight: int = 1
+    old_app: bool = False  # a registry deployed before seal_after
 
     def __post_init__(self) -> None:
         self.journal = Journal(self.path)
@@ -560,7 +577,9 @@ class Run:
 
     def _new_writer(self) -> Writer:
         self.processes += 1
-        registry: WriterRegistry = FakeRegistry(self.chain, self.owner, self.plan)
+        fake = FakeRegistry(self.chain, self.owner, self.plan)
+        fake.old_app = self.old_app
+        registry: WriterRegistry = fake
         return Writer(self.journal, registry, EXP, max_in_flight=self.max_in_flight)
 
     def crash_and_restart(self) -> None:
@@ -842,9 +861,9 @@ def test_the_fake_refuses_writes_after_the_seal_and_from_strangers(
     stranger = FakeRegistry(chain, Owner.new())
     with pytest.raises(ContractError) as not_owner:
         stranger.submit(stranger.prepare_stage(EXP, 0, 1, bytes(32)))
-    registry.submit(registry.prepare_seal(EXP, FINAL_DIGEST))
+    registry.submit(registry.prepare_seal(EXP, FINAL_DIGEST, stage_count=0, anchor_count=0))
     with pytest.raises(ContractError) as sealed:
-        registry.submit(registry.prepare_seal(EXP, FINAL_DIGEST))
+        registry.submit(registry.prepare_seal(EXP, FINAL_DIGEST, stage_count=0, anchor_count=0))
 
     assert (not_owner.value.code, sealed.value.code) == ("not owner", "experiment sealed")
 
@@ -897,13 +916,15 @@ def test_pipelined_writes_share_blocks_in_journal_order(tmp_path: Path) -> None:
     assert_exactly_once(run.chain, run.journal)
     assert not run.chain.refusals
     blocks = landed_writes(run)
-    # the create; phase 1: 2 stages + 2 note groups; phase 2: a stage + 3 batches; the seal
+    # the create; phase 1: 2 stages + 2 note groups; phase 2: a stage + 3 batches, and the
+    # seal behind them in the same block (not two confirmations later)
     assert [writes for _, writes in blocks] == [
         [], [("stage", 0), ("stage", 1), ("batch", 0), ("batch", 1)],
-        [("stage", 2), ("batch", 2), ("batch", 3), ("batch", 4)], []]
+        [("stage", 2), ("batch", 2), ("batch", 3), ("batch", 4)]]
+    assert run.journal.experiment(EXP).seal_round == blocks[-1][0]
     stats = run.writer.stats
-    assert stats.groups == 10 and stats.most_groups_per_block() == 4
-    assert stats.groups_per_round == {rnd: max(1, len(w)) for rnd, w in blocks}
+    assert stats.groups == 10 and stats.most_groups_per_block() == 5
+    assert stats.groups_per_round == {blocks[0][0]: 1, blocks[1][0]: 4, blocks[2][0]: 5}
     assert stats.stages_per_round == {blocks[1][0]: 2, blocks[2][0]: 1}
 
 
@@ -914,7 +935,7 @@ def test_a_window_never_holds_more_than_max_in_flight(tmp_path: Path) -> None:
 
     assert_exactly_once(run.chain, run.journal)
     assert run.writer.stats.most_groups_per_block() == 3
-    assert [len(w) for _, w in landed_writes(run)] == [0, 3, 1, 3, 1, 0]
+    assert [len(w) for _, w in landed_writes(run)] == [0, 3, 1, 3, 1]  # the seal in the last
 
 
 def five_stages(run: Run) -> None:
@@ -1093,3 +1114,35 @@ def test_a_signed_group_survives_the_journal_byte_for_byte(tmp_path: Path) -> No
     assert again.txids == group.txids and again.app_call == group.app_call
     assert (again.first_valid, again.last_valid) == (group.first_valid, group.last_valid)
     assert [s.dictify() for s in again.signed] == [s.dictify() for s in group.signed]
+
+
+def test_an_app_without_seal_after_gets_its_seal_only_once_everything_is_confirmed(
+    tmp_path: Path,
+) -> None:
+    run = new_run(tmp_path, None, resume=False, max_in_flight=WIDE, block_size=10_000)
+    run.old_app = True
+    run.writer = run._new_writer()
+
+    trace(run)
+
+    assert_exactly_once(run.chain, run.journal)
+    blocks = landed_writes(run)
+    assert [w for _, w in blocks][-2:] == [
+        [("stage", 2), ("batch", 2), ("batch", 3), ("batch", 4)], []]  # the seal: a block later
+    assert run.journal.experiment(EXP).seal_round == blocks[-1][0]
+
+
+@pytest.mark.parametrize("resume", [False, True], ids=["retry", "crash+resume"])
+def test_a_seal_sent_behind_a_stage_that_is_dropped_does_not_land_without_it(
+    tmp_path: Path, resume: bool
+) -> None:
+    plan = FaultPlan(Fault.DROPPED_FROM_POOL, "stage 2")  # the last stage; the seal behind it
+    run = new_run(tmp_path, plan, resume=resume, max_in_flight=WIDE, block_size=10_000)
+
+    trace(run)
+
+    assert plan.hit
+    assert any("stage count differs" in r for r in run.chain.refusals)  # the block refused it
+    assert_exactly_once(run.chain, run.journal)  # then both landed, the seal last
+    state = run.chain.experiments[EXP]
+    assert state.sealed_round >= state.stages[2].round

@@ -3,8 +3,14 @@
 A manifest lists the experiment's on-chain identity (network, app, id, owner), every stage with
 its digest and the transaction that recorded it, every anchored batch of high-volume records, the
 private records with their salts and Merkle proofs, and the seal. The seal's `final_digest` is
-the digest of the manifest itself with its `seal` section left out, so the sealed chain commits
-to the manifest as a whole (`Manifest.final_digest()`).
+the digest of the manifest itself (`Manifest.final_digest()`), so the sealed chain commits to it:
+
+* format v2 (written since the writer pipelines the seal): the manifest without the fields that
+  say where each write landed (`LANDING_FIELDS`: transaction ids, rounds, validity windows, the
+  seal section). What it commits to is known once every record is batched, before anything is
+  confirmed, so the seal can be signed and sent right behind the last writes. The landing fields
+  are checked against the chain one by one instead (docs/verification.md, step 7).
+* format v1: the manifest with only its `seal` section left out. Read and verified forever.
 
 Manifests come back from disk and from other people, so they are parsed strictly (pydantic).
 The JSON schemas are committed as docs/manifest.schema.json and docs/model-card.schema.json
@@ -24,8 +30,16 @@ from algo_tracer.errors import InputError
 from algo_tracer.format.merkle import MerkleProof
 from algo_tracer.hashing import canonical_json, hash_bytes
 
-MANIFEST_FORMAT: Final = "algo-tracer-manifest/v1"
-FINAL_DIGEST_DOMAIN = "algotrace/v1/manifest"
+MANIFEST_FORMAT: Final = "algo-tracer-manifest/v2"
+MANIFEST_FORMAT_V1: Final = "algo-tracer-manifest/v1"
+FINAL_DIGEST_DOMAINS: Final = {MANIFEST_FORMAT_V1: "algotrace/v1/manifest",
+                               MANIFEST_FORMAT: "algotrace/v2/manifest"}
+#: What v2's final digest leaves out: where each write landed, which only the chain can say.
+LANDING_FIELDS: Final[dict[str, Any]] = {
+    "create_txid": True, "create_round": True, "seal": True,
+    "stages": {"__all__": {"txid", "round"}},
+    "batches": {"__all__": {"txids", "round", "first_round", "last_round"}},
+}
 _MANIFEST_FIX = "give the manifest.json written when the experiment ended"
 
 
@@ -90,7 +104,7 @@ class SealEntry(_Model):
 
 
 class Manifest(_Model):
-    format: Literal["algo-tracer-manifest/v1"] = MANIFEST_FORMAT
+    format: Literal["algo-tracer-manifest/v2", "algo-tracer-manifest/v1"] = MANIFEST_FORMAT
     experiment_id: str = Field(description="base58 experiment id")
     name: str
     owner: str = Field(description="address that recorded every write")
@@ -107,9 +121,12 @@ class Manifest(_Model):
     seal: SealEntry | None = None
 
     def final_digest(self) -> bytes:
-        """Digest of this manifest without its seal: what `seal(id, final_digest)` records."""
-        body = self.model_dump(mode="json", exclude={"seal"})
-        return hash_bytes(FINAL_DIGEST_DOMAIN, canonical_json(body)).value
+        """What `seal(id, final_digest)` records: this manifest's digest, by its format's rule
+        (v2: without LANDING_FIELDS; v1: without the seal section)."""
+        exclude: dict[str, Any] = (LANDING_FIELDS if self.format == MANIFEST_FORMAT
+                                   else {"seal": True})
+        body = self.model_dump(mode="json", exclude=exclude)
+        return hash_bytes(FINAL_DIGEST_DOMAINS[self.format], canonical_json(body)).value
 
     def stage(self, label: str) -> StageEntry:
         for stage in self.stages:

@@ -14,7 +14,7 @@ import base64
 import json
 from dataclasses import dataclass
 from functools import cached_property
-from typing import cast
+from typing import Any, cast
 
 from algokit_utils import (
     AlgoAmount,
@@ -51,10 +51,13 @@ from smart_contracts.artifacts.experiment_registry.experiment_registry_client im
     CreateExperimentArgs,
     ExperimentRegistryClient,
     RecordStageArgs,
+    SealAfterArgs,
     SealArgs,
 )
 
 _RETURN_PREFIX = bytes.fromhex("151f7c75")
+#: Selector of seal_after(byte[],byte[],uint64,uint64)byte[32] (docs/onchain-format.md).
+_SEAL_AFTER = bytes.fromhex("882c9724")
 
 #: What each contract error text means for a user, and what to do about it.
 CONTRACT_ERRORS: dict[str, str] = {
@@ -69,6 +72,10 @@ CONTRACT_ERRORS: dict[str, str] = {
     "future stage index": "the journal is behind the chain: run `algo-tracer resume`",
     "stale anchor index": "that batch is already anchored on chain",
     "future anchor index": "the journal is behind the chain: run `algo-tracer resume`",
+    "stage count differs": "the seal was sent behind a stage that has not landed: it is sent "
+    "again once the stages in flight are settled",
+    "anchor count differs": "the seal was sent behind an anchor that has not landed: it is sent "
+    "again once the anchors in flight are settled",
     "underpaid": "the storage deposit paid with the call is too small; this is a bug in "
     "algo-tracer, please report it",
 }
@@ -166,10 +173,30 @@ class Registry:
                     for note, lease in zip(notes, leases, strict=True)]
         return self._sign([call, *payments])
 
-    def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
-        call = self.client.params.seal(SealArgs(id=experiment_id, final_digest=final_digest),
-                                       params=self._refs(chain.header_key(experiment_id)))
+    def prepare_seal(self, experiment_id: bytes, final_digest: bytes, *, stage_count: int,
+                     anchor_count: int) -> SignedGroup:
+        """`seal_after` with the counts where the app has it (see `seals_after_counts`), else
+        `seal`."""
+        refs = self._refs(chain.header_key(experiment_id))
+        if self.seals_after_counts:
+            call = self.client.params.seal_after(
+                SealAfterArgs(id=experiment_id, final_digest=final_digest,
+                              stage_count=stage_count, anchor_count=anchor_count), params=refs)
+        else:
+            call = self.client.params.seal(SealArgs(id=experiment_id, final_digest=final_digest),
+                                           params=refs)
         return self._sign([call])
+
+    @cached_property
+    def seals_after_counts(self) -> bool:
+        """Whether this app has `seal_after` (a seal that checks the stage and anchor counts):
+        apps deployed before it was added have only `seal`. Read from the app's program, which
+        holds the method selectors it routes."""
+        info = cast(dict[str, Any], algod_call(
+            f"the program of app {self.app_id}",
+            lambda: self.algorand.client.algod.application_info(self.app_id)))
+        program = base64.b64decode(info["params"]["approval-program"])
+        return _SEAL_AFTER in program
 
     def _deposit(self, micro_algo: int) -> transaction.Transaction:
         payment = PaymentParams(sender=self.sender, receiver=self.app_address,

@@ -25,7 +25,6 @@ What the writer relies on, besides the signatures:
   the outcome is unknown; either way the writer asks `header` before sending the write again.
 * `wait` returns once the group's registry call has a confirmed round. Any error leaves the
   outcome unknown (the group may have landed, may land later, or was dropped from the pool).
-* `submit` is `send` then `wait`.
 * `header` and `stages` read what has landed, nothing else.
 """
 
@@ -71,8 +70,15 @@ class WriterRegistry(Protocol):
         """Sign the anchor_batch group for anchor `index`, with one note payment per note."""
         ...
 
-    def prepare_seal(self, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
-        """Sign the seal group."""
+    @property
+    def seals_after_counts(self) -> bool:
+        """Whether the seal names the stage and anchor counts it closes (the app has
+        `seal_after`): then it may be sent behind writes in flight, like a stage."""
+        ...
+
+    def prepare_seal(self, experiment_id: bytes, final_digest: bytes, *, stage_count: int,
+                     anchor_count: int) -> SignedGroup:
+        """Sign the seal group (`seal_after` with the counts, or `seal` on an older app)."""
         ...
 
     def send(self, group: SignedGroup) -> None:
@@ -83,6 +89,3 @@ class WriterRegistry(Protocol):
         """Wait until a sent `group` is confirmed; its registry call's round and chain head."""
         ...
 
-    def submit(self, group: SignedGroup) -> Confirmed:
-        """`send` then `wait` (see the module docstring for errors)."""
-        ...

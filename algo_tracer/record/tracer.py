@@ -208,7 +208,9 @@ class Experiment:
         self.card = ModelCardInfo()
         self.datasheet = DatasheetInfo()
         self._log = RecordLog(self.journal, row.id)
-        self._writer = Writer(self.journal, tracer.registry, row.id, self._log)
+        self._writer = Writer(self.journal, tracer.registry, row.id, self._log,
+                              final_digest=lambda: build_manifest(self.journal,
+                                                                  row.id).final_digest())
         self._background = (BackgroundWriter(self._writer, flush_interval=flush_interval,
                                              on_error=_warn) if background else None)
         self._steps: dict[str, int] = {}
@@ -342,15 +344,10 @@ class Experiment:
             digest, detail = stages.describe_outcome(outcome)
             self._stage(StageKind.CUSTOM, stages.OUTCOME_STAGE, digest.value, detail)
         if self._background is not None:
-            self._background.drain()
+            self._background.seal()
             self._background.close()
-        self._writer.settle(flush=True)
+        self._writer.settle(flush=True, seal=True)  # all that is left (all, without a thread)
         self._log.close()
-        row = self.journal.experiment(self.id)
-        if row.final_digest is None:
-            manifest = build_manifest(self.journal, self.id)
-            self.journal.update_experiment(self.id, final_digest=manifest.final_digest())
-        self._writer.settle(flush=True, seal=True)
         self._finished = True
         self._recording.release(sealed=True)
         manifest = build_manifest(self.journal, self.id)

@@ -18,16 +18,16 @@ When a send is refused, nothing more is sent: the groups in flight before it are
 then the refusal is raised (the caller retries; the next pass re-reads the header), or, for a
 contract refusal those groups may have caused, the pass starts again from the journal. A failed
 confirmation stops the pass; the next one settles the groups in flight from the header. The
-create and the seal go alone (the seal needs the final head: every stage and batch first).
+create goes alone. The seal goes last, right behind the writes in flight: it names the stage and
+anchor counts it closes (`seal_after`), so the contract keeps it from landing before them, and
+its v2 manifest digest leaves out where writes land, so it is known before they are confirmed.
 
 Nothing can land twice: stages and anchors carry the expected index, so a second landing fails
 in the contract; a note group is atomic with its anchor, and its payments carry leases.
 
-The writer sees the registry only through `WriterRegistry` (algo_tracer.record.registry_protocol),
-which `algo_tracer.network.registry.Registry` satisfies; tests/test_writer_exactly_once.py runs
-this protocol offline against an in-memory registry that injects faults. `BackgroundWriter`
-(algo_tracer.record.background_writer) runs `settle` on a thread so that a training loop only
-writes to the journal.
+The writer sees the registry only through `WriterRegistry` (registry_protocol), which `Registry`
+satisfies; tests/test_writer_exactly_once.py runs this protocol offline against an in-memory
+registry that injects faults. `BackgroundWriter` runs `settle` on a thread.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ from __future__ import annotations
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-
-from algosdk.transaction import PaymentTxn
+from dataclasses import dataclass
 
 from algo_tracer.errors import (
     AlgoTracerError,
@@ -53,6 +51,9 @@ from algo_tracer.network.registry import Confirmed, SignedGroup
 from algo_tracer.record.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.registry_protocol import WriterRegistry
+from algo_tracer.record.write_stats import WriterStats
+
+__all__ = ["MAX_IN_FLIGHT", "PRIVATE_BATCH", "Writer", "WriterStats"]
 
 #: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
 PRIVATE_BATCH = 10_000
@@ -66,27 +67,13 @@ PRIVATE_BATCH = 10_000
 MAX_IN_FLIGHT = 64
 
 
-@dataclass
-class WriterStats:
-    groups: int = 0
-    transactions: int = 0
-    fees: int = 0
-    deposits: int = 0
-    #: confirmed groups (and stages among them) per confirmation round: "stages per block"
-    groups_per_round: dict[int, int] = field(default_factory=dict)
-    stages_per_round: dict[int, int] = field(default_factory=dict)
-
-    def most_groups_per_block(self) -> int:
-        return max(self.groups_per_round.values(), default=0)
-
-
 @dataclass(frozen=True)
 class _Write:
-    """One stage or batch as the window handles it."""
+    """One stage, batch or the seal as the window handles it."""
+    key: tuple[str, int]  # ("stage", idx), ("batch", idx) or ("seal", 0)
     sign: Callable[[], SignedGroup]  # prepare_* and journal its txids as SUBMITTED
     landed: str  # the contract's answer when an earlier send of this write already landed
     confirm: Callable[[Confirmed | None], None]  # journal CONFIRMED (None: read the chain)
-    stage: bool = False
 
 
 class _StartOver(Exception):
@@ -97,8 +84,8 @@ class Writer:
     """Settles one experiment's journal against the chain."""
 
     def __init__(self, journal: Journal, registry: WriterRegistry, experiment_id: bytes,
-                 record_log: RecordLog | None = None, *,
-                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+                 record_log: RecordLog | None = None, *, max_in_flight: int = MAX_IN_FLIGHT,
+                 final_digest: Callable[[], bytes] | None = None) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight}")  # a bug
         self.journal = journal
@@ -106,6 +93,12 @@ class Writer:
         self.id = experiment_id
         self.record_log = record_log or RecordLog(journal, experiment_id)
         self.max_in_flight = max_in_flight
+        #: What the seal records, computed from the journal once every record is in a batch
+        #: (the manifest's final digest); None: the journal must already hold it.
+        self.final_digest = final_digest
+        #: Set (from any thread) when the experiment ends: the pass under way, or the next one,
+        #: batches what is left and sends the seal behind it (see `_pipeline`).
+        self.seal_requested = False
         self.stats = WriterStats()
         #: Records 0..batched_upto-1 are in journaled batches: `log_metric`'s back-pressure reads
         #: it (an int, so a read from the training thread needs no lock).
@@ -118,17 +111,17 @@ class Writer:
         flush=False lets a partly filled note group wait for more records; final=False lets
         private records wait until PRIVATE_BATCH of them can share one anchor.
         """
+        if seal:
+            self.seal_requested = True
         self.record_log.ingest()
         self._create()
         for _ in range(3):  # after a start-over the refused write goes first: it cannot recur
             with contextlib.suppress(_StartOver):
-                self._pipeline(self._writes(flush=flush, final=final))
+                self._pipeline(flush=flush, final=final)
                 break
         else:
             raise JournalError("the chain kept refusing writes sent behind others",
                                fix="run `algo-tracer resume`; report it if it persists")
-        if seal:
-            self._seal()
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -157,12 +150,24 @@ class Writer:
                 fix="start the experiment again: a new id is drawn for every run")
         self.journal.update_experiment(self.id, status="open", create_round=header.created_round)
 
-    def _writes(self, *, flush: bool, final: bool) -> Iterator[_Write]:
-        yield from self._stages()
-        yield from self._batches(flush=flush, final=final)
+    def _writes(self, *, flush: bool, final: bool,
+                sent: set[tuple[str, int]] | None = None) -> Iterator[_Write]:
+        """Stages, then batches, not yet confirmed nor in `sent` (the window of this pass)."""
+        sent = sent or set()
+        yield from self._stages(sent)
+        yield from self._batches(flush=flush, final=final, sent=sent)
 
-    def _stages(self) -> Iterator[_Write]:
-        todo = [s for s in self.journal.stages(self.id) if s.status != CONFIRMED]
+    def _final_writes(self, sent: set[tuple[str, int]]) -> Iterator[_Write]:
+        """Everything left, then the seal: once the last batch is journaled, the final digest
+        is known (it leaves out where the writes land, docs/manifest), so the seal is signed
+        and goes right behind the writes still in flight."""
+        self.record_log.ingest()
+        yield from self._writes(flush=True, final=True, sent=sent)
+        yield from self._seal_write()
+
+    def _stages(self, sent: set[tuple[str, int]]) -> Iterator[_Write]:
+        todo = [s for s in self.journal.stages(self.id)
+                if s.status != CONFIRMED and ("stage", s.idx) not in sent]
         if not todo:
             return
         header = self.registry.header(self.id) if any(s.status == SUBMITTED for s in todo) else None
@@ -189,7 +194,7 @@ class Writer:
             else:
                 self.journal.set_stage(self.id, idx, status=CONFIRMED, round=done.round)
 
-        return _Write(sign, "stale stage index", confirm, stage=True)
+        return _Write(("stage", idx), sign, "stale stage index", confirm)
 
     def _confirm_landed_stage(self, idx: int, kind: int, digest: bytes) -> None:
         found = self.registry.stages(self.id, idx + 1)[idx:]
@@ -203,12 +208,14 @@ class Writer:
                 fix="trace each experiment from one process; the chain's record stands")
         self.journal.set_stage(self.id, idx, status=CONFIRMED, round=landed.round)
 
-    def _batches(self, *, flush: bool, final: bool) -> Iterator[_Write]:
+    def _batches(self, *, flush: bool, final: bool,
+                 sent: set[tuple[str, int]]) -> Iterator[_Write]:
         batches = self.journal.batches(self.id)
         header = (self.registry.header(self.id)
-                  if any(b.status == SUBMITTED for b in batches) else None)
+                  if any(b.status == SUBMITTED and ("batch", b.idx) not in sent
+                         for b in batches) else None)
         for batch in batches:
-            if batch.status == CONFIRMED:
+            if batch.status == CONFIRMED or ("batch", batch.idx) in sent:
                 continue
             if batch.status == SUBMITTED and header is not None and header.anchor_count > batch.idx:
                 self.journal.set_batch(self.id, batch.idx, status=CONFIRMED)
@@ -265,12 +272,9 @@ class Writer:
                                  self._still_valid(batch.signed))
 
     def _still_valid(self, signed: bytes | None) -> SignedGroup | None:
-        """A journaled group that may still land (its last valid round is ahead), else None.
-
-        Sending it again rather than a newly signed one keeps the journal's transaction ids
-        those of the copy that lands; once its window has passed it can never land, and a new
-        group is signed.
-        """
+        """A journaled group that may still land (its last valid round is ahead), else None:
+        sent again as is, the transaction ids in the journal stay those of whichever copy lands;
+        once its window has passed it never lands, and a new group is signed."""
         if signed is None:
             return None
         group = SignedGroup.from_bytes(signed)
@@ -302,67 +306,102 @@ class Writer:
             self.journal.set_batch(self.id, idx, status=CONFIRMED,
                                    round=done.round if done is not None else None)
 
-        return _Write(sign, "stale anchor index", confirm)
+        return _Write(("batch", idx), sign, "stale anchor index", confirm)
 
-    def _seal(self) -> None:
+    def _seal_write(self) -> Iterator[_Write]:
         row = self.journal.experiment(self.id)
         if row.status == "sealed":
             return
-        if row.final_digest is None:
-            raise JournalError("the seal has no final digest yet",
-                               fix="this is a bug in algo-tracer; please report it")
         header = self.registry.header(self.id)
         if header is not None and header.sealed:
             self.journal.update_experiment(self.id, status="sealed", seal_round=header.sealed_round)
             return
-        group = self._still_valid(row.seal_signed)
-        if group is None:
-            group = self.registry.prepare_seal(self.id, row.final_digest)
+        final_digest = row.final_digest
+        if final_digest is None:
+            if self.final_digest is None:
+                raise JournalError("the seal has no final digest yet",
+                                   fix="this is a bug in algo-tracer; please report it")
+            final_digest = self.final_digest()
+            self.journal.update_experiment(self.id, final_digest=final_digest)
+        sent = self._still_valid(row.seal_signed) if row.status == "sealing" else None
+        # Every stage and batch is journaled by now (`_final_writes`): these are the counts.
+        stage_count, anchor_count = len(self.journal.stages(self.id)), len(
+            self.journal.batches(self.id))
+
+        def sign() -> SignedGroup:
+            if sent is not None:
+                return sent
+            group = self.registry.prepare_seal(self.id, final_digest, stage_count=stage_count,
+                                               anchor_count=anchor_count)
             self.journal.update_experiment(self.id, status="sealing",
                                            seal_txid=group.txids[group.app_call],
                                            seal_signed=group.to_bytes())
-        done = self._send_unless_landed(group, "experiment sealed")
-        if done is not None:
-            seal_round: int | None = done.round
-        else:
-            header = self.registry.header(self.id)
-            if header is None or not header.sealed:
-                raise _pending_only("the seal")
-            seal_round = header.sealed_round
-        self.journal.update_experiment(self.id, status="sealed", seal_round=seal_round)
+            return group
+
+        def confirm(done: Confirmed | None) -> None:
+            if done is not None:
+                seal_round = done.round
+            else:
+                header = self.registry.header(self.id)
+                if header is None or not header.sealed:
+                    raise _pending_only("the seal")
+                seal_round = header.sealed_round
+            self.journal.update_experiment(self.id, status="sealed", seal_round=seal_round)
+
+        yield _Write(("seal", 0), sign, "experiment sealed", confirm)
 
     def outstanding(self) -> bool:
-        """Anything journaled or logged that is not confirmed on chain yet."""
-        return self.record_log.pending() or self.journal.outstanding(self.id) > 0
+        """Anything journaled or logged that is not confirmed on chain yet (the seal too, once
+        it is requested)."""
+        return (self.record_log.pending() or self.journal.outstanding(self.id) > 0
+                or (self.seal_requested and self.journal.experiment(self.id).status != "sealed"))
 
-    def _pipeline(self, writes: Iterator[_Write]) -> None:
-        """Send `writes` in order with up to `max_in_flight` unconfirmed; confirm in order."""
+    def _pipeline(self, *, flush: bool, final: bool) -> None:
+        """Send the writes in journal order with up to `max_in_flight` unconfirmed; confirm in
+        order. A seal requested while the window is being confirmed joins this pass at once;
+        `seal_after` goes behind the groups in flight like any write (module docstring)."""
         window: deque[tuple[_Write, SignedGroup]] = deque()
-        for write in writes:
-            if len(window) >= self.max_in_flight:
-                self._confirm(*window.popleft())
-            group = write.sign()
-            try:
-                self.registry.send(group)
-            except AlreadySubmittedError:
-                pass  # these bytes were sent before and are pending or landed: wait for them
-            except AlgoTracerError as exc:
-                behind = bool(window)
-                while window:  # the earlier groups first: a failure of theirs is the cause
+        sent: set[tuple[str, int]] = set()
+        sealing = False
+        writes = self._writes(flush=flush, final=final)
+        while True:
+            for write in writes:
+                if len(window) >= self.max_in_flight:
                     self._confirm(*window.popleft())
-                if isinstance(exc, ContractError) and exc.code == write.landed:
-                    write.confirm(None)  # an earlier send of this write (unknown outcome) landed
-                    continue
-                if behind and isinstance(exc, ContractError):
-                    raise _StartOver from exc
-                raise
-            window.append((write, group))
-        while window:
+                group = write.sign()
+                try:
+                    if write.key[0] == "seal" and not self.registry.seals_after_counts:
+                        # A plain `seal` (an app deployed before `seal_after`) checks no
+                        # counts: it could land before, or without, a write in flight.
+                        while window:
+                            self._confirm(*window.popleft())
+                    self.registry.send(group)
+                except AlreadySubmittedError:
+                    pass  # these bytes were sent before and are pending or landed: wait for them
+                except AlgoTracerError as exc:
+                    behind = bool(window)
+                    while window:  # the earlier groups first: a failure of theirs is the cause
+                        self._confirm(*window.popleft())
+                    if isinstance(exc, ContractError) and exc.code == write.landed:
+                        write.confirm(None)  # an earlier send of this write (unknown outcome)
+                        continue
+                    if behind and isinstance(exc, ContractError):
+                        raise _StartOver from exc
+                    raise
+                window.append((write, group))
+                sent.add(write.key)
+            if self.seal_requested and not sealing:
+                sealing = True
+                writes = self._final_writes(sent)
+                continue
+            if not window:
+                return
             self._confirm(*window.popleft())
 
     def _confirm(self, write: _Write, group: SignedGroup) -> None:
         done = self.registry.wait(group)
-        self._count(group, done, stage=write.stage)
+        self.stats.count(group, done, stage=write.key[0] == "stage",
+                         app_address=self.registry.app_address)
         write.confirm(done)
 
     def _send_unless_landed(self, group: SignedGroup, landed: str) -> Confirmed | None:
@@ -377,21 +416,8 @@ class Writer:
                 raise
             return None
         done = self.registry.wait(group)
-        self._count(group, done)
+        self.stats.count(group, done, app_address=self.registry.app_address)
         return done
-
-    def _count(self, group: SignedGroup, done: Confirmed, *, stage: bool = False) -> None:
-        self.stats.groups += 1
-        for per_round in (self.stats.groups_per_round,
-                          *([self.stats.stages_per_round] if stage else [])):
-            per_round[done.round] = per_round.get(done.round, 0) + 1
-        self.stats.transactions += len(group.signed)
-        self.stats.fees += sum(s.transaction.fee for s in group.signed)
-        self.stats.deposits += sum(
-            s.transaction.amt for s in group.signed
-            if isinstance(s.transaction, PaymentTxn)
-            and s.transaction.receiver == self.registry.app_address)
-
 
 def _pending_only(write: str) -> NetworkError:
     """The contract called `write` a repeat, yet no block holds it: the earlier send is in the

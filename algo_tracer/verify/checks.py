@@ -14,7 +14,7 @@ from typing import Any
 
 from algosdk import encoding
 
-from algo_tracer.documents.manifest import Manifest, StageKind
+from algo_tracer.documents.manifest import MANIFEST_FORMAT_V1, Manifest, StageKind
 from algo_tracer.errors import InputError
 from algo_tracer.format import chain
 from algo_tracer.format.events import (
@@ -196,8 +196,39 @@ def _step7_seal(run: CheckRun) -> None:
                         f"sealed {h.final_digest.hex()[:16]}… (the manifest was edited)")
     if m.seal is not None and m.seal.final_digest != h.final_digest.hex():
         problems.append("the manifest's seal section names another final digest")
+    if m.format != MANIFEST_FORMAT_V1:  # v2 seals what was written, not where it landed
+        problems += _landing_problems(run, m)
     run.check(7, "seal", problems, f"sealed in round {h.sealed_round} with the manifest's "
               "digest")
+
+
+def _landing_problems(run: CheckRun, m: Manifest) -> list[str]:
+    """A v2 manifest's transaction ids and rounds (LANDING_FIELDS) against the chain's: its
+    final digest leaves them out, so each is compared here instead."""
+    said: list[tuple[str, object, object]] = []
+    created = next((t for t, e in run.events if isinstance(e, ExperimentCreated)), None)
+    if created is not None:
+        said += [("create transaction", m.create_txid, created.txid),
+                 ("create round", m.create_round, created.round)]
+    for stage in m.stages:
+        txn, event = run.stage_events.get(stage.index, (None, None))
+        if txn is not None and event is not None:
+            said += [(f"stage {stage.index} transaction", stage.txid, txn.txid),
+                     (f"stage {stage.index} round", stage.round, event.round)]
+    anchors = {e.index: (t, e) for t, e in run.anchors}
+    for batch in m.batches:
+        if batch.index in anchors:
+            txn, anchor = anchors[batch.index]
+            said += [(f"batch {batch.index} round", batch.round, txn.round),
+                     (f"batch {batch.index} validity window", (batch.first_round,
+                      batch.last_round), (anchor.first_round, anchor.last_round))]
+    if run.sealed is not None and m.seal is not None:
+        said += [("seal transaction", m.seal.txid, run.sealed[0].txid),
+                 ("seal round", m.seal.round, run.sealed[1].round)]
+    # None: not known when the manifest was written (e.g. a round a crash never saw); the
+    # chain's value stands and is what the report shows.
+    return [f"the manifest's {what} is {given}, the chain's is {actual}"
+            for what, given, actual in said if given is not None and given != actual]
 
 
 def _step8_stage_rows(run: CheckRun, artifacts_dir: Path | None,

@@ -50,7 +50,8 @@ UpdateApplication, DeleteApplication, OptIn or CloseOut, so every such call is r
 Boxes are never deleted, so deposits stay locked with the records they pay for.
 
 Checks run in this order and the first failure is the error: argument shapes, experiment
-exists, caller is owner, experiment open, expected index, payment. Error texts are stable;
+exists, caller is owner, experiment open, expected index (for `seal_after`: the expected stage
+and anchor counts), payment. Error texts are stable;
 docs/onchain-format.md maps each to its meaning and fix.
 """
 
@@ -342,7 +343,23 @@ class ExperimentRegistry(ARC4Contract):
         """Close the experiment for good; no write is accepted afterwards."""
         assert final_digest.length == 32, "final digest must be 32 bytes"
         header = self.writable_header(id)
+        return self.close(id, final_digest, header)
 
+    @arc4.abimethod
+    def seal_after(
+        self, id: Bytes, final_digest: Bytes, stage_count: UInt64, anchor_count: UInt64
+    ) -> Bytes32:
+        """`seal`, only once exactly `stage_count` stages and `anchor_count` anchors are on
+        record: sent right behind writes still in flight, it cannot land before or without them
+        (as the expected indexes keep stages and anchors in order)."""
+        assert final_digest.length == 32, "final digest must be 32 bytes"
+        header = self.writable_header(id)
+        assert header.stage_count.as_uint64() == stage_count, "stage count differs"
+        assert header.anchor_count.as_uint64() == anchor_count, "anchor count differs"
+        return self.close(id, final_digest, header)
+
+    @subroutine
+    def close(self, id: Bytes, final_digest: Bytes, header: ExperimentHeader) -> Bytes32:
         head = op.sha256(header.head.bytes + TAG_SEAL + final_digest + op.itob(Global.round))
         header.status = arc4.UInt8(STATUS_SEALED)
         header.head = Bytes32.from_bytes(head)

@@ -211,6 +211,18 @@ class Registry:
     ) -> bytes:
         return self.call("seal", Bytes(exp_id), Bytes(final_digest), sender=sender)
 
+    def seal_after(
+        self,
+        stage_count: int,
+        anchor_count: int,
+        final_digest: bytes = b"\x5e" * 32,
+        *,
+        exp_id: bytes = EXP_ID,
+        sender: algopy.Account | None = None,
+    ) -> bytes:
+        return self.call("seal_after", Bytes(exp_id), Bytes(final_digest), UInt64(stage_count),
+                         UInt64(anchor_count), sender=sender)
+
     def get_experiment(self, exp_id: bytes = EXP_ID) -> bytes:
         return self.call("get_experiment", Bytes(exp_id))
 

@@ -26,6 +26,7 @@ SELECTORS = {
     "record_stage(byte[],uint64,uint8,byte[],pay)byte[32]": "4f981c55",
     "anchor_batch(byte[],uint64,byte[],uint64,uint64,uint64)byte[32]": "4b2be800",
     "seal(byte[],byte[])byte[32]": "ea50de9e",
+    "seal_after(byte[],byte[],uint64,uint64)byte[32]": "882c9724",
     "get_experiment(byte[])(address,uint64,uint64,uint8,uint64,uint64,uint64,byte[32],byte[32],"
     "byte[32],uint64)": "fb947fa6",
     "get_stage(byte[],uint64)(uint8,byte[32],uint64)": "78225ba0",

@@ -104,3 +104,51 @@ def test_only_the_owner_can_seal(opened: Registry, stranger: algopy.Account) -> 
     with pytest.raises(AssertionError, match=r"^not owner$"):
         opened.seal(FINAL, sender=stranger)
     assert opened.header()["status"] == chain.STATUS_OPEN
+
+
+# -- seal_after: the seal that names the counts it closes ---------------------------------------
+
+
+def test_seal_after_with_the_counts_on_record_seals_exactly_as_seal(opened: Registry) -> None:
+    opened.stage(0)
+    opened.stage(1)
+    opened.anchor(0, count=5)
+    before = opened.header()
+    opened.at_round(START_ROUND + 9)
+
+    head = opened.seal_after(2, 1, FINAL)
+
+    assert head == chain.fold_seal(before["head"], FINAL, START_ROUND + 9)
+    assert opened.header() == {**before, "status": chain.STATUS_SEALED, "final_digest": FINAL,
+                               "sealed_round": START_ROUND + 9, "head": head}
+    [event] = opened.events()
+    assert event.name == "ExperimentSealed"
+    assert (event.fields["stage_count"], event.fields["anchor_count"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("stages", "anchors", "error"), [
+    (1, 1, "stage count differs"), (3, 1, "stage count differs"),
+    (2, 0, "anchor count differs"), (2, 2, "anchor count differs"),
+])
+def test_seal_after_refuses_while_a_write_it_names_is_missing_or_one_more_is_on_record(
+    opened: Registry, stages: int, anchors: int, error: str
+) -> None:
+    opened.stage(0)
+    opened.stage(1)
+    opened.anchor(0, count=5)
+    before = opened.header()
+
+    with pytest.raises(AssertionError, match=f"^{error}$"):
+        opened.seal_after(stages, anchors, FINAL)
+
+    assert opened.header() == before
+
+
+def test_seal_after_checks_owner_and_open_before_the_counts(
+    opened: Registry, stranger: algopy.Account
+) -> None:
+    with pytest.raises(AssertionError, match=r"^not owner$"):
+        opened.seal_after(9, 9, FINAL, sender=stranger)
+    opened.seal_after(0, 0, FINAL)
+    with pytest.raises(AssertionError, match=r"^experiment sealed$"):
+        opened.seal_after(0, 0, FINAL)

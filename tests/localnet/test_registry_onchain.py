@@ -109,6 +109,14 @@ def digest(label: str) -> bytes:
     return hashlib.sha256(label.encode()).digest()
 
 
+def seal_group(registry: Registry, experiment_id: bytes, final_digest: bytes) -> SignedGroup:
+    """The seal, naming the stage and anchor counts on record now (`seal_after`)."""
+    header = registry.header(experiment_id)
+    assert header is not None
+    return registry.prepare_seal(experiment_id, final_digest, stage_count=header.stage_count,
+                                 anchor_count=header.anchor_count)
+
+
 def open_experiment(registry: Registry) -> bytes:
     experiment_id = secrets.token_bytes(32)
     registry.submit(registry.prepare_create(experiment_id, digest("metadata")))
@@ -307,7 +315,7 @@ def journey(algorand: AlgorandClient, app: ExperimentRegistryClient, registry: R
                               group.last_valid))
 
     trip.final_digest = digest("journey final")
-    confirmed = registry.submit(registry.prepare_seal(experiment_id, trip.final_digest))
+    confirmed = registry.submit(seal_group(registry, experiment_id, trip.final_digest))
     observe("seal", 0, confirmed.round, confirmed.head,
             chain.fold_seal(trip.head, trip.final_digest, confirmed.round))
     return trip
@@ -489,7 +497,7 @@ def test_another_account_cannot_append_anchor_or_seal(
     rejected("not owner", lambda: stranger_registry.submit(
         stranger_registry.prepare_anchor(experiment_id, 0, digest("root"), 1, [], [])))
     rejected("not owner", lambda: stranger_registry.submit(
-        stranger_registry.prepare_seal(experiment_id, digest("final"))))
+        seal_group(stranger_registry, experiment_id, digest("final"))))
 
     assert registry.header(experiment_id) == before
 
@@ -678,7 +686,7 @@ def test_account_that_cannot_pay_the_deposit_gets_insufficient_funds(
 def test_sealed_experiment_rejects_every_write(registry: Registry) -> None:
     experiment_id = open_experiment(registry)
     registry.submit(registry.prepare_stage(experiment_id, 0, 1, digest("stage 0")))
-    registry.submit(registry.prepare_seal(experiment_id, digest("final")))
+    registry.submit(seal_group(registry, experiment_id, digest("final")))
     sealed = registry.header(experiment_id)
     assert sealed is not None and sealed.sealed
 
@@ -687,7 +695,7 @@ def test_sealed_experiment_rejects_every_write(registry: Registry) -> None:
     rejected("experiment sealed", lambda: registry.submit(
         registry.prepare_anchor(experiment_id, 0, digest("late root"), 1, [], [])))
     rejected("experiment sealed", lambda: registry.submit(
-        registry.prepare_seal(experiment_id, digest("second final"))))
+        seal_group(registry, experiment_id, digest("second final"))))
 
     assert registry.header(experiment_id) == sealed
 
