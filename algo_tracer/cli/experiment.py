@@ -4,8 +4,9 @@ Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
 signing account; `resume` and `deploy` do (see algo_tracer.network.settings).
 
-Exit codes (algo_tracer.cli.main): 0 verified, 1 a mismatch or tampering was found, 2 a usage,
-configuration or network error (e.g. the Indexer is down: never a false "verified").
+Each command returns its `Outcome` (algo_tracer.cli.outcome): 0 verified, 1 only when a
+mismatch or tampering was found, 2 for any other error (e.g. the Indexer is down: never a false
+"verified").
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from algo_tracer.cli.outcome import Outcome
 from algo_tracer.documents.manifest import Manifest
-from algo_tracer.errors import ConfigError, InputError
-from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.errors import ConfigError, InputError, shorten
+from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.progress import Progress
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
@@ -29,7 +31,7 @@ from algo_tracer.verify.report import (
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
 
-__all__ = ["add_parsers", "format_report", "format_timeline"]
+__all__ = ["add_parsers", "app_id_arg", "format_report", "format_timeline"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -80,13 +82,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", nargs="?", help="experiment id (base58, as printed by "
                    "algo-tracer; default: the one --manifest or --bundle names)")
-    p.add_argument("--app-id", type=int, metavar="N", help="registry app id "
+    p.add_argument("--app-id", type=app_id_arg, metavar="N", help="registry app id "
                    "(default: ALGO_TRACER_APP_ID, then the manifest's)")
     p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
     p.add_argument("--indexer-timeout", type=float, default=60, metavar="S",
                    help="seconds to wait for the indexer to catch up (default 60)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress on stderr for long Indexer scans and re-hashing")
+
+
+def app_id_arg(text: str) -> int:
+    """argparse type of `--app-id`: refused by the parser (exit 2), never sent to a node."""
+    try:
+        return parse_app_id(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _progress(args: argparse.Namespace) -> Progress | None:
@@ -136,7 +146,7 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
                              indexer_timeout=args.indexer_timeout, progress=_progress(args))
 
 
-def run_verify(args: argparse.Namespace) -> int:
+def run_verify(args: argparse.Namespace) -> Outcome:
     if args.mlflow_run is not None:
         if args.experiment or args.bundle or args.offline or args.artifacts:
             raise ConfigError("--mlflow-run takes the experiment from the run's tags",
@@ -167,16 +177,16 @@ def run_verify(args: argparse.Namespace) -> int:
                                progress=_progress(args))
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
     warned = any(f.severity == "warning" for f in report.findings)
-    return 0 if report.ok and not (args.strict and warned) else 1
+    return Outcome.of(report.ok and not (args.strict and warned))
 
 
-def run_show(args: argparse.Namespace) -> int:
+def run_show(args: argparse.Namespace) -> Outcome:
     report = _verify_network(args, None)
     print(format_timeline(report))
-    return 0 if report.ok else 1
+    return Outcome.of(report.ok)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_export(args: argparse.Namespace) -> Outcome:
     from algo_tracer.verify.bundle import export_bundle, verify_bundle
 
     eid, manifest = _load(args)
@@ -189,10 +199,10 @@ def run_export(args: argparse.Namespace) -> int:
           f"in {len(bundle.blocks)} blocks{', with the manifest' if manifest else ''}")
     print(f"{'OK' if report.ok else 'FAIL'}: offline check of the bundle"
           + ("" if report.ok else ":\n  " + "\n  ".join(report.failures())))
-    return 0 if report.ok else 1
+    return Outcome.of(report.ok)
 
 
-def run_resume(args: argparse.Namespace) -> int:
+def run_resume(args: argparse.Namespace) -> Outcome:
     from algo_tracer.record.tracer import Tracer
 
     eid = parse_id(args.experiment) if args.experiment else None
@@ -205,10 +215,10 @@ def run_resume(args: argparse.Namespace) -> int:
         print("nothing to resume: " + (f"{busy} unfinished experiment(s) are being recorded by "
                                        "running processes (see above)" if busy else
                                        "every journaled experiment is finished"))
-    return 0
+    return Outcome.OK
 
 
-def run_hash(args: argparse.Namespace) -> int:
+def run_hash(args: argparse.Namespace) -> Outcome:
     """Each path's digest as `exp.trace_data(path)` / `trace_model(path)` records it."""
     import json
 
@@ -217,8 +227,8 @@ def run_hash(args: argparse.Namespace) -> int:
 
     progress = _progress(args)
     for path in args.paths:
-        if not path.exists():
-            raise InputError(f"{path} does not exist", fix="check the path")
+        if not _exists(path):
+            raise InputError(f"{shorten(str(path))} does not exist", fix="check the path")
         hashed = hash_local_copy(path, progress)
         if isinstance(hashed, DirectoryDigest):
             digest, files = hashed.digest, len(hashed.entries)
@@ -229,10 +239,18 @@ def run_hash(args: argparse.Namespace) -> int:
                               "files": files}))
         else:
             print(f"{digest}  {digest.kind:<9}  {path}")
-    return 0
+    return Outcome.OK
 
 
-def run_deploy(args: argparse.Namespace) -> int:
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as exc:  # e.g. ENAMETOOLONG: pathlib raises all but "not found"
+        raise InputError(f"cannot use {shorten(str(path))}: {exc.strerror}",
+                         fix="give a shorter or valid path") from None
+
+
+def run_deploy(args: argparse.Namespace) -> Outcome:
     """Deploy (or find) the registry as `python -m smart_contracts deploy` does, with its
     output ("ExperimentRegistry Create: app id N, ...", logged by the deploy script) and our
     errors (algo_tracer.network.deploy)."""
@@ -244,7 +262,7 @@ def run_deploy(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     algorand, _, _, is_localnet = algorand_from_environment()
     deploy_from_environment(algorand, is_localnet=is_localnet)
-    return 0
+    return Outcome.OK
 
 
 # -- formatting ----------------------------------------------------------------------------

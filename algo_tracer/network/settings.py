@@ -26,7 +26,8 @@ from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
 from algo_tracer.capture import strip_url_credentials
-from algo_tracer.errors import ConfigError
+from algo_tracer.errors import ConfigError, InputError
+from algo_tracer.format.ids import parse_app_id
 from algo_tracer.network.algod import algod_call, app_exists, genesis
 from algo_tracer.network.endpoints import (
     ALGOD_SERVERS_VAR,
@@ -38,7 +39,6 @@ from algo_tracer.network.endpoints import (
 from algo_tracer.network.indexer import find_indexer
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
-MAX_APP_ID = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,12 @@ def app_id_from_environment() -> int | None:
     text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_APP_ID):
-        raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id (a whole "
-                          f"number from 1 to {MAX_APP_ID})",
+    try:
+        return parse_app_id(text)
+    except InputError as exc:
+        raise ConfigError(f"ALGO_TRACER_APP_ID={exc.message}",
                           fix="set it to the registry's app id (printed by `algo-tracer "
-                          "deploy`), or unset it")
-    return int(text)
+                          "deploy`), or unset it") from None
 
 
 def settings_from_environment(state_dir: Path | None = None) -> Settings:
