@@ -166,3 +166,21 @@ def test_any_arguments_exit_0_1_or_2_without_a_traceback(argv: list[str], conten
     assert "Traceback" not in out + err
     if code == 1:  # only with a finding, named on a FAIL line
         assert "FAIL" in out + err, (argv, out, err)
+    if code == 2 and "--json" in argv:
+        assert json.loads(out.strip().splitlines()[-1])["exit_code"] == 2
+
+
+@pytest.mark.parametrize("argv", [
+    ["verify", GOOD_ID, "--app-id", "5", "--json"],  # the network boundary: algod unreachable
+    ["verify", "--bundle", "missing.json", "--offline", "--json"],
+    ["hash", "--json", "missing.bin"],
+    ["verify", "--json", "--app-id", "-5", GOOD_ID],  # refused by the parser
+])
+def test_json_prints_an_error_object_on_stdout_on_exit_2(argv: list[str]) -> None:
+    code, out, err = run(argv)
+
+    assert code == 2 and err.startswith("error: ")
+    document = json.loads(out)
+    assert document["ok"] is False and document["exit_code"] == 2
+    assert document["error"]["message"] and document["error"]["type"]
+    assert document["error"]["message"] in err

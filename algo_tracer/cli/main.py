@@ -3,15 +3,17 @@
 Exit codes (algo_tracer.cli.outcome): 0 verified or done, 1 only when a named finding (a
 mismatch or tampering) was reported, 2 for everything else: usage, configuration and network
 errors, with the fix in the message, and every unexpected exception. This module is the one
-place that turns an exception into an outcome; a traceback is printed only with `--debug`.
+place that turns an exception into an outcome; a traceback is printed only with `--debug`. With
+`--json`, an exit-2 error is also printed on stdout as one JSON object (`error_document`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from algo_tracer.cli import demo, experiment, localnet, serve
 from algo_tracer.cli.outcome import Outcome, exit_code
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(exc: Exception, argv: list[str], args: argparse.Namespace | None) -> Outcome:
-    """Print `exc` for people (stderr)."""
+    """Print `exc` for people (stderr) and, with `--json`, for programs (stdout)."""
     outcome = Outcome.FINDING if isinstance(exc, VerificationError) else Outcome.ERROR
     debug = args.debug if args is not None else "--debug" in argv or "--verbose" in argv
     if debug:
@@ -72,7 +74,20 @@ def _report(exc: Exception, argv: list[str], args: argparse.Namespace | None) ->
                 "problem of this machine; `algo-tracer --debug ...` shows the traceback")
     label = "FAIL" if outcome is Outcome.FINDING else "error"
     print(f"{label}: " + "\n".join(_cut(line) for line in text.splitlines()), file=sys.stderr)
+    wants_json = getattr(args, "json", False) if args is not None else "--json" in argv
+    if wants_json:
+        print(json.dumps(error_document(exc, outcome)))
     return outcome
+
+
+def error_document(exc: Exception, outcome: Outcome) -> dict[str, Any]:
+    """The JSON object `--json` prints on stdout when a command ends in an error."""
+    known = isinstance(exc, AlgoTracerError)
+    message, fix = (exc.message, exc.fix) if isinstance(exc, AlgoTracerError) else (
+        _describe(exc), None)
+    return {"ok": False, "exit_code": exit_code(outcome), "error": {
+        "type": type(exc).__name__, "message": _cut(message), "fix": fix,
+        "unexpected": not known}}
 
 
 def _describe(exc: BaseException) -> str:
