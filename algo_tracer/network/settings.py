@@ -36,6 +36,7 @@ from algo_tracer.network.endpoints import (
     FailoverIndexerClient,
     parse_endpoints,
 )
+from algo_tracer.network.identity import Network
 from algo_tracer.network.indexer import find_indexer
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
@@ -50,6 +51,10 @@ class Settings:
     is_localnet: bool
     genesis_id: str
     genesis_hash: str
+
+    @property
+    def network(self) -> Network:
+        return Network(self.genesis_id, self.genesis_hash)
 
     def __repr__(self) -> str:  # the account holds a private key: keep it out of any log
         return (f"Settings(app_id={self.app_id}, sender={self.account.address}, "
