@@ -345,6 +345,26 @@ def test_foreign_note_is_a_warning_and_is_not_counted(synth: Synthetic) -> None:
     assert report.counts.foreign_notes == 1 and report.counts.note_records == 2000
 
 
+def test_strict_mode_fails_on_the_warning_and_says_strict_mode_failed_it(
+        synth: Synthetic) -> None:
+    from algo_tracer.cli.experiment import format_report
+
+    ev = synth.evidence()
+    ev.note_txns.append(dataclasses.replace(ev.note_txns[0], txid="FOREIGN", sender=STRANGER,
+                                            group=None))
+
+    report = check(ev, synth.manifest()).make_strict()
+
+    assert not report.ok and report.strict
+    assert report.failures() == [f"foreign_sender (a warning, failing in strict mode): "
+                                 f"{report.findings[0].message}"]
+    text = format_report(report)
+    assert "WARNING foreign_sender (fails in strict mode)" in text
+    last = text.splitlines()[-1]
+    assert last.startswith("FAILED: 1 problem(s), 1 of them warning(s) that fail in strict mode")
+    assert "VERIFIED" not in last
+
+
 def test_owner_note_outside_an_anchored_group_is_not_anchored(synth: Synthetic) -> None:
     ev = synth.evidence()
     ev.note_txns.append(dataclasses.replace(ev.note_txns[0], txid="REPLAY", group=None,

@@ -175,9 +175,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
                                manifest=manifest, artifacts_dir=args.artifacts,
                                progress=_progress(args))
+    if args.strict:
+        report.make_strict()
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
-    warned = any(f.severity == "warning" for f in report.findings)
-    return Outcome.of(report.ok and not (args.strict and warned))
+    return Outcome.of(report.ok)
 
 
 def run_show(args: argparse.Namespace) -> Outcome:
@@ -293,7 +294,10 @@ def format_report(r: VerificationReport) -> str:
     lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
     if r.findings:
         lines.append("findings:")
-        lines += [f"  {f.severity.upper()} {f.code}: {f.message}" for f in r.findings]
+        failing = r.strict_failures()
+        lines += [f"  {f.severity.upper()} {f.code}"
+                  f"{' (fails in strict mode)' if f in failing else ''}: {f.message}"
+                  for f in r.findings]
     for service, counts in r.served_by.items():
         lines.append(f"{service} endpoints: " + ", ".join(
             f"{url} answered {n}" for url, n in counts.items()))
@@ -303,8 +307,11 @@ def format_report(r: VerificationReport) -> str:
     c = r.counts
     tail = (f"{c.stages} stages, {c.note_records} note records, {c.private_records} private "
             f"records verified in {r.elapsed_seconds:.2f} s")
+    strict = len(r.strict_failures())
     lines.append(f"VERIFIED: {tail}" if r.ok else
-                 f"FAILED: {len(r.failures())} problem(s); {tail}")
+                 f"FAILED: {len(r.failures())} problem(s)"
+                 + (f", {strict} of them warning(s) that fail in strict mode (--strict)"
+                    if strict else "") + f"; {tail}")
     return "\n".join(lines)
 
 

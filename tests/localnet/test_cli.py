@@ -162,7 +162,9 @@ def test_foreign_note_passes_unless_strict_and_owner_replay_fails(
     send_note(victim.algorand, stranger(victim.algorand), a_note(victim))
     code, out, _ = run(capsys, *verify_args(victim))
     assert code == 0 and "WARNING foreign_sender" in out
-    assert run(capsys, *verify_args(victim, "--strict"))[0] == 1
+    code, out, _ = run(capsys, *verify_args(victim, "--strict"))
+    assert code == 1 and "fail in strict mode" in out.splitlines()[-1]
+    assert "WARNING foreign_sender (fails in strict mode)" in out
 
     records = [NoteRecord(5_000, RecordKind.METRIC, "loss", 0, 0.0)]
     send_note(victim.algorand, victim.owner,
