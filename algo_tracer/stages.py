@@ -45,7 +45,7 @@ from algo_tracer import hashing
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
 from algo_tracer.diffs import MAX_LINES, mapping_diff
 from algo_tracer.documents.manifest import StageEntry, StageKind
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, describe_validation
 from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
 
@@ -263,5 +263,5 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
             return LocalDigest(notes=["no local copy given"])
     except ValidationError as exc:
         return LocalDigest(error=f"the manifest's {entry.label} detail is not a valid snapshot: "
-                           f"{exc.errors()[0]['msg']}", source=source)
+                           f"{describe_validation(exc.errors(), limit=1)}", source=source)
     return LocalDigest(digest=digest.hex, source=source)

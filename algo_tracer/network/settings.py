@@ -28,7 +28,7 @@ from algosdk.v2client.indexer import IndexerClient
 from algo_tracer.capture import strip_url_credentials
 from algo_tracer.errors import ConfigError, InputError
 from algo_tracer.format.ids import parse_app_id
-from algo_tracer.network.algod import algod_call, app_exists, genesis
+from algo_tracer.network.algod import algod_call, genesis, require_registry
 from algo_tracer.network.endpoints import (
     ALGOD_SERVERS_VAR,
     INDEXER_SERVERS_VAR,
@@ -152,11 +152,9 @@ def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool
             genesis_id: str) -> int:
     app_id = app_id_from_environment()
     if app_id is not None:
-        if not app_exists(algorand, app_id):
-            raise ConfigError(
-                f"application {app_id} does not exist on {genesis_id}",
-                fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the network it was "
-                "deployed on")
+        require_registry(algorand, app_id, where=genesis_id,
+                         fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the "
+                         "network it was deployed on")
         return app_id
     if not is_localnet:
         raise ConfigError("ALGO_TRACER_APP_ID is not set",
