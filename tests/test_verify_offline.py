@@ -657,6 +657,35 @@ def test_changed_dataframe_column_is_named_in_the_error(tmp_path: Path) -> None:
         check_reproducible(manifest, data={"test": df})
 
 
+def test_a_changed_column_says_why_a_cast_or_other_values(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [1.0, 2.0, 3.0], "z": ["a", "b", "c"]})
+    manifest = _data_manifest(tmp_path, train=df)
+    changed = df.assign(x=df["x"].astype("float64"), y=[1.0, 2.0, 4.0],
+                        z=df["z"].astype("category"))
+
+    with pytest.raises(ReproducibilityError) as raised:
+        check_reproducible(manifest, data={"train": changed})
+
+    text = str(raised.value)
+    assert "column 'x' changed: dtype int64 -> float64, with equal values" in text
+    assert "column 'y' changed: values changed (dtype float64 as recorded)" in text
+    assert f"column 'z' changed: dtype {df['z'].dtype} -> category, with equal values" in text
+
+
+def test_a_manifest_without_dtypes_still_tells_a_cast_from_a_change(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [1, 2, 3]})
+    manifest = _data_manifest(tmp_path, train=df)
+    del manifest.stages[0].detail["column_dtypes"]  # as recorded before dtypes were kept
+
+    with pytest.raises(ReproducibilityError) as raised:
+        check_reproducible(manifest, data={"train": df.assign(x=df["x"] * 1.0, y=[1, 2, 5])})
+
+    assert "column 'x' changed: dtype int64 -> float64, with equal values" in str(raised.value)
+    assert "column 'y' changed: values changed (dtype now int64" in str(raised.value)
+
+
 def test_changed_package_version_is_named_before_retraining(tmp_path: Path) -> None:
     from algo_tracer.capture import capture_environment
 
