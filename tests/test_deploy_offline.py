@@ -122,3 +122,33 @@ def test_deploy_command_with_no_node_exits_2(
         code = exc.code
     assert code == 2
     assert "127.0.0.1" in capsys.readouterr().err
+
+
+def test_algokit_commands_run_the_project_interpreter_without_an_active_venv() -> None:
+    """`algokit project deploy localnet` runs the `.algokit.toml` command from the project
+    directory, resolving a bare executable on PATH (algokit-cli core/utils.resolve_command_path):
+    a bare `python` there is not the .venv one unless it is activated."""
+    import shlex
+    import shutil
+    import subprocess
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    config = tomllib.loads((root / ".algokit.toml").read_text())
+    commands = [config["project"]["deploy"]["command"]] + [
+        c for entry in config["project"]["run"].values() for c in entry["commands"]]
+    bare_path = "/usr/bin:/bin"  # no .venv/bin, as in a shell where nothing is activated
+    for command in commands:
+        program, *_ = shlex.split(command)
+        assert program not in ("python", "python3"), command
+    deploy_args = shlex.split(config["project"]["deploy"]["command"])
+    assert deploy_args[-3:] == ["-m", "smart_contracts", "deploy"]
+
+    # Run it as algokit would, with the deploy arguments swapped for an import of what they need.
+    program = shutil.which(deploy_args[0], path=bare_path) or deploy_args[0]
+    done = subprocess.run([program, *deploy_args[1:-3], "-c",
+                           "import algokit_utils, smart_contracts.experiment_registry"],
+                          cwd=root, env={"PATH": bare_path, "HOME": str(Path.home())},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
