@@ -152,3 +152,48 @@ def test_algokit_commands_run_the_project_interpreter_without_an_active_venv() -
                           cwd=root, env={"PATH": bare_path, "HOME": str(Path.home())},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_one_rule_the_tracer_uses_the_deployers_registry_as_deploy_does(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    from algo_tracer.network.settings import registry_app_id
+
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    monkeypatch.setattr(deploy_config, "deployer_from_environment", lambda algorand: DEPLOYER)
+
+    assert registry_app_id(fake_algorand(), is_localnet=True, genesis_id="dockernet-v1") == 1234
+    assert deploy.deploy_from_environment(fake_algorand(), is_localnet=True) == 1234
+
+    # Tracer.from_environment() and `algo-tracer deploy`: the same deployer, the same call.
+    assert calls[1::2] == [f"deploy by {DEPLOYER} (AppendApp)"] * 2
+
+
+def test_off_localnet_the_tracer_needs_the_app_id_and_never_deploys(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    from algo_tracer.network.settings import registry_app_id
+
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    with pytest.raises(ConfigError, match="ALGO_TRACER_APP_ID is not set") as err:
+        registry_app_id(fake_algorand(), is_localnet=False, genesis_id="testnet-v1.0")
+    assert "algo-tracer deploy" in (err.value.fix or "") and calls == []
+
+
+def test_deploy_prints_the_app_id_and_the_rule_and_flags_another_app_id(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    from algo_tracer.network.settings import REGISTRY_RULE
+
+    monkeypatch.setattr("algo_tracer.network.settings.algorand_from_environment",
+                        lambda: (fake_algorand(), "dockernet-v1", "h", True))
+    monkeypatch.setattr(deploy_config, "deployer_from_environment", lambda algorand: DEPLOYER)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    monkeypatch.setenv("ALGO_TRACER_APP_ID", "1002")
+
+    assert main(["deploy"]) == 0
+
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["registry: app 1234 on dockernet-v1", f"({REGISTRY_RULE})"]
+    assert "ALGO_TRACER_APP_ID=1002 names another app" in err

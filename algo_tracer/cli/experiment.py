@@ -254,15 +254,28 @@ def _exists(path: Path) -> bool:
 def run_deploy(args: argparse.Namespace) -> Outcome:
     """Deploy (or find) the registry as `python -m smart_contracts deploy` does, with its
     output ("ExperimentRegistry Create: app id N, ...", logged by the deploy script) and our
-    errors (algo_tracer.network.deploy)."""
+    errors (algo_tracer.network.deploy); then the app id and the rule that makes it the
+    network's registry (settings.REGISTRY_RULE)."""
     import logging
+    import sys
 
     from algo_tracer.network.deploy import deploy_from_environment
-    from algo_tracer.network.settings import algorand_from_environment
+    from algo_tracer.network.settings import (
+        REGISTRY_RULE,
+        algorand_from_environment,
+        app_id_from_environment,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    algorand, _, _, is_localnet = algorand_from_environment()
-    deploy_from_environment(algorand, is_localnet=is_localnet)
+    algorand, genesis_id, _, is_localnet = algorand_from_environment()
+    app_id = deploy_from_environment(algorand, is_localnet=is_localnet)
+    print(f"registry: app {app_id} on {genesis_id}")
+    print(f"({REGISTRY_RULE})")
+    named = app_id_from_environment()
+    if named is not None and named != app_id:
+        print(f"note: ALGO_TRACER_APP_ID={named} names another app: algo-tracer records and "
+              f"verifies there, not in app {app_id}; unset it (LocalNet) or set it to "
+              f"{app_id}", file=sys.stderr)
     return Outcome.OK
 
 
