@@ -195,5 +195,6 @@ def test_deploy_prints_the_app_id_and_the_rule_and_flags_another_app_id(
     assert main(["deploy"]) == 0
 
     out, err = capsys.readouterr()
-    assert out.splitlines() == ["registry: app 1234 on dockernet-v1", f"({REGISTRY_RULE})"]
+    assert out.splitlines() == ["registry: app 1234 on dockernet-v1 (genesis hash h)",
+                                f"({REGISTRY_RULE})"]
     assert "ALGO_TRACER_APP_ID=1002 names another app" in err

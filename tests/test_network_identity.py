@@ -85,3 +85,14 @@ def test_cli_verify_manifest_of_another_network_exits_2_with_a_json_error(
     assert code == 2
     assert "genesis hash" in json.loads(out)["error"]["message"]
     assert RECORDED_HASH in err and RESET_HASH in err and "no experiment" not in err
+
+
+def test_reports_name_the_network_by_its_genesis_hash() -> None:
+    from algo_tracer.cli.experiment import format_report, format_timeline
+
+    report = verify_bundle(Bundle.read(BUNDLE), offline=True)
+
+    assert report.genesis_hash == RECORDED_HASH
+    on = f"on dockernet-v1 (genesis hash {RECORDED_HASH})"
+    assert on in format_report(report).splitlines()[0]
+    assert on in format_timeline(report).splitlines()[0]

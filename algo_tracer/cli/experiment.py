@@ -267,9 +267,9 @@ def run_deploy(args: argparse.Namespace) -> Outcome:
     )
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    algorand, genesis_id, _, is_localnet = algorand_from_environment()
+    algorand, genesis_id, genesis_hash, is_localnet = algorand_from_environment()
     app_id = deploy_from_environment(algorand, is_localnet=is_localnet)
-    print(f"registry: app {app_id} on {genesis_id}")
+    print(f"registry: app {app_id} on {genesis_id} (genesis hash {genesis_hash})")
     print(f"({REGISTRY_RULE})")
     named = app_id_from_environment()
     if named is not None and named != app_id:
@@ -286,13 +286,19 @@ def _short(address: str | None) -> str:
     return f"{address[:6]}…{address[-4:]}" if address else "-"
 
 
+def _network(r: VerificationReport) -> str:
+    """The genesis id and the hash that names the network (every LocalNet is dockernet-v1)."""
+    name = r.genesis_id or "?"
+    return name if r.genesis_hash is None else f"{name} (genesis hash {r.genesis_hash})"
+
+
 def _time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
 
 
 def format_report(r: VerificationReport) -> str:
     """Human report: one OK:/FAIL: line per stage and batch, then checks and findings."""
-    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {r.genesis_id or '?'}, "
+    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {_network(r)}, "
              f"{'bundle' + (' offline' if r.offline else '') if r.source == 'bundle' else 'chain'}"
              f"): owner {r.owner or '?'}, {'sealed' if r.sealed else 'not sealed'}"]
     for s in r.stages:
@@ -333,7 +339,7 @@ def format_timeline(r: VerificationReport) -> str:
     header = ["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"]
     table = [header] + [_timeline_cells(row) for row in timeline_rows(r)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    out = [f"experiment {r.experiment_id} in app {r.app_id} on {r.genesis_id or '?'}"]
+    out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
     problems = r.failures()

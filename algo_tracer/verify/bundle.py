@@ -228,7 +228,8 @@ def verify_bundle(bundle: Bundle, algorand: AlgorandClient | None = None, offlin
                           fix="pass an AlgorandClient, or offline=True (`--offline`)")
     eid = parse_id(bundle.experiment_id)
     report = VerificationReport(experiment_id=bundle.experiment_id, app_id=bundle.app_id,
-                                genesis_id=bundle.genesis_id, source="bundle", offline=offline,
+                                genesis_id=bundle.genesis_id, genesis_hash=bundle.genesis_hash,
+                                source="bundle", offline=offline,
                                 data_round=bundle.boxes_round)
     proven, headers = _step0_proofs(bundle, report)
     ev = _evidence(bundle, eid, proven)

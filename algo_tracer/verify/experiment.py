@@ -88,7 +88,8 @@ def verify_experiment(
                          progress=progress)
     indexer_round = ev.data_round
     report = VerificationReport(experiment_id=format_id(eid), app_id=app_id,
-                                genesis_id=ev.genesis_id, source="network",
+                                genesis_id=ev.genesis_id, genesis_hash=ev.genesis_hash,
+                                source="network",
                                 data_round=indexer_round)
     if ev.header is not None:
         # (0) Sources: the Indexer has every round up to the one the boxes were read at.

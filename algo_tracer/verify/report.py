@@ -127,6 +127,8 @@ class VerificationReport(_Model):
     experiment_id: str
     app_id: int
     genesis_id: str | None = None
+    genesis_hash: str | None = Field(default=None, description="names the network (every "
+                                     "LocalNet's genesis id is dockernet-v1)")
     source: Literal["network", "bundle"]
     offline: bool = False
     owner: str | None = None
