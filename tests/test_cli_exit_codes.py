@@ -58,6 +58,7 @@ def run(argv: list[str]) -> tuple[int, str, str]:
     ["verify", "--manifest", TOO_LONG],
     ["verify", "--bundle", str(BUNDLE), "--offline", "--artifacts", TOO_LONG],
     ["verify", "--bundle", ".", "--offline"],  # a directory
+    ["verify", "--bundle", str(BUNDLE), "--offline", "--artifacts", "missing-dir"],
 ])
 def test_paths_the_os_refuses_exit_2_with_a_short_message_not_a_traceback(
         argv: list[str]) -> None:

@@ -147,6 +147,10 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
+    if args.artifacts is not None and not (_exists(args.artifacts) and args.artifacts.is_dir()):
+        # Before any node is asked: a wrong directory would only show as "no local copy".
+        raise InputError(f"--artifacts {shorten(str(args.artifacts))} is not a directory",
+                         fix="give the directory holding the traced files")
     if args.mlflow_run is not None:
         if args.experiment or args.bundle or args.offline or args.artifacts:
             raise ConfigError("--mlflow-run takes the experiment from the run's tags",
