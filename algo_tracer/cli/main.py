@@ -73,7 +73,8 @@ def _report(exc: Exception, argv: list[str], args: argparse.Namespace | None) ->
         text = (f"unexpected {_describe(exc)}\n  fix: this is a bug in algo-tracer or a "
                 "problem of this machine; `algo-tracer --debug ...` shows the traceback")
     label = "FAIL" if outcome is Outcome.FINDING else "error"
-    print(f"{label}: " + "\n".join(_cut(line) for line in text.splitlines()), file=sys.stderr)
+    print(f"{label}: " + "\n".join(shorten(line, MAX_LINE) for line in text.splitlines()),
+          file=sys.stderr)
     wants_json = getattr(args, "json", False) if args is not None else "--json" in argv
     if wants_json:
         print(json.dumps(error_document(exc, outcome)))
@@ -86,7 +87,7 @@ def error_document(exc: Exception, outcome: Outcome) -> dict[str, Any]:
     message, fix = (exc.message, exc.fix) if isinstance(exc, AlgoTracerError) else (
         _describe(exc), None)
     return {"ok": False, "exit_code": exit_code(outcome), "error": {
-        "type": type(exc).__name__, "message": _cut(message), "fix": fix,
+        "type": type(exc).__name__, "message": shorten(message, MAX_LINE), "fix": fix,
         "unexpected": not known}}
 
 
@@ -95,7 +96,3 @@ def _describe(exc: BaseException) -> str:
         where = f" ({shorten(str(exc.filename))})" if exc.filename is not None else ""
         return f"{type(exc).__name__}: {exc.strerror}{where}"
     return f"{type(exc).__name__}: {exc}"
-
-
-def _cut(line: str) -> str:
-    return line if len(line) <= MAX_LINE else f"{line[:MAX_LINE - 1]}… ({len(line)} characters)"
