@@ -287,7 +287,7 @@ class Experiment:
         self._check_open()
         label = stage_label(kind, name)
         if any(s.label == label for s in self.journal.stages(self.id)):
-            raise InputError(f"stage {label!r} is already traced in this experiment",
+            raise InputError(f"stage {shorten(repr(label))} is already traced in this experiment",
                              fix="give each traced item its own name, e.g. trace_data('test', ...)")
         idx = self.journal.add_stage(self.id, int(kind), label, digest, detail)
         self._wake()
