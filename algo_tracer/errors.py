@@ -1,12 +1,19 @@
 """The one exception hierarchy of algo-tracer.
 
 Every error a user can meet derives from `AlgoTracerError` and carries a message that names the
-problem and, where there is one, the fix. CLI commands map these to exit codes: a
-`VerificationError` means "tampering or mismatch found" (exit 1); everything else is a usage,
-configuration or network problem (exit 2).
+problem and, where there is one, the fix. The CLI maps these to exit codes
+(algo_tracer.cli.outcome): a `VerificationError` means "tampering or mismatch found" (exit 1);
+everything else is a usage, configuration or network problem (exit 2). `shorten` and
+`describe_validation` keep messages readable when the input is huge or malformed.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+#: The longest user-supplied value a message repeats whole; longer ones are cut (see `shorten`).
+MAX_SHOWN = 80
 
 
 class AlgoTracerError(Exception):
@@ -23,6 +30,32 @@ class AlgoTracerError(Exception):
         if self.__cause__ is not None:
             text += f"\n  cause: {type(self.__cause__).__name__}: {self.__cause__}"
         return text
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """`text` cut to about `limit` characters, with its full length named when it was cut.
+
+    For user-supplied values in messages (pass `repr(value)` to quote one): a 10,000-character
+    name or path must not fill the terminal (or a log line) when it is refused.
+    """
+    return text if len(text) <= limit else f"{text[:limit - 1]}… ({len(text)} characters)"
+
+
+def describe_validation(errors: Iterable[Mapping[str, Any]], *, limit: int = 5) -> str:
+    """pydantic's `ValidationError.errors()` as short human lines: `field.path: message`.
+
+    No documentation links, no repeated input values (they may be huge or secret), at most
+    `limit` lines plus a count of the rest. Takes the list, not the exception, so this module
+    needs no pydantic.
+    """
+    lines = []
+    errors = list(errors)
+    for err in errors[:limit]:
+        where = ".".join(str(part) for part in err.get("loc", ())) or "(the document)"
+        lines.append(f"{where}: {err.get('msg', 'invalid')}")
+    if len(errors) > limit:
+        lines.append(f"... and {len(errors) - limit} more")
+    return "; ".join(lines)
 
 
 class ConfigError(AlgoTracerError):
@@ -93,4 +126,6 @@ __all__ = [
     "NetworkError",
     "ReproducibilityError",
     "VerificationError",
+    "describe_validation",
+    "shorten",
 ]

@@ -15,7 +15,8 @@ data/model/artifact: path   file bytes, or the      path, type, scheme; a     th
                                                     directory's files and     by base name
                                                     file_count                (`local_path`)
 data: table, array, ...     `hashing.digest_of`     type, scheme, shape;      the value passed
-                                                    columns, column_digests   in (`data[name]`)
+                                                    columns, column_digests,  in (`data[name]`)
+                                                    column_dtypes
 model: an object            `hashing.hash_model`    type, scheme              the value passed
 params / metrics            `hashing.hash_params`   the mapping as canonical  the detail
                                                     JSON (params / metrics)
@@ -43,9 +44,9 @@ from pydantic import ValidationError
 
 from algo_tracer import hashing
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
-from algo_tracer.diffs import MAX_LINES, mapping_diff
+from algo_tracer.diffs import MAX_LINES, mapping_changes, mapping_diff
 from algo_tracer.documents.manifest import StageEntry, StageKind
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, describe_validation
 from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
 
@@ -110,6 +111,7 @@ def describe(data: Any) -> tuple[hashing.Digest, dict[str, Any]]:
     if columns is not None:
         detail["columns"] = [str(c) for c in columns]
         detail["column_digests"] = _column_digests(data)
+        detail["column_dtypes"] = {str(c): str(data[c].dtype) for c in columns}
     return digest, detail
 
 
@@ -178,6 +180,44 @@ def _column_digests(table: Any) -> dict[str, str]:
     return {str(k): v.hex for k, v in hashing.dataframe_column_digests(table).items()}
 
 
+#: Tried, when a manifest predates `column_dtypes`, to tell a cast from a change of values.
+_COMMON_DTYPES = ("int64", "float64", "bool", "object", "int32", "float32")
+
+
+def _column_changes(table: Any, recorded: dict[str, str],
+                    dtypes: dict[str, str] | None) -> list[str]:
+    """`mapping_diff` of the column digests, each changed column with why: a dtype cast with the
+    same values, a dtype cast and other values, or other values under the same dtype."""
+    now = _column_digests(table)
+    lines = []
+    # mapping_diff words added/removed columns; its lines follow mapping_changes one to one.
+    for line, (key, old, new) in zip(mapping_diff("column", recorded, now, limit=None),
+                                     mapping_changes(recorded, now), strict=True):
+        if old is not None and new is not None:
+            line = f"column {key!r} changed: {_why(table, key, old, (dtypes or {}).get(key))}"
+        lines.append(line)
+    return lines[:MAX_LINES]
+
+
+def _why(table: Any, column: str, recorded: str, dtype: str | None) -> str:
+    """Why one column's digest differs from `recorded` (its digest when it had `dtype`)."""
+    label = next(c for c in table.columns if str(c) == column)
+    now = str(table[label].dtype)
+    for was in [dtype] if dtype is not None else [d for d in _COMMON_DTYPES if d != now]:
+        if was == now:
+            return f"values changed (dtype {now} as recorded)"
+        try:  # cast back: equal digests mean equal values under the recorded dtype
+            cast = table[[label]].astype({label: was})
+            same = _column_digests(cast)[column] == recorded
+        except (TypeError, ValueError, OverflowError, InputError):
+            same = False
+        if same:
+            return f"dtype {was} -> {now}, with equal values"
+        if dtype is not None:
+            return f"dtype {was} -> {now}, and values changed"
+    return f"values changed (dtype now {now}; the manifest does not record the old dtype)"
+
+
 def _jsonable(obj: Mapping[str, Any]) -> Any:
     return json.loads(hashing.canonical_json(dict(obj)))
 
@@ -208,7 +248,7 @@ def rehash_value(entry: StageEntry, value: Any) -> LocalDigest:
         columns = getattr(value, "columns", None)
         recorded = entry.detail.get("column_digests")
         if columns is not None and isinstance(recorded, dict):
-            out.notes += mapping_diff("column", recorded, _column_digests(value))
+            out.notes += _column_changes(value, recorded, entry.detail.get("column_dtypes"))
         shape = getattr(value, "shape", None)
         if shape is not None and entry.detail.get("shape") not in (None, list(shape)):
             out.notes.append(f"shape {entry.detail['shape']} -> {list(shape)}")
@@ -263,5 +303,5 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
             return LocalDigest(notes=["no local copy given"])
     except ValidationError as exc:
         return LocalDigest(error=f"the manifest's {entry.label} detail is not a valid snapshot: "
-                           f"{exc.errors()[0]['msg']}", source=source)
+                           f"{describe_validation(exc.errors(), limit=1)}", source=source)
     return LocalDigest(digest=digest.hex, source=source)

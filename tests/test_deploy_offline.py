@@ -122,3 +122,79 @@ def test_deploy_command_with_no_node_exits_2(
         code = exc.code
     assert code == 2
     assert "127.0.0.1" in capsys.readouterr().err
+
+
+def test_algokit_commands_run_the_project_interpreter_without_an_active_venv() -> None:
+    """`algokit project deploy localnet` runs the `.algokit.toml` command from the project
+    directory, resolving a bare executable on PATH (algokit-cli core/utils.resolve_command_path):
+    a bare `python` there is not the .venv one unless it is activated."""
+    import shlex
+    import shutil
+    import subprocess
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    config = tomllib.loads((root / ".algokit.toml").read_text())
+    commands = [config["project"]["deploy"]["command"]] + [
+        c for entry in config["project"]["run"].values() for c in entry["commands"]]
+    bare_path = "/usr/bin:/bin"  # no .venv/bin, as in a shell where nothing is activated
+    for command in commands:
+        program, *_ = shlex.split(command)
+        assert program not in ("python", "python3"), command
+    deploy_args = shlex.split(config["project"]["deploy"]["command"])
+    assert deploy_args[-3:] == ["-m", "smart_contracts", "deploy"]
+
+    # Run it as algokit would, with the deploy arguments swapped for an import of what they need.
+    program = shutil.which(deploy_args[0], path=bare_path) or deploy_args[0]
+    done = subprocess.run([program, *deploy_args[1:-3], "-c",
+                           "import algokit_utils, smart_contracts.experiment_registry"],
+                          cwd=root, env={"PATH": bare_path, "HOME": str(Path.home())},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_one_rule_the_tracer_uses_the_deployers_registry_as_deploy_does(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    from algo_tracer.network.settings import registry_app_id
+
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    monkeypatch.setattr(deploy_config, "deployer_from_environment", lambda algorand: DEPLOYER)
+
+    assert registry_app_id(fake_algorand(), is_localnet=True, genesis_id="dockernet-v1") == 1234
+    assert deploy.deploy_from_environment(fake_algorand(), is_localnet=True) == 1234
+
+    # Tracer.from_environment() and `algo-tracer deploy`: the same deployer, the same call.
+    assert calls[1::2] == [f"deploy by {DEPLOYER} (AppendApp)"] * 2
+
+
+def test_off_localnet_the_tracer_needs_the_app_id_and_never_deploys(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str],
+) -> None:
+    from algo_tracer.network.settings import registry_app_id
+
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    with pytest.raises(ConfigError, match="ALGO_TRACER_APP_ID is not set") as err:
+        registry_app_id(fake_algorand(), is_localnet=False, genesis_id="testnet-v1.0")
+    assert "algo-tracer deploy" in (err.value.fix or "") and calls == []
+
+
+def test_deploy_prints_the_app_id_and_the_rule_and_flags_another_app_id(
+    monkeypatch: pytest.MonkeyPatch, calls: list[str], capsys: pytest.CaptureFixture[str],
+) -> None:
+    from algo_tracer.network.settings import REGISTRY_RULE
+
+    monkeypatch.setattr("algo_tracer.network.settings.algorand_from_environment",
+                        lambda: (fake_algorand(), "dockernet-v1", "h", True))
+    monkeypatch.setattr(deploy_config, "deployer_from_environment", lambda algorand: DEPLOYER)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    monkeypatch.setenv("ALGO_TRACER_APP_ID", "1002")
+
+    assert main(["deploy"]) == 0
+
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["registry: app 1234 on dockernet-v1 (genesis hash h)",
+                                f"({REGISTRY_RULE})"]
+    assert "ALGO_TRACER_APP_ID=1002 names another app" in err

@@ -218,7 +218,7 @@ def test_cli_status_shows_the_second_node(
     monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path))
     monkeypatch.setattr("algo_tracer.localnet.network._get_json", lambda *a, **k: None)
 
-    assert main(["localnet", "status", "--block-time", "real"]) == 1  # nothing runs here
+    assert main(["localnet", "status", "--block-time", "real"]) == 2  # nothing runs here
 
     out = capsys.readouterr().out
     assert "algod2   http://localhost:4111" in out

@@ -115,7 +115,7 @@ def table(tmp: Path) -> Case:
     return Case(StageKind.DATA, "train", stages.describe(df),
                 copy={"data": {"train": df.copy()}},
                 changed={"data": {"data:train": df.assign(y=["a", "b", "C"])}},
-                note="column 'y' changed ")
+                note="column 'y' changed: values changed (dtype ")
 
 
 def series(tmp: Path) -> Case:
@@ -389,7 +389,8 @@ def test_a_table_detail() -> None:
     assert digest == hashing.hash_dataframe(df)
     assert json.dumps(detail) == json.dumps(
         {"type": f"{type(df).__module__}.DataFrame", "scheme": "dataframe", "shape": [2, 2],
-         "columns": ["x", "3"], "column_digests": {str(k): v.hex for k, v in columns.items()}})
+         "columns": ["x", "3"], "column_digests": {str(k): v.hex for k, v in columns.items()},
+         "column_dtypes": {"x": "float64", "3": str(df[3].dtype)}})
 
 
 def test_a_model_object_detail() -> None:

@@ -345,6 +345,26 @@ def test_foreign_note_is_a_warning_and_is_not_counted(synth: Synthetic) -> None:
     assert report.counts.foreign_notes == 1 and report.counts.note_records == 2000
 
 
+def test_strict_mode_fails_on_the_warning_and_says_strict_mode_failed_it(
+        synth: Synthetic) -> None:
+    from algo_tracer.cli.experiment import format_report
+
+    ev = synth.evidence()
+    ev.note_txns.append(dataclasses.replace(ev.note_txns[0], txid="FOREIGN", sender=STRANGER,
+                                            group=None))
+
+    report = check(ev, synth.manifest()).make_strict()
+
+    assert not report.ok and report.strict
+    assert report.failures() == [f"foreign_sender (a warning, failing in strict mode): "
+                                 f"{report.findings[0].message}"]
+    text = format_report(report)
+    assert "WARNING foreign_sender (fails in strict mode)" in text
+    last = text.splitlines()[-1]
+    assert last.startswith("FAILED: 1 problem(s), 1 of them warning(s) that fail in strict mode")
+    assert "VERIFIED" not in last
+
+
 def test_owner_note_outside_an_anchored_group_is_not_anchored(synth: Synthetic) -> None:
     ev = synth.evidence()
     ev.note_txns.append(dataclasses.replace(ev.note_txns[0], txid="REPLAY", group=None,
@@ -635,6 +655,35 @@ def test_changed_dataframe_column_is_named_in_the_error(tmp_path: Path) -> None:
         check_reproducible(manifest, data={"train": changed})
     with pytest.raises(ReproducibilityError, match="not in the recorded run"):
         check_reproducible(manifest, data={"test": df})
+
+
+def test_a_changed_column_says_why_a_cast_or_other_values(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [1.0, 2.0, 3.0], "z": ["a", "b", "c"]})
+    manifest = _data_manifest(tmp_path, train=df)
+    changed = df.assign(x=df["x"].astype("float64"), y=[1.0, 2.0, 4.0],
+                        z=df["z"].astype("category"))
+
+    with pytest.raises(ReproducibilityError) as raised:
+        check_reproducible(manifest, data={"train": changed})
+
+    text = str(raised.value)
+    assert "column 'x' changed: dtype int64 -> float64, with equal values" in text
+    assert "column 'y' changed: values changed (dtype float64 as recorded)" in text
+    assert f"column 'z' changed: dtype {df['z'].dtype} -> category, with equal values" in text
+
+
+def test_a_manifest_without_dtypes_still_tells_a_cast_from_a_change(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [1, 2, 3]})
+    manifest = _data_manifest(tmp_path, train=df)
+    del manifest.stages[0].detail["column_dtypes"]  # as recorded before dtypes were kept
+
+    with pytest.raises(ReproducibilityError) as raised:
+        check_reproducible(manifest, data={"train": df.assign(x=df["x"] * 1.0, y=[1, 2, 5])})
+
+    assert "column 'x' changed: dtype int64 -> float64, with equal values" in str(raised.value)
+    assert "column 'y' changed: values changed (dtype now int64" in str(raised.value)
 
 
 def test_changed_package_version_is_named_before_retraining(tmp_path: Path) -> None:

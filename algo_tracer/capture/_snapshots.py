@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, describe_validation
 from algo_tracer.hashing import Digest, canonical_json, hash_bytes
 
 #: Domain tag of `EnvironmentSnapshot.digest` (digest kind ``environment``).
@@ -31,8 +31,7 @@ class _Snapshot(BaseModel):
             return cls.model_validate_json(text)
         except ValidationError as exc:
             raise InputError(
-                f"not a valid {cls.__name__}: {exc.errors()[0]['msg']} "
-                f"at {'.'.join(map(str, exc.errors()[0]['loc'])) or '$'}",
+                f"not a valid {cls.__name__}: {describe_validation(exc.errors(), limit=1)}",
                 fix=f"pass the JSON exactly as written by {cls.__name__}.model_dump_json()",
             ) from exc
 

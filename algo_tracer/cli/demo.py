@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
+from algo_tracer.cli.outcome import Outcome
 from algo_tracer.errors import ConfigError
 
 # algo_tracer/cli/demo.py -> the clone root, where examples/ lives.
@@ -30,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     started = time.monotonic()
     say = _say
     if not os.environ.get("ALGOD_SERVER"):
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"verify again algo-tracer verify {summary.experiment_id} --app-id {summary.app_id} "
           f"--manifest {summary.manifest_path} --artifacts {out}")
     print(f"took         {time.monotonic() - started:.1f}s")
-    return 0 if report.ok else 1
+    return Outcome.of(report.ok)
 
 
 def _example() -> ModuleType:

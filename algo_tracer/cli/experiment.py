@@ -4,8 +4,9 @@ Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
 signing account; `resume` and `deploy` do (see algo_tracer.network.settings).
 
-Exit codes (algo_tracer.cli.main): 0 verified, 1 a mismatch or tampering was found, 2 a usage,
-configuration or network error (e.g. the Indexer is down: never a false "verified").
+Each command returns its `Outcome` (algo_tracer.cli.outcome): 0 verified, 1 only when a
+mismatch or tampering was found, 2 for any other error (e.g. the Indexer is down: never a false
+"verified").
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from algo_tracer.cli.outcome import Outcome
 from algo_tracer.documents.manifest import Manifest
-from algo_tracer.errors import ConfigError, InputError
-from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.errors import ConfigError, InputError, shorten
+from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.progress import Progress
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
@@ -29,7 +31,7 @@ from algo_tracer.verify.report import (
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
 
-__all__ = ["add_parsers", "format_report", "format_timeline"]
+__all__ = ["add_parsers", "app_id_arg", "format_report", "format_timeline"]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -80,13 +82,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("experiment", nargs="?", help="experiment id (base58, as printed by "
                    "algo-tracer; default: the one --manifest or --bundle names)")
-    p.add_argument("--app-id", type=int, metavar="N", help="registry app id "
+    p.add_argument("--app-id", type=app_id_arg, metavar="N", help="registry app id "
                    "(default: ALGO_TRACER_APP_ID, then the manifest's)")
     p.add_argument("--manifest", type=Path, metavar="M", help="the run's manifest.json")
     p.add_argument("--indexer-timeout", type=float, default=60, metavar="S",
                    help="seconds to wait for the indexer to catch up (default 60)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress on stderr for long Indexer scans and re-hashing")
+
+
+def app_id_arg(text: str) -> int:
+    """argparse type of `--app-id`: refused by the parser (exit 2), never sent to a node."""
+    try:
+        return parse_app_id(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _progress(args: argparse.Namespace) -> Progress | None:
@@ -136,7 +146,11 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
                              indexer_timeout=args.indexer_timeout, progress=_progress(args))
 
 
-def run_verify(args: argparse.Namespace) -> int:
+def run_verify(args: argparse.Namespace) -> Outcome:
+    if args.artifacts is not None and not (_exists(args.artifacts) and args.artifacts.is_dir()):
+        # Before any node is asked: a wrong directory would only show as "no local copy".
+        raise InputError(f"--artifacts {shorten(str(args.artifacts))} is not a directory",
+                         fix="give the directory holding the traced files")
     if args.mlflow_run is not None:
         if args.experiment or args.bundle or args.offline or args.artifacts:
             raise ConfigError("--mlflow-run takes the experiment from the run's tags",
@@ -165,18 +179,19 @@ def run_verify(args: argparse.Namespace) -> int:
         report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
                                manifest=manifest, artifacts_dir=args.artifacts,
                                progress=_progress(args))
+    if args.strict:
+        report.make_strict()
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
-    warned = any(f.severity == "warning" for f in report.findings)
-    return 0 if report.ok and not (args.strict and warned) else 1
+    return Outcome.of(report.ok)
 
 
-def run_show(args: argparse.Namespace) -> int:
+def run_show(args: argparse.Namespace) -> Outcome:
     report = _verify_network(args, None)
     print(format_timeline(report))
-    return 0 if report.ok else 1
+    return Outcome.of(report.ok)
 
 
-def run_export(args: argparse.Namespace) -> int:
+def run_export(args: argparse.Namespace) -> Outcome:
     from algo_tracer.verify.bundle import export_bundle, verify_bundle
 
     eid, manifest = _load(args)
@@ -189,10 +204,10 @@ def run_export(args: argparse.Namespace) -> int:
           f"in {len(bundle.blocks)} blocks{', with the manifest' if manifest else ''}")
     print(f"{'OK' if report.ok else 'FAIL'}: offline check of the bundle"
           + ("" if report.ok else ":\n  " + "\n  ".join(report.failures())))
-    return 0 if report.ok else 1
+    return Outcome.of(report.ok)
 
 
-def run_resume(args: argparse.Namespace) -> int:
+def run_resume(args: argparse.Namespace) -> Outcome:
     from algo_tracer.record.tracer import Tracer
 
     eid = parse_id(args.experiment) if args.experiment else None
@@ -205,10 +220,10 @@ def run_resume(args: argparse.Namespace) -> int:
         print("nothing to resume: " + (f"{busy} unfinished experiment(s) are being recorded by "
                                        "running processes (see above)" if busy else
                                        "every journaled experiment is finished"))
-    return 0
+    return Outcome.OK
 
 
-def run_hash(args: argparse.Namespace) -> int:
+def run_hash(args: argparse.Namespace) -> Outcome:
     """Each path's digest as `exp.trace_data(path)` / `trace_model(path)` records it."""
     import json
 
@@ -217,8 +232,8 @@ def run_hash(args: argparse.Namespace) -> int:
 
     progress = _progress(args)
     for path in args.paths:
-        if not path.exists():
-            raise InputError(f"{path} does not exist", fix="check the path")
+        if not _exists(path):
+            raise InputError(f"{shorten(str(path))} does not exist", fix="check the path")
         hashed = hash_local_copy(path, progress)
         if isinstance(hashed, DirectoryDigest):
             digest, files = hashed.digest, len(hashed.entries)
@@ -229,22 +244,43 @@ def run_hash(args: argparse.Namespace) -> int:
                               "files": files}))
         else:
             print(f"{digest}  {digest.kind:<9}  {path}")
-    return 0
+    return Outcome.OK
 
 
-def run_deploy(args: argparse.Namespace) -> int:
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError as exc:  # e.g. ENAMETOOLONG: pathlib raises all but "not found"
+        raise InputError(f"cannot use {shorten(str(path))}: {exc.strerror}",
+                         fix="give a shorter or valid path") from None
+
+
+def run_deploy(args: argparse.Namespace) -> Outcome:
     """Deploy (or find) the registry as `python -m smart_contracts deploy` does, with its
     output ("ExperimentRegistry Create: app id N, ...", logged by the deploy script) and our
-    errors (algo_tracer.network.deploy)."""
+    errors (algo_tracer.network.deploy); then the app id and the rule that makes it the
+    network's registry (settings.REGISTRY_RULE)."""
     import logging
+    import sys
 
     from algo_tracer.network.deploy import deploy_from_environment
-    from algo_tracer.network.settings import algorand_from_environment
+    from algo_tracer.network.settings import (
+        REGISTRY_RULE,
+        algorand_from_environment,
+        app_id_from_environment,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    algorand, _, _, is_localnet = algorand_from_environment()
-    deploy_from_environment(algorand, is_localnet=is_localnet)
-    return 0
+    algorand, genesis_id, genesis_hash, is_localnet = algorand_from_environment()
+    app_id = deploy_from_environment(algorand, is_localnet=is_localnet)
+    print(f"registry: app {app_id} on {genesis_id} (genesis hash {genesis_hash})")
+    print(f"({REGISTRY_RULE})")
+    named = app_id_from_environment()
+    if named is not None and named != app_id:
+        print(f"note: ALGO_TRACER_APP_ID={named} names another app: algo-tracer records and "
+              f"verifies there, not in app {app_id}; unset it (LocalNet) or set it to "
+              f"{app_id}", file=sys.stderr)
+    return Outcome.OK
 
 
 # -- formatting ----------------------------------------------------------------------------
@@ -254,13 +290,19 @@ def _short(address: str | None) -> str:
     return f"{address[:6]}…{address[-4:]}" if address else "-"
 
 
+def _network(r: VerificationReport) -> str:
+    """The genesis id and the hash that names the network (every LocalNet is dockernet-v1)."""
+    name = r.genesis_id or "?"
+    return name if r.genesis_hash is None else f"{name} (genesis hash {r.genesis_hash})"
+
+
 def _time(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
 
 
 def format_report(r: VerificationReport) -> str:
     """Human report: one OK:/FAIL: line per stage and batch, then checks and findings."""
-    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {r.genesis_id or '?'}, "
+    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {_network(r)}, "
              f"{'bundle' + (' offline' if r.offline else '') if r.source == 'bundle' else 'chain'}"
              f"): owner {r.owner or '?'}, {'sealed' if r.sealed else 'not sealed'}"]
     for s in r.stages:
@@ -275,7 +317,10 @@ def format_report(r: VerificationReport) -> str:
     lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
     if r.findings:
         lines.append("findings:")
-        lines += [f"  {f.severity.upper()} {f.code}: {f.message}" for f in r.findings]
+        failing = r.strict_failures()
+        lines += [f"  {f.severity.upper()} {f.code}"
+                  f"{' (fails in strict mode)' if f in failing else ''}: {f.message}"
+                  for f in r.findings]
     for service, counts in r.served_by.items():
         lines.append(f"{service} endpoints: " + ", ".join(
             f"{url} answered {n}" for url, n in counts.items()))
@@ -285,8 +330,11 @@ def format_report(r: VerificationReport) -> str:
     c = r.counts
     tail = (f"{c.stages} stages, {c.note_records} note records, {c.private_records} private "
             f"records verified in {r.elapsed_seconds:.2f} s")
+    strict = len(r.strict_failures())
     lines.append(f"VERIFIED: {tail}" if r.ok else
-                 f"FAILED: {len(r.failures())} problem(s); {tail}")
+                 f"FAILED: {len(r.failures())} problem(s)"
+                 + (f", {strict} of them warning(s) that fail in strict mode (--strict)"
+                    if strict else "") + f"; {tail}")
     return "\n".join(lines)
 
 
@@ -295,7 +343,7 @@ def format_timeline(r: VerificationReport) -> str:
     header = ["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"]
     table = [header] + [_timeline_cells(row) for row in timeline_rows(r)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    out = [f"experiment {r.experiment_id} in app {r.app_id} on {r.genesis_id or '?'}"]
+    out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
     problems = r.failures()

@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 
+from algo_tracer.cli.outcome import Outcome
 from algo_tracer.errors import LocalnetError, LocalnetUnavailableError
 from algo_tracer.localnet.network import LocalNet, LocalnetStatus
 from algo_tracer.localnet.profiles import DEVMODE, REALTIME, Profile
@@ -41,11 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     profile = _profile(args.block_time)
     if profile.dev_mode and _use_docker():
         docker_action = {"logs": "logs", "status": "status"}.get(args.action, args.action)
-        return subprocess.run(["algokit", "localnet", docker_action]).returncode
+        done = subprocess.run(["algokit", "localnet", docker_action]).returncode == 0
+        return Outcome.OK if done else Outcome.ERROR
     net = LocalNet(progress=lambda line: print(line, file=sys.stderr, flush=True), profile=profile)
     if args.action == "start":
         _print_status(_start(net), args.json)
@@ -55,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     elif args.action == "status":
         status = net.status()
         _print_status(status, args.json)
-        return 0 if status.healthy else 1
+        return Outcome.OK if status.healthy else Outcome.ERROR  # not a finding: exit 2
     elif args.action == "reset":
         _print_status(net.reset(), args.json)
     else:
         print(net.logs(args.service, args.lines))
-    return 0
+    return Outcome.OK
 
 
 def ensure_running() -> LocalnetStatus | None:

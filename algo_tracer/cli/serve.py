@@ -11,6 +11,8 @@ import argparse
 import ipaddress
 import sys
 
+from algo_tracer.cli.experiment import app_id_arg
+from algo_tracer.cli.outcome import Outcome
 from algo_tracer.errors import ConfigError
 
 DEFAULT_PORT = 8000
@@ -22,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N",
                    help=f"port (default {DEFAULT_PORT})")
-    p.add_argument("--app-id", type=int, metavar="N",
+    p.add_argument("--app-id", type=app_id_arg, metavar="N",
                    help="registry app the page offers (default: ALGO_TRACER_APP_ID)")
     p.add_argument("--indexer-timeout", type=float, default=20, metavar="S",
                    help="seconds a lookup waits for the indexer before answering "
@@ -30,7 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> Outcome:
     try:
         import uvicorn
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
               "pages; from other machines, put the server behind https", file=sys.stderr,
               flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
-    return 0
+    return Outcome.OK
 
 
 def _is_loopback(host: str) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, describe_validation, shorten
 
 __all__ = ["read_model", "write_text_atomic"]
 
@@ -52,9 +52,20 @@ def read_model[M: BaseModel](model: type[M], path: str | os.PathLike[str], *, wh
         InputError: the file is missing, not UTF-8, or not a valid `model`; `fix` says what to
             give instead.
     """
+    shown = shorten(str(path))
     try:
-        return model.model_validate_json(Path(path).read_text())
-    except FileNotFoundError as exc:
-        raise InputError(f"{what} {path} does not exist", fix=fix) from exc
-    except (ValidationError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not an algo-tracer {what}: {exc}", fix=fix) from exc
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise InputError(f"{what} {shown} does not exist", fix=fix) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown} is not an algo-tracer {what}: not UTF-8 text ({exc.reason} "
+                         f"at byte {exc.start})", fix=fix) from None
+    except OSError as exc:  # a directory, no permission, a name too long for the OS, ...
+        raise InputError(f"cannot read {what} {shown}: {exc.strerror or exc}", fix=fix) from None
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        # Short lines (field path: message): pydantic's own text repeats the input and links
+        # to its docs, and as the cause it would be printed a second time.
+        raise InputError(f"{shown} is not an algo-tracer {what}: "
+                         f"{describe_validation(exc.errors())}", fix=fix) from None

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.documents.atomic import read_model, write_text_atomic
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, shorten
 from algo_tracer.format.merkle import MerkleProof
 from algo_tracer.hashing import canonical_json, hash_bytes
 
@@ -132,7 +132,7 @@ class Manifest(_Model):
         for stage in self.stages:
             if stage.label == label:
                 return stage
-        raise InputError(f"the manifest has no stage {label!r}",
+        raise InputError(f"the manifest has no stage {shorten(repr(label))}",
                          fix=f"stages are: {', '.join(s.label for s in self.stages)}")
 
     def write(self, path: str | os.PathLike[str]) -> None:

@@ -23,6 +23,7 @@ from algosdk import encoding
 
 __all__ = [
     "BATCH_ANCHORED",
+    "EVENT_SELECTORS",
     "EXPERIMENT_CREATED",
     "EXPERIMENT_SEALED",
     "STAGE_RECORDED",
@@ -33,6 +34,7 @@ __all__ = [
     "StageRecorded",
     "decode_event",
     "event_experiment_id",
+    "logs_registry_events",
 ]
 
 #: First 4 bytes of SHA-512/256 of each event signature (docs/onchain-format.md §5).
@@ -40,6 +42,7 @@ EXPERIMENT_CREATED = bytes.fromhex("3d33acc0")
 STAGE_RECORDED = bytes.fromhex("f01e05b6")
 BATCH_ANCHORED = bytes.fromhex("7de81993")
 EXPERIMENT_SEALED = bytes.fromhex("9f715f0d")
+EVENT_SELECTORS = (EXPERIMENT_CREATED, STAGE_RECORDED, BATCH_ANCHORED, EXPERIMENT_SEALED)
 
 _CREATED = struct.Struct(">32s32s32sQQ32s")
 _STAGE = struct.Struct(">32sQB32sQ32s")
@@ -135,3 +138,14 @@ def decode_event(log: bytes) -> Event | None:
     if selector == BATCH_ANCHORED:
         return BatchAnchored(*fields)
     return ExperimentSealed(*fields)
+
+
+def logs_registry_events(approval_program: bytes) -> bool:
+    """Whether an app's approval program can log every event of this format.
+
+    What makes an app an ExperimentRegistry to a reader: the contract logs each event as its
+    4-byte selector and the ARC-4 fields, so every selector is a byte constant of its program
+    (any version of the contract that writes this format, not only today's build). An app
+    without them cannot have written an experiment that verification could read.
+    """
+    return all(selector in approval_program for selector in EVENT_SELECTORS)

@@ -1,4 +1,4 @@
-"""Experiment ids: 32 bytes derived client-side, shown to people in base58.
+"""Experiment ids: 32 bytes derived client-side, shown to people in base58 (and app ids' text).
 
     id = SHA-256("algotrace/v1/experiment-id" || 0x00 || owner public key || UTF-8 name || 0x00
                  || 16 random bytes)
@@ -6,6 +6,8 @@
 The random salt makes every run a new id even for the same name and owner, and binds the owner
 and name into it. The printable form is base58 (Bitcoin alphabet: no 0/O/I/l), 43-44 characters,
 selectable with a double click; 64 hex characters are accepted as well.
+
+`parse_app_id` is the one rule for the text of an application id (command line, environment).
 """
 
 from __future__ import annotations
@@ -13,12 +15,27 @@ from __future__ import annotations
 import os
 import re
 
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, shorten
 from algo_tracer.hashing import hash_bytes
 
 ID_DOMAIN = "algotrace/v1/experiment-id"
 _ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+MAX_APP_ID = 2**64 - 1
+
+
+def parse_app_id(text: str) -> int:
+    """An application id from its decimal text: a whole number from 1 to 2**64-1.
+
+    Raises:
+        InputError: anything else (negative, zero, too big, not digits), before any node sees it.
+    """
+    text = text.strip()
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_APP_ID):
+        raise InputError(f"{shorten(repr(text))} is not an application id (a whole number "
+                         f"from 1 to {MAX_APP_ID})", fix="give the registry's app id, as "
+                         "printed by `algo-tracer deploy`")
+    return int(text)
 
 
 def new_experiment_id(owner_public_key: bytes, name: str, *, salt: bytes | None = None) -> bytes:
@@ -44,8 +61,8 @@ def parse_id(text: str) -> bytes:
     bad = sorted({c for c in text if c not in _INDEX})
     if not text or bad:
         raise InputError(
-            f"experiment id {text!r} is not base58" + (f" (bad characters: {''.join(bad)})"
-                                                       if bad else ""),
+            f"experiment id {shorten(repr(text))} is not base58"
+            + (f" (bad characters: {shorten(''.join(bad))})" if bad else ""),
             fix="copy the id as printed by algo-tracer (43-44 base58 characters) or give the "
             "64-character hex form")
     n = 0
@@ -55,6 +72,6 @@ def parse_id(text: str) -> bytes:
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
     raw = b"\0" * zeros + body
     if len(raw) != 32:
-        raise InputError(f"experiment id {text!r} decodes to {len(raw)} bytes, not 32",
+        raise InputError(f"experiment id {shorten(repr(text))} decodes to {len(raw)} bytes, not 32",
                          fix="check the id was copied whole")
     return raw

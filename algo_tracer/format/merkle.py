@@ -42,7 +42,7 @@ from pydantic import (
     model_validator,
 )
 
-from algo_tracer.errors import InputError, VerificationError
+from algo_tracer.errors import InputError, VerificationError, describe_validation
 
 __all__ = [
     "HASH_BYTES",
@@ -370,6 +370,4 @@ def _root_from_path(leaf: bytes, index: int, size: int, path: Sequence[bytes]) -
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(part) for part in err["loc"]) or "proof"
-    return f"{where}: {err['msg']}"
+    return describe_validation(exc.errors(), limit=1)

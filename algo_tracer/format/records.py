@@ -27,7 +27,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, shorten
 
 __all__ = [
     "CANONICAL_NAN_BITS",
@@ -209,7 +209,7 @@ def _name_bytes(name: object) -> bytes:
         data = name.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(
-            f"record name {name!r} is not valid UTF-8 (it contains a lone surrogate)",
+            f"record name {shorten(repr(name))} is not valid UTF-8 (it contains a lone surrogate)",
             fix="remove the surrogate characters from the name",
         ) from None
     if not data:
@@ -225,19 +225,21 @@ def _name_bytes(name: object) -> bytes:
 def _text_bytes(name: str, value: object) -> bytes:
     if not isinstance(value, str):
         raise InputError(
-            f"TEXT record {name!r} needs a str value, got {type(value).__name__}",
+            f"TEXT record {shorten(repr(name))} needs a str value, got {type(value).__name__}",
             fix="use RecordKind.METRIC for numbers, or convert the value with str()",
         )
     try:
         data = value.encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(
-            f"TEXT record {name!r} value is not valid UTF-8 (it contains a lone surrogate)",
+            f"TEXT record {shorten(repr(name))} value is not valid UTF-8 (it contains a lone "
+            "surrogate)",
             fix="remove the surrogate characters from the value",
         ) from None
     if len(data) > MAX_TEXT_BYTES:
         raise InputError(
-            f"TEXT record {name!r} value is {len(data)} UTF-8 bytes, above {MAX_TEXT_BYTES}",
+            f"TEXT record {shorten(repr(name))} value is {len(data)} UTF-8 bytes, above "
+            f"{MAX_TEXT_BYTES}",
             fix="record a digest of long text (algo_tracer.hashing) instead of the text itself",
         )
     return data
@@ -246,7 +248,7 @@ def _text_bytes(name: str, value: object) -> bytes:
 def _metric_value(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(
-            f"METRIC record {name!r} needs a real number, got {type(value).__name__}",
+            f"METRIC record {shorten(repr(name))} needs a real number, got {type(value).__name__}",
             fix="pass a float or int (x.item() for a one-value array or tensor, float(x) for "
             "booleans, RecordKind.TEXT for strings)",
         )
@@ -258,7 +260,8 @@ def _metric_value(name: str, value: object) -> float:
             result = math.inf
         if math.isinf(result) or int(result) != as_int:
             raise InputError(
-                f"METRIC record {name!r} value {as_int} cannot be stored exactly as a float64",
+                f"METRIC record {shorten(repr(name))} value {as_int} cannot be stored exactly "
+                "as a float64",
                 fix="pass float(value) if rounding is acceptable, or use a TEXT record",
             )
         return result

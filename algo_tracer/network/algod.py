@@ -3,7 +3,8 @@
 Every request to algod above the registry's sends goes through `algod_call`, which turns the
 node's HTTP errors and an unreachable node into `NetworkError` ("algod refused ..." / "cannot
 reach algod for ..."); the few answers that are not failures (a missing box or app is a 404) are
-decided here once: `read_box`, `app_exists`.
+decided here once: `read_box`, `app_exists`, `approval_program`, and whether an app id names
+a registry (`require_registry`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from algokit_utils.clients.client_manager import ClientManager
 from algosdk.error import AlgodHTTPError
 
 from algo_tracer.capture import strip_url_credentials
-from algo_tracer.errors import NetworkError
+from algo_tracer.errors import ConfigError, NetworkError
+from algo_tracer.format.events import logs_registry_events
 
 __all__ = [
     "ALGOD_ERRORS",
@@ -28,12 +30,14 @@ __all__ = [
     "algod_call",
     "algod_error",
     "app_exists",
+    "approval_program",
     "genesis",
     "last_round",
     "probe_algod",
     "public_url",
     "read_block",
     "read_box",
+    "require_registry",
     "transaction_proof",
 ]
 
@@ -101,13 +105,29 @@ def read_box(algorand: AlgorandClient, app_id: int, key: bytes) -> tuple[bytes, 
 
 def app_exists(algorand: AlgorandClient, app_id: int) -> bool:
     """Whether application `app_id` exists on algod's network (NetworkError if it cannot tell)."""
+    return approval_program(algorand, app_id) is not None
+
+
+def approval_program(algorand: AlgorandClient, app_id: int) -> bytes | None:
+    """Application `app_id`'s approval program; None when there is no such app."""
     try:
-        algorand.client.algod.application_info(app_id)
+        info = cast(dict[str, Any], algorand.client.algod.application_info(app_id))
     except ALGOD_ERRORS as exc:
         if _not_found(exc):
-            return False
+            return None
         raise algod_error(f"application {app_id}", exc) from exc
-    return True
+    return base64.b64decode((info.get("params") or {}).get("approval-program") or "")
+
+
+def require_registry(algorand: AlgorandClient, app_id: int, *, where: str, fix: str) -> None:
+    """ConfigError unless app `app_id` exists on `where` (a network's name) and is an
+    ExperimentRegistry (`format.events.logs_registry_events`)."""
+    program = approval_program(algorand, app_id)
+    if program is None:
+        raise ConfigError(f"application {app_id} does not exist on {where}", fix=fix)
+    if not logs_registry_events(program):
+        raise ConfigError(f"app {app_id} is not an ExperimentRegistry (its program cannot log "
+                          "the registry's events)", fix=fix)
 
 
 def _not_found(exc: BaseException) -> bool:

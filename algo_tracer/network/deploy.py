@@ -3,9 +3,10 @@
 `smart_contracts` imports nothing from algo_tracer: its `deploy_registry` deploys (or finds) the
 registry and returns the app id, raising its own `DeployError`. This module is its caller on
 the algo_tracer side, for `algo-tracer deploy` and for the first use on LocalNet
-(algo_tracer.network.settings): it first waits until the Indexer has caught up with algod (the
-deploy finds an earlier one through the Indexer; a lookup that runs while the Indexer is behind
-creates a second app), then deploys, and turns a `DeployError` into our errors with their fix.
+(algo_tracer.network.settings.registry_app_id: the same deployer, so the same app): it first
+waits until the Indexer has caught up with algod (the deploy finds an earlier one through the
+Indexer; a lookup that runs while the Indexer is behind creates a second app), then deploys,
+and turns a `DeployError` into our errors with their fix.
 """
 
 from __future__ import annotations

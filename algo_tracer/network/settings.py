@@ -7,12 +7,17 @@
 | `ALGO_TRACER_ALGOD_SERVERS` | algod URLs of one network, in failover order | `ALGOD_SERVER` |
 | `ALGO_TRACER_INDEXER_SERVERS` | Indexer URLs of one network, likewise | `INDEXER_SERVER` |
 | `ALGO_TRACER_MNEMONIC` | the recording account (never printed or stored) | LocalNet: KMD |
-| `ALGO_TRACER_APP_ID` | the ExperimentRegistry app | LocalNet: deployed on first use |
+| `ALGO_TRACER_APP_ID` | the ExperimentRegistry app | LocalNet: the deployer's registry (below) |
 | `ALGO_TRACER_DIR` | journal directory | `./.algo-tracer` |
 
 On LocalNet the recording account defaults to a KMD wallet `ALGO_TRACER` funded from the
 dispenser. TestNet and MainNet need all of ALGOD_*, INDEXER_*, ALGO_TRACER_MNEMONIC and
 ALGO_TRACER_APP_ID.
+
+Which app is the registry of a network is one rule, `REGISTRY_RULE` (`registry_app_id`): the
+recording account records into the registry; it does not decide which one it is. So
+`algo-tracer deploy`, `python -m smart_contracts deploy`, `algokit project deploy localnet` and
+`Tracer.from_environment()` all name the same app on a LocalNet.
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from algokit_utils import AlgoAmount, AlgorandClient, OnUpdate, SigningAccount
+from algokit_utils import AlgoAmount, AlgorandClient, SigningAccount
 from algosdk.v2client.algod import AlgodClient
 from algosdk.v2client.indexer import IndexerClient
 
 from algo_tracer.capture import strip_url_credentials
-from algo_tracer.errors import ConfigError
-from algo_tracer.network.algod import algod_call, app_exists, genesis
+from algo_tracer.errors import ConfigError, InputError
+from algo_tracer.format.ids import parse_app_id
+from algo_tracer.network.algod import algod_call, genesis, require_registry
 from algo_tracer.network.endpoints import (
     ALGOD_SERVERS_VAR,
     INDEXER_SERVERS_VAR,
@@ -35,10 +41,18 @@ from algo_tracer.network.endpoints import (
     FailoverIndexerClient,
     parse_endpoints,
 )
+from algo_tracer.network.identity import Network
 from algo_tracer.network.indexer import find_indexer
 
 LOCALNET_FUNDING = AlgoAmount(algo=1_000)
-MAX_APP_ID = 2**64 - 1
+
+#: Which app is the registry of a network, for every way in (printed by `algo-tracer deploy`).
+REGISTRY_RULE = (
+    "the registry is ALGO_TRACER_APP_ID when it is set (required off LocalNet); else, on "
+    "LocalNet, the ExperimentRegistry created by the deployer account (DEPLOYER_MNEMONIC, else "
+    "the KMD wallet DEPLOYER), deployed on first use. `algo-tracer deploy`, `python -m "
+    "smart_contracts deploy`, `algokit project deploy localnet` and Tracer.from_environment() "
+    "all find that app")
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,10 @@ class Settings:
     is_localnet: bool
     genesis_id: str
     genesis_hash: str
+
+    @property
+    def network(self) -> Network:
+        return Network(self.genesis_id, self.genesis_hash)
 
     def __repr__(self) -> str:  # the account holds a private key: keep it out of any log
         return (f"Settings(app_id={self.app_id}, sender={self.account.address}, "
@@ -111,18 +129,18 @@ def app_id_from_environment() -> int | None:
     text = os.environ.get("ALGO_TRACER_APP_ID", "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_APP_ID):
-        raise ConfigError(f"ALGO_TRACER_APP_ID={text!r} is not an application id (a whole "
-                          f"number from 1 to {MAX_APP_ID})",
+    try:
+        return parse_app_id(text)
+    except InputError as exc:
+        raise ConfigError(f"ALGO_TRACER_APP_ID={exc.message}",
                           fix="set it to the registry's app id (printed by `algo-tracer "
-                          "deploy`), or unset it")
-    return int(text)
+                          "deploy`), or unset it") from None
 
 
 def settings_from_environment(state_dir: Path | None = None) -> Settings:
     algorand, genesis_id, genesis_hash, is_localnet = algorand_from_environment()
     account = _account(algorand, is_localnet)
-    app_id = _app_id(algorand, account, is_localnet, genesis_id)
+    app_id = registry_app_id(algorand, is_localnet=is_localnet, genesis_id=genesis_id)
     directory = state_dir or Path(os.environ.get("ALGO_TRACER_DIR", ".algo-tracer"))
     return Settings(algorand, account, app_id, directory, is_localnet, genesis_id, genesis_hash)
 
@@ -143,20 +161,25 @@ def _account(algorand: AlgorandClient, is_localnet: bool) -> SigningAccount:
     return algorand.account.from_environment("ALGO_TRACER", fund_with=LOCALNET_FUNDING)
 
 
-def _app_id(algorand: AlgorandClient, account: SigningAccount, is_localnet: bool,
-            genesis_id: str) -> int:
+def registry_app_id(algorand: AlgorandClient, *, is_localnet: bool, genesis_id: str) -> int:
+    """The registry app of algod's network, by `REGISTRY_RULE`.
+
+    Raises:
+        ConfigError: ALGO_TRACER_APP_ID names no registry, or is unset off LocalNet.
+        InsufficientFundsError, NetworkError: the LocalNet deploy failed.
+    """
     app_id = app_id_from_environment()
     if app_id is not None:
-        if not app_exists(algorand, app_id):
-            raise ConfigError(
-                f"application {app_id} does not exist on {genesis_id}",
-                fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the network it was "
-                "deployed on")
+        require_registry(algorand, app_id, where=genesis_id,
+                         fix="check ALGO_TRACER_APP_ID and that ALGOD_SERVER points at the "
+                         "network it was deployed on")
         return app_id
     if not is_localnet:
         raise ConfigError("ALGO_TRACER_APP_ID is not set",
-                          fix="deploy the registry with `python -m smart_contracts deploy` and "
-                          "export the app id it prints as ALGO_TRACER_APP_ID")
-    from algo_tracer.network.deploy import deploy_registry
+                          fix="deploy the registry with `algo-tracer deploy` (DEPLOYER_MNEMONIC "
+                          "set) and export the app id it prints as ALGO_TRACER_APP_ID")
+    # The deployer's registry, as `algo-tracer deploy` finds it: never one of the recording
+    # account's own (two registries on one LocalNet sent verify to the wrong app).
+    from algo_tracer.network.deploy import deploy_from_environment  # lazy: imports the contract
 
-    return deploy_registry(algorand, account.address, OnUpdate.AppendApp)
+    return deploy_from_environment(algorand, is_localnet=True)

@@ -40,11 +40,13 @@ from algo_tracer.errors import (
     InputError,
     InsufficientFundsError,
     JournalError,
+    shorten,
 )
 from algo_tracer.format import chain
 from algo_tracer.format.ids import format_id, new_experiment_id
 from algo_tracer.format.records import NoteRecord, RecordKind
 from algo_tracer.network.algod import account_balance
+from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
 from algo_tracer.record.background_writer import BackgroundWriter
@@ -117,8 +119,8 @@ class Tracer:
         records are anchored, and values, salts and proofs stay in the local manifest.
         """
         if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
-            raise InputError(f"experiment name {name!r} must be non-empty text of at most 200 "
-                             "bytes", fix="pass a short descriptive name, e.g. 'iris-logreg'")
+            raise InputError(f"experiment name {shorten(repr(name))} must be non-empty text of "
+                             "at most 200 bytes", fix="pass a short name, e.g. 'iris-logreg'")
         self._check_funds()
         meta = dict(metadata or {})
         meta_digest = hashing.hash_bytes(
@@ -167,12 +169,12 @@ class Tracer:
                 else self.journal.experiments(unfinished=True))
         summaries = []
         for row in rows:
-            if row.app_id != self.settings.app_id or row.genesis_hash != self.settings.genesis_hash:
-                raise JournalError(
-                    f"experiment {format_id(row.id)} was traced on app {row.app_id} of "
-                    f"{row.genesis_id}, this tracer writes to app {self.settings.app_id} of "
-                    f"{self.settings.genesis_id}",
-                    fix="resume with the same ALGOD_* and ALGO_TRACER_APP_ID as the original run")
+            require_same_network(f"experiment {format_id(row.id)} (journaled)",
+                                 Network(row.genesis_id, row.genesis_hash), self.settings.network)
+            if row.app_id != self.settings.app_id:
+                raise JournalError(f"experiment {format_id(row.id)} was traced on app "
+                                   f"{row.app_id}, this tracer writes to {self.settings.app_id}",
+                                   fix="resume with the original run's ALGO_TRACER_APP_ID")
             try:
                 exp = Experiment(self, row, private_metrics=False, background=False)
             except ExperimentBusyError as exc:
@@ -287,7 +289,7 @@ class Experiment:
         self._check_open()
         label = stage_label(kind, name)
         if any(s.label == label for s in self.journal.stages(self.id)):
-            raise InputError(f"stage {label!r} is already traced in this experiment",
+            raise InputError(f"stage {shorten(repr(label))} is already traced in this experiment",
                              fix="give each traced item its own name, e.g. trace_data('test', ...)")
         idx = self.journal.add_stage(self.id, int(kind), label, digest, detail)
         self._wake()

@@ -47,7 +47,8 @@ from algo_tracer.format.txn_proof import (
     split_block,
     verify_txn_inclusion,
 )
-from algo_tracer.network.algod import genesis, read_block, read_box, transaction_proof
+from algo_tracer.network.algod import read_block, read_box, transaction_proof
+from algo_tracer.network.identity import Network, require_node_on
 from algo_tracer.progress import Progress, track
 from algo_tracer.verify.check_run import ChainTxn, Evidence
 from algo_tracer.verify.checks import run_checks
@@ -148,6 +149,9 @@ def export_bundle(algorand: AlgorandClient, app_id: int, experiment_id: bytes | 
     if m is not None and parse_id(m.experiment_id) != eid:
         raise InputError(f"the manifest is for experiment {m.experiment_id}, not "
                          f"{format_id(eid)}", fix="give the manifest of this experiment")
+    if m is not None:
+        require_node_on(algorand, f"the manifest of experiment {m.experiment_id}",
+                        Network(m.genesis_id, m.genesis_hash))
     ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
                          progress=progress)
     if ev.header is None:
@@ -224,7 +228,8 @@ def verify_bundle(bundle: Bundle, algorand: AlgorandClient | None = None, offlin
                           fix="pass an AlgorandClient, or offline=True (`--offline`)")
     eid = parse_id(bundle.experiment_id)
     report = VerificationReport(experiment_id=bundle.experiment_id, app_id=bundle.app_id,
-                                genesis_id=bundle.genesis_id, source="bundle", offline=offline,
+                                genesis_id=bundle.genesis_id, genesis_hash=bundle.genesis_hash,
+                                source="bundle", offline=offline,
                                 data_round=bundle.boxes_round)
     proven, headers = _step0_proofs(bundle, report)
     ev = _evidence(bundle, eid, proven)
@@ -295,10 +300,9 @@ def _step0_proofs(bundle: Bundle, report: VerificationReport
 def _step0_online(bundle: Bundle, algorand: AlgorandClient, headers: dict[int, BlockHeader],
                   report: VerificationReport) -> None:
     # (0b) Online: the bundled headers and header box are the chain's.
-    genesis_id, genesis_hash = genesis(algorand)
-    if genesis_hash != bundle.genesis_hash:
-        raise ConfigError(f"the node is on {genesis_id}, the bundle is from "
-                          f"{bundle.genesis_id}", fix="point ALGOD_SERVER at the bundle's network")
+    require_node_on(algorand, "the bundle", Network(bundle.genesis_id, bundle.genesis_hash),
+                    fix="point ALGOD_SERVER at the bundle's network, or check the bundle "
+                    "without a node (--offline)")
     problems = []
     for rnd, h in sorted(headers.items()):
         chain_header, _ = split_block(read_block(algorand, rnd, header_only=True))

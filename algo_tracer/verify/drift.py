@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot, capture_code, capture_environment
 from algo_tracer.diffs import mapping_changes
-from algo_tracer.errors import InputError
+from algo_tracer.errors import InputError, describe_validation
 from algo_tracer.hashing import Digest
 
 __all__ = [
@@ -84,7 +84,8 @@ def _coerce[M: BaseModel](model: type[M], value: Any, what: str) -> M:
         return model.model_validate(value)
     except ValidationError as exc:
         raise InputError(
-            f"{what} is not a valid {model.__name__}: {exc.errors()[0]['msg']}",
+            f"{what} is not a valid {model.__name__}: "
+            f"{describe_validation(exc.errors(), limit=1)}",
             fix=f"pass a {model.__name__} or its model_dump_json() output",
         ) from exc
 

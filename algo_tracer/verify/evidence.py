@@ -14,11 +14,10 @@ from typing import Any
 
 from algokit_utils import AlgorandClient
 
-from algo_tracer.errors import ConfigError
 from algo_tracer.format import chain, notes
 from algo_tracer.format.boxes import decode_header, decode_page
 from algo_tracer.format.events import BatchAnchored, decode_event
-from algo_tracer.network.algod import app_exists, genesis, read_box
+from algo_tracer.network.algod import genesis, read_box, require_registry
 from algo_tracer.network.indexer import (
     iter_application_logs,
     iter_transactions,
@@ -39,16 +38,18 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     not exist); the Indexer has been waited for until it reached that round.
 
     Raises:
-        ConfigError: the app does not exist, or no Indexer is configured.
+        ConfigError: the app does not exist or is not an ExperimentRegistry, or no Indexer is
+            configured.
         NetworkError: algod or the Indexer fails, or the Indexer does not catch up.
     """
     genesis_id, genesis_hash = genesis(algorand)
     key = chain.header_key(experiment_id)
     box = read_box(algorand, app_id, key)
     if box is None:
-        if not app_exists(algorand, app_id):
-            raise ConfigError(f"application {app_id} does not exist on this network",
-                              fix="check --app-id / ALGO_TRACER_APP_ID and ALGOD_SERVER")
+        # No header box: an unknown experiment (a finding) only in a registry that exists.
+        require_registry(algorand, app_id, where=f"{genesis_id} ({genesis_hash})",
+                         fix="check --app-id / ALGO_TRACER_APP_ID (the registry's app id is "
+                         "printed by `algo-tracer deploy`) and ALGOD_SERVER")
         return Evidence(experiment_id, app_id, None, genesis_id=genesis_id,
                         genesis_hash=genesis_hash)
     header, at_round = decode_header(box[0]), box[1]

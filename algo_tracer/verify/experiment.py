@@ -30,6 +30,7 @@ from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.network.endpoints import served_counts
+from algo_tracer.network.identity import Network, require_node_on
 from algo_tracer.progress import Progress
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
@@ -72,18 +73,23 @@ def verify_experiment(
 
     Raises:
         InputError: a malformed id, or a manifest of another experiment.
-        ConfigError: the app does not exist on this network, or no Indexer is configured.
+        ConfigError: the app does not exist on this network, the manifest is from another
+            network (another genesis hash), or no Indexer is configured.
         NetworkError: algod or the Indexer unreachable, or the Indexer does not catch up.
     """
     started = time.monotonic()
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
     manifest = _load_manifest(manifest, eid)
+    if manifest is not None:  # before "no experiment in app N": a manifest names its network
+        require_node_on(algorand, f"the manifest of experiment {manifest.experiment_id}",
+                        Network(manifest.genesis_id, manifest.genesis_hash))
     served_before = served_counts(algorand)
     ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
                          progress=progress)
     indexer_round = ev.data_round
     report = VerificationReport(experiment_id=format_id(eid), app_id=app_id,
-                                genesis_id=ev.genesis_id, source="network",
+                                genesis_id=ev.genesis_id, genesis_hash=ev.genesis_hash,
+                                source="network",
                                 data_round=indexer_round)
     if ev.header is not None:
         # (0) Sources: the Indexer has every round up to the one the boxes were read at.

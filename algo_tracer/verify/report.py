@@ -127,6 +127,8 @@ class VerificationReport(_Model):
     experiment_id: str
     app_id: int
     genesis_id: str | None = None
+    genesis_hash: str | None = Field(default=None, description="names the network (every "
+                                     "LocalNet's genesis id is dockernet-v1)")
     source: Literal["network", "bundle"]
     offline: bool = False
     owner: str | None = None
@@ -139,6 +141,7 @@ class VerificationReport(_Model):
     sealed_time: datetime | None = None
     sealed_txid: str | None = None
     ok: bool = False
+    strict: bool = Field(default=False, description="strict mode: warnings fail too")
     checks: list[CheckRow] = Field(default_factory=list)
     stages: list[StageRow] = Field(default_factory=list)
     batches: list[BatchRow] = Field(default_factory=list)
@@ -156,15 +159,27 @@ class VerificationReport(_Model):
     def finalize(self) -> VerificationReport:
         """Set `ok` from the checks and findings (call once everything is added)."""
         self.ok = (bool(self.checks) and all(c.status != "fail" for c in self.checks)
-                   and not any(f.severity == "error" for f in self.findings))
+                   and not any(f.severity == "error" for f in self.findings)
+                   and not self.strict_failures())
         return self
 
+    def make_strict(self) -> VerificationReport:
+        """Strict mode (`verify --strict`): every warning fails too, named as failing by it."""
+        self.strict = True
+        return self.finalize()
+
+    def strict_failures(self) -> list[Finding]:
+        """The warnings that fail this report only because it is strict."""
+        return [f for f in self.findings if self.strict and f.severity == "warning"]
+
     def failures(self) -> list[str]:
-        """One line per failed check, failing stage and error finding."""
+        """One line per failed check, failing stage and error finding (and, strict, warning)."""
         lines = [f"step {c.step} {c.name}: {c.detail}" for c in self.checks if c.status == "fail"]
         lines += [f"stage {s.label}: {s.status.value}: {s.message}" for s in self.stages
                   if s.status in FAILING_STATUSES]
         lines += [f"{f.code}: {f.message}" for f in self.findings if f.severity == "error"]
+        lines += [f"{f.code} (a warning, failing in strict mode): {f.message}"
+                  for f in self.strict_failures()]
         return lines
 
     def raise_for_failure(self) -> None:

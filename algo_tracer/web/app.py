@@ -34,14 +34,10 @@ from pydantic import BaseModel, Field
 
 from algo_tracer import __version__
 from algo_tracer.errors import ConfigError, InputError, NetworkError
-from algo_tracer.format.ids import format_id, parse_id
-from algo_tracer.network.algod import app_exists, probe_algod
+from algo_tracer.format.ids import MAX_APP_ID, format_id, parse_id
+from algo_tracer.network.algod import probe_algod, require_registry
 from algo_tracer.network.indexer import probe_indexer
-from algo_tracer.network.settings import (
-    MAX_APP_ID,
-    app_id_from_environment,
-    client_from_environment,
-)
+from algo_tracer.network.settings import app_id_from_environment, client_from_environment
 from algo_tracer.verify.experiment import verify_experiment
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
@@ -310,7 +306,11 @@ def _network_problem(algorand: AlgorandClient, exc: NetworkError,
 
 
 def _app_missing(algorand: AlgorandClient, app_id: int) -> bool:
+    """No such app, or an app that is not an ExperimentRegistry: an unknown registry app."""
     try:
-        return not app_exists(algorand, app_id)
+        require_registry(algorand, app_id, where="this network", fix="")
+    except ConfigError:
+        return True
     except NetworkError:  # cannot tell: not "unknown app"
         return False
+    return False

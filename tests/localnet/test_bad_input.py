@@ -40,12 +40,15 @@ def test_unfunded_account_is_refused_with_the_amount_needed(
     assert info["amount"] == 0 and info.get("total-apps-opted-in", 0) == 0
 
 
-def test_unfunded_account_cannot_deploy_a_registry_and_is_told_so(
+def test_unfunded_deployer_cannot_deploy_a_registry_and_is_told_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The registry is the deployer's (settings.REGISTRY_RULE), never the recording account's:
+    # a fresh, unfunded deployer has none yet and cannot pay to create it.
     key, address = account.generate_account()
-    monkeypatch.setenv("ALGO_TRACER_MNEMONIC", mnemonic.from_private_key(key))
+    monkeypatch.setenv("DEPLOYER_MNEMONIC", mnemonic.from_private_key(key))
     monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
 
     with pytest.raises(InsufficientFundsError, match="cannot pay to deploy") as err:
         Tracer.from_environment(state_dir=tmp_path)

@@ -162,7 +162,9 @@ def test_foreign_note_passes_unless_strict_and_owner_replay_fails(
     send_note(victim.algorand, stranger(victim.algorand), a_note(victim))
     code, out, _ = run(capsys, *verify_args(victim))
     assert code == 0 and "WARNING foreign_sender" in out
-    assert run(capsys, *verify_args(victim, "--strict"))[0] == 1
+    code, out, _ = run(capsys, *verify_args(victim, "--strict"))
+    assert code == 1 and "fail in strict mode" in out.splitlines()[-1]
+    assert "WARNING foreign_sender (fails in strict mode)" in out
 
     records = [NoteRecord(5_000, RecordKind.METRIC, "loss", 0, 0.0)]
     send_note(victim.algorand, victim.owner,
@@ -194,10 +196,43 @@ def test_usage_errors_exit_2(traced: Traced, capsys: pytest.CaptureFixture[str])
 
 
 def test_resume_with_nothing_pending_and_deploy_find_the_registry(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        traced: Traced, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALGO_TRACER_DIR", str(tmp_path / "journal"))
     code, out, _ = run(capsys, "resume")
     assert code == 0 and "nothing to resume" in out
 
-    assert run(capsys, "deploy")[0] == 0
+    # The app deploy prints is the one the tracer recorded into (issue 15: it printed 1082
+    # while every experiment went to 1002).
+    code, out, _ = run(capsys, "deploy")
+    assert code == 0 and f"registry: app {traced.app_id} on " in out
+
+
+def test_a_manifest_of_another_network_exits_2_naming_both_genesis_hashes(
+        traced: Traced, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads(traced.manifest_path.read_text())
+    node_hash, other = data["genesis_hash"], "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    data["genesis_hash"] = other  # as if recorded on a LocalNet that was reset since
+    edited = tmp_path / "other-network.json"
+    edited.write_text(json.dumps(data))
+
+    code, out, err = run(capsys, "verify", "--manifest", str(edited), "--json", "-q")
+
+    assert code == 2 and "no experiment" not in err
+    assert node_hash in err and other in err and "reset" in err
+    assert json.loads(out)["error"]["type"] == "ConfigError"
+
+
+def test_an_app_that_is_not_a_registry_exits_2_saying_so(
+        traced: Traced, capsys: pytest.CaptureFixture[str]) -> None:
+    from algokit_utils import AppCreateParams
+
+    always = "#pragma version 10\nint 1\n"
+    created = traced.algorand.send.app_create(AppCreateParams(
+        sender=traced.owner.address, signer=traced.owner.signer, approval_program=always,
+        clear_state_program=always))
+
+    code, _, err = run(capsys, "verify", traced.experiment_id, "--app-id", str(created.app_id))
+
+    assert code == 2
+    assert f"app {created.app_id} is not an ExperimentRegistry" in err

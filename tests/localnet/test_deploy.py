@@ -140,3 +140,46 @@ def test_deploy_without_a_mnemonic_uses_the_kmd_deployer_wallet_idempotently(
     assert (second.operation, second.app_id, second.deployer) == (
         "Nothing", first.app_id, first.deployer)
     assert_is_the_funded_registry(algorand, first, first.deployer)
+
+
+def algo_tracer_deploy(env: dict[str, str]) -> Deployed:
+    return _run([str(VENV_BIN / "algo-tracer"), "deploy"], env)
+
+
+@pytest.mark.parametrize("deployer", ["fresh DEPLOYER_MNEMONIC", "KMD wallet DEPLOYER"])
+def test_every_way_in_names_the_same_registry(
+    algorand: AlgorandClient, fresh_deployer: tuple[SigningAccount, str], deployer: str,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One registry per network (issue 15, settings.REGISTRY_RULE): `python -m smart_contracts
+    deploy`, `algo-tracer deploy`, `algokit project deploy localnet` and
+    Tracer.from_environment() find one app, and the tracer records into it from its own
+    account (before, the tracer deployed a second registry from ALGO_TRACER)."""
+    from algo_tracer import Tracer
+    from algo_tracer.network.settings import REGISTRY_RULE
+
+    account, words = fresh_deployer
+    extra = {"DEPLOYER_MNEMONIC": words} if deployer.startswith("fresh") else {}
+    env = {k: v for k, v in _env(**extra).items() if k != "ALGO_TRACER_APP_ID"}
+
+    by_script = smart_contracts_deploy(env)
+    by_cli = algo_tracer_deploy(env)
+    by_algokit = algokit_deploy(env)
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    monkeypatch.delenv("REGISTRY_ON_UPDATE", raising=False)
+    if extra:
+        monkeypatch.setenv("DEPLOYER_MNEMONIC", words)
+    else:
+        monkeypatch.delenv("DEPLOYER_MNEMONIC", raising=False)
+    tracer = Tracer.from_environment(state_dir=tmp_path)
+
+    assert {by_cli.app_id, by_algokit.app_id, tracer.settings.app_id} == {by_script.app_id}
+    assert by_cli.operation == by_algokit.operation == "Nothing"
+    assert f"registry: app {by_script.app_id} on " in by_cli.output
+    assert REGISTRY_RULE in by_cli.output
+    if extra:
+        assert by_script.deployer == account.address
+    assert tracer.settings.account.address != by_script.deployer  # records as ALGO_TRACER
+
+    summary = tracer.experiment("one-registry", output_dir=tmp_path / "out").finish()
+    assert summary.app_id == by_script.app_id

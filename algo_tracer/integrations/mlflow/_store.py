@@ -22,7 +22,7 @@ from typing import Any
 from mlflow.entities import RunStatus
 from mlflow.store.tracking.abstract_store import AbstractStore
 
-from algo_tracer.errors import ConfigError
+from algo_tracer.errors import ConfigError, shorten
 from algo_tracer.integrations.mlflow._recorder import RECORDER
 
 #: URI prefix of the plugin: ``algotrace+sqlite:///mlflow.db`` wraps ``sqlite:///mlflow.db``.
@@ -44,15 +44,15 @@ def inner_uri(store_uri: str) -> str:
             wraps another ``algotrace+`` URI.
     """
     if not isinstance(store_uri, str) or not store_uri.startswith(SCHEME_PREFIX):
-        raise ConfigError(f"{store_uri!r} is not an algo-tracer tracking URI",
+        raise ConfigError(f"{shorten(repr(store_uri))} is not an algo-tracer tracking URI",
                           fix="write 'algotrace+' before an MLflow tracking URI, e.g. "
                           "'algotrace+sqlite:///mlflow.db' or 'algotrace+file:///path/mlruns'")
     inner = store_uri[len(SCHEME_PREFIX):]
     if not inner.strip():
-        raise ConfigError(f"{store_uri!r} names no MLflow store after 'algotrace+'",
+        raise ConfigError(f"{shorten(repr(store_uri))} names no MLflow store after 'algotrace+'",
                           fix="e.g. 'algotrace+sqlite:///mlflow.db'")
     if inner.startswith(SCHEME_PREFIX):
-        raise ConfigError(f"{store_uri!r} wraps an algo-tracer URI in another",
+        raise ConfigError(f"{shorten(repr(store_uri))} wraps an algo-tracer URI in another",
                           fix="write 'algotrace+' once")
     return inner
 

@@ -19,7 +19,7 @@ from typing import Any
 from algo_tracer import hashing
 from algo_tracer.diffs import mapping_diff
 from algo_tracer.documents.manifest import Manifest
-from algo_tracer.errors import ConfigError, InputError, VerificationError
+from algo_tracer.errors import InputError, VerificationError
 from algo_tracer.integrations.mlflow import _content
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.progress import Progress
@@ -84,15 +84,15 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
             f"algotrace.app_id tags)" + (f"; its algotrace.status is {status!r}" if status else ""),
             fix="record runs with an 'algotrace+' tracking URI or inside autotrace()")
     if algorand is None:
+        from algo_tracer.network.identity import Network, require_same_network
         from algo_tracer.network.settings import algorand_from_environment
 
         algorand, genesis_id, genesis_hash, _ = algorand_from_environment()
         recorded = tags.get("algotrace.genesis_hash")
-        if recorded and recorded != genesis_hash:
-            raise ConfigError(
-                f"run {run_id} was recorded on {tags.get('algotrace.network')} ({recorded}); "
-                f"algod is on {genesis_id} ({genesis_hash})",
-                fix="point ALGOD_SERVER / INDEXER_SERVER at the network the run was recorded on")
+        if recorded:
+            require_same_network(f"MLflow run {run_id}",
+                                 Network(tags.get("algotrace.network", ""), recorded),
+                                 Network(genesis_id, genesis_hash))
     loaded = _manifest(client, run, manifest)
     report = verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
                                indexer_timeout=indexer_timeout, progress=progress)
