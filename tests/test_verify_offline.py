@@ -729,7 +729,7 @@ def test_a_v2_manifest_edited_where_a_write_landed_fails_the_seal_step(
     # step 7 compares each with the chain instead.
     m = synth.manifest()
     stage, batch = m.stages[0], m.batches[0]
-    changed = {
+    changes: dict[str, dict[str, Any]] = {
         "stage round": {"stages": [stage.model_copy(update={"round": (stage.round or 0) + 1}),
                                    *m.stages[1:]]},
         "stage txid": {"stages": [stage.model_copy(update={"txid": "EDITED"}), *m.stages[1:]]},
@@ -737,8 +737,8 @@ def test_a_v2_manifest_edited_where_a_write_landed_fails_the_seal_step(
                                     *m.batches[1:]]},
         "batch window": {"batches": [batch.model_copy(update={"last_round": 1}),
                                      *m.batches[1:]]},
-    }[edit]
-    edited = m.model_copy(update=changed)
+    }
+    edited = m.model_copy(update=changes[edit])
     assert edited.final_digest() == m.final_digest()
 
     report = check(synth.evidence(), edited, artifacts_dir=synth.tmp)
