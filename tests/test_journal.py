@@ -82,3 +82,25 @@ def test_a_journal_of_a_newer_version_is_refused_with_the_way_out(tmp_path: Path
 
     assert f"schema version {SCHEMA_VERSION + 1}" in err.value.message
     assert "ALGO_TRACER_DIR" in (err.value.fix or "")
+
+
+def test_record_values_come_back_from_the_journal_exactly(tmp_path: Path) -> None:
+    import math
+
+    from algo_tracer.format.records import RecordKind
+    from algo_tracer.record.journal import ExperimentRow
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    journal.add_experiment(ExperimentRow(EXP, "x", 1, "g", "dockernet-v1", "owner", {},
+                                         bytes(32), bytes(32), ".", "open", None, None, None,
+                                         None, None))
+    values: list[float | str] = [1e-05, 0.1 + 0.2, 1e300, -0.0, math.inf, -math.inf, math.nan,
+                                 "12.5", '"quoted"', ""]
+    journal.add_records(EXP, [[i, int(RecordKind.TEXT if isinstance(v, str) else
+                                      RecordKind.METRIC), "m", i, v, False]
+                              for i, v in enumerate(values)])
+
+    back = [r.value for r, _ in journal.records(EXP)]
+
+    assert [type(v) for v in back] == [type(v) for v in values]
+    assert [repr(v) for v in back] == [repr(v) for v in values]  # -0.0 and nan included

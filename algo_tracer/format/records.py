@@ -246,6 +246,8 @@ def _text_bytes(name: str, value: object) -> bytes:
 
 
 def _metric_value(name: str, value: object) -> float:
+    if type(value) is float:  # the common case, without the numbers ABC checks below
+        return value if value == value else math.nan
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InputError(
             f"METRIC record {shorten(repr(name))} needs a real number, got {type(value).__name__}",
