@@ -12,8 +12,9 @@ in flight (`max_in_flight = 1`: send, wait for the confirmation, send the next, 
 writer did before pipelining). The measured block time (mean interval of the rounds the run spanned,
 from the block timestamps, which have 1-second resolution) is reported with each figure.
 
-- realtime_note_path_records_per_s: log_metric x N as fast as the loop goes, until every record
-  is in a confirmed anchor group;
+- realtime_note_path_records_per_s: log_metric x 180,000 as fast as the loop goes, until every
+  record is in a confirmed anchor group (the sustained rate; `details.pipelined` is the same for
+  a burst of 60,000, the figure published before, against the sequential baseline);
 - realtime_note_path_microalgos_per_record: the writer's fees for those groups / records;
 - realtime_box_stages_per_block: trace_params x 16, stages confirmed per round that had any;
 - realtime_exit_latency_blocks: the demo experiment's shape (8 stages, 20 note records): rounds
@@ -78,8 +79,9 @@ def _block_time(tracer: Tracer, first: int, last: int) -> float | None:
     return round((ts(last) - ts(first)) / (last - first), 2)
 
 
-def note_path(tracer: Tracer, workdir: Path, in_flight: int, records: int) -> dict[str, Any]:
-    name = f"rt-note-{in_flight}"
+def note_path(tracer: Tracer, workdir: Path, in_flight: int, records: int,
+              name: str | None = None) -> dict[str, Any]:
+    name = name or f"rt-note-{in_flight}"
     exp = _open(tracer, workdir, name, in_flight)
     before = _stats(exp)
     first_round = chain_round(tracer.settings.algorand)
@@ -216,6 +218,9 @@ def _measure(ctx: Context) -> dict[str, dict[str, Any]]:
     stall_s = 30.0 if ctx.quick else 120.0
     note = {k: note_path(tracer, workdir, k, records if k > 1 else records // 10)
             for k in (MAX_IN_FLIGHT, 1)}
+    # The sustained rate: three times the burst, so that the last window's fixed wait for its
+    # confirmation (~2 blocks, in every burst) weighs a third as much.
+    sustained = note_path(tracer, workdir, MAX_IN_FLIGHT, 3 * records, name="rt-sustained")
     box = {k: box_path(tracer, workdir, k, 16) for k in (MAX_IN_FLIGHT, 1)}
     exits = {k: exit_latency(tracer, workdir, k) for k in (MAX_IN_FLIGHT, 1)}
     stall = {k: log_metric_stall(tracer, workdir, k, stall_s) for k in (MAX_IN_FLIGHT, 1)}
@@ -226,11 +231,11 @@ def _measure(ctx: Context) -> dict[str, dict[str, Any]]:
 
     out = {
         "realtime_note_path_records_per_s": figure(
-            ctx, GROUP, value=note[p]["records_per_s"], unit="records/s",
+            ctx, GROUP, value=sustained["records_per_s"], unit="records/s",
             baseline=f"sequential writer (1 group in flight), same run: "
                      f"{note[s]['records_per_s']:,} records/s",
-            target=">= 5,000", passed=note[p]["records_per_s"] >= 5_000,
-            details={"pipelined": note[p], "sequential": note[s],
+            target=">= 5,000", passed=sustained["records_per_s"] >= 5_000,
+            details={"sustained": sustained, "pipelined": note[p], "sequential": note[s],
                      "block_time_s": block(note)}),
         "realtime_note_path_microalgos_per_record": figure(
             ctx, GROUP, value=note[p]["microalgos_per_record"], unit="µALGO/record",

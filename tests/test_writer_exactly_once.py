@@ -32,6 +32,7 @@ import functools
 import hashlib
 import inspect
 import struct
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -501,6 +502,9 @@ class FakeRegistry:
         if call not in self.chain.confirmed:
             raise NetworkError(f"transaction {call} is not pending and not confirmed")
         return self.chain.confirmed[call]
+
+    def wait_unless(self, group: SignedGroup, interrupt: threading.Event) -> Confirmed | None:
+        return None if interrupt.is_set() else self.wait(group)
 
     def submit(self, group: SignedGroup) -> Confirmed:
         self.send(group)
@@ -1146,3 +1150,35 @@ def test_a_seal_sent_behind_a_stage_that_is_dropped_does_not_land_without_it(
     assert_exactly_once(run.chain, run.journal)  # then both landed, the seal last
     state = run.chain.experiments[EXP]
     assert state.sealed_round >= state.stages[2].round
+
+
+def test_a_seal_requested_while_a_pass_waits_goes_out_behind_its_groups_in_flight(
+    tmp_path: Path,
+) -> None:
+    # finish() on the training thread while the writer thread waits for the window: the wait
+    # is cut short, the rest is batched and the seal sent at once, in the same block.
+    class FinishedMeanwhile(FakeRegistry):
+        writer: Writer | None = None
+
+        def wait_unless(self, group: SignedGroup,
+                        interrupt: threading.Event) -> Confirmed | None:
+            if self.writer is not None and not interrupt.is_set():
+                self.writer.request_seal()  # what Experiment.finish() does
+            return super().wait_unless(group, interrupt)
+
+    run = new_run(tmp_path, None, resume=False, max_in_flight=WIDE, block_size=10_000)
+    run.settle(final=True)  # the create
+    registry = FinishedMeanwhile(run.chain, run.owner)
+    run.writer = Writer(run.journal, registry, EXP, run.writer.record_log, max_in_flight=WIDE,
+                        final_digest=lambda: FINAL_DIGEST)
+    registry.writer = run.writer
+    five_stages(run)
+    run.log([(seq, float(seq), False) for seq in range(100)])
+
+    run.writer.settle(flush=False, final=False)  # a background pass: no seal asked for yet
+
+    row = run.journal.experiment(EXP)
+    assert row.status == "sealed" and row.final_digest == FINAL_DIGEST
+    blocks = landed_writes(run)
+    assert [w for _, w in blocks][-1] == [("stage", i) for i in range(5)] + [("batch", 0)]
+    assert row.seal_round == blocks[-1][0]

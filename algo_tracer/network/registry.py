@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
@@ -280,11 +281,33 @@ class Registry:
                                "it from the chain") from exc
         except ALGOD_ERRORS as exc:
             raise algod_error(f"the confirmation of transaction {txid} (it was sent)", exc,
-                              fix="check ALGOD_SERVER/ALGOD_PORT; `algo-tracer resume` settles "
-                              "the write from the chain") from exc
-        logs = [base64.b64decode(x) for x in info.get("logs", [])]
-        head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
-        return Confirmed(txid=txid, round=int(info["confirmed-round"]), head=head)
+                              fix=_WAIT_FIX) from exc
+        return _confirmed(txid, info)
+
+    def wait_unless(self, group: SignedGroup, interrupt: threading.Event) -> Confirmed | None:
+        """`wait`, but None as soon as `interrupt` is set (the group stays in flight).
+
+        algod's wait for the next block cannot be cut short, so this polls the transaction
+        instead, four times a second: the writer waits this way at the end of a pass, where
+        the end of an experiment should not have to wait for the block under way.
+        """
+        algod = self.algorand.client.algod
+        txid = group.txids[group.app_call]
+        polls = 0
+        while not interrupt.wait(0 if polls == 0 else _POLL_S):
+            polls += 1
+            info = cast(dict[str, Any], algod_call(
+                f"the confirmation of transaction {txid} (it was sent)",
+                lambda: algod.pending_transaction_info(txid), fix=_WAIT_FIX))
+            if info.get("confirmed-round"):
+                return _confirmed(txid, info)
+            if info.get("pool-error"):
+                raise NetworkError(f"algod accepted transaction {txid}, then dropped it: "
+                                   f"{info['pool-error']}", fix=_WAIT_FIX)
+            if polls % 20 == 0 and last_round(self.algorand) > group.last_valid:
+                raise NetworkError(f"transaction {txid} was not confirmed by round "
+                                   f"{group.last_valid}", fix=_WAIT_FIX)
+        return None
 
     def last_round(self) -> int:
         return last_round(self.algorand)
@@ -333,6 +356,16 @@ class Registry:
     def _box(self, key: bytes) -> bytes | None:
         found = read_box(self.algorand, self.app_id, key)
         return found[0] if found else None
+
+
+_POLL_S = 0.25
+_WAIT_FIX = "the journal keeps the write; `algo-tracer resume` settles it from the chain"
+
+
+def _confirmed(txid: str, info: dict[str, Any]) -> Confirmed:
+    logs = [base64.b64decode(x) for x in info.get("logs", [])]
+    head = next((x[4:] for x in reversed(logs) if x.startswith(_RETURN_PREFIX)), b"")
+    return Confirmed(txid=txid, round=int(info["confirmed-round"]), head=head)
 
 
 def _error_text(pc: int) -> str | None:

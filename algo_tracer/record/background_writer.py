@@ -58,7 +58,7 @@ class BackgroundWriter:
     def seal(self, timeout: float | None = None) -> None:
         """Batch what is left, seal, and wait until the seal is confirmed. A pass under way
         takes the seal in at once (behind its groups in flight) rather than finishing first."""
-        self.writer.seal_requested = True
+        self.writer.request_seal()
         self.drain(timeout)
 
     def close(self) -> None:

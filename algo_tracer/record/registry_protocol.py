@@ -30,6 +30,7 @@ What the writer relies on, besides the signatures:
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 from algo_tracer.format.boxes import Header, Stage
@@ -87,5 +88,9 @@ class WriterRegistry(Protocol):
 
     def wait(self, group: SignedGroup) -> Confirmed:
         """Wait until a sent `group` is confirmed; its registry call's round and chain head."""
+        ...
+
+    def wait_unless(self, group: SignedGroup, interrupt: threading.Event) -> Confirmed | None:
+        """`wait`, returning None as soon as `interrupt` is set (nothing is known then)."""
         ...
 

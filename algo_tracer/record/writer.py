@@ -33,6 +33,7 @@ registry that injects faults. `BackgroundWriter` runs `settle` on a thread.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,18 +46,14 @@ from algo_tracer.errors import (
     NetworkError,
 )
 from algo_tracer.format import notes
-from algo_tracer.format.merkle import merkle_root
-from algo_tracer.format.records import NoteRecord, derive_salt, encode_leaf
 from algo_tracer.network.registry import Confirmed, SignedGroup
+from algo_tracer.record.batch_packing import PRIVATE_BATCH, new_batches
 from algo_tracer.record.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.registry_protocol import WriterRegistry
 from algo_tracer.record.write_stats import WriterStats
 
 __all__ = ["MAX_IN_FLIGHT", "PRIVATE_BATCH", "Writer", "WriterStats"]
-
-#: Records anchored per private batch (one app call): 0.1 µA per record at 1,000 µA a call.
-PRIVATE_BATCH = 10_000
 
 #: Groups sent and not yet confirmed, at most. A full note group carries ~1,400 metric records;
 #: a group sent after block R is known lands in R+2 at the earliest (R+1 is already being
@@ -96,14 +93,21 @@ class Writer:
         #: What the seal records, computed from the journal once every record is in a batch
         #: (the manifest's final digest); None: the journal must already hold it.
         self.final_digest = final_digest
-        #: Set (from any thread) when the experiment ends: the pass under way, or the next one,
-        #: batches what is left and sends the seal behind it (see `_pipeline`).
-        self.seal_requested = False
+        #: Set (from any thread, `request_seal`) when the experiment ends: the pass under way,
+        #: or the next one, batches what is left and sends the seal behind it (`_pipeline`).
+        self._seal_requested = threading.Event()
         self.stats = WriterStats()
         #: Records 0..batched_upto-1 are in journaled batches: `log_metric`'s back-pressure reads
         #: it (an int, so a read from the training thread needs no lock).
         last = journal.batches(experiment_id)[-1:]
         self.batched_upto = last[0].first_seq + last[0].count if last else 0
+
+    @property
+    def seal_requested(self) -> bool:
+        return self._seal_requested.is_set()
+
+    def request_seal(self) -> None:
+        self._seal_requested.set()
 
     def settle(self, *, flush: bool = True, final: bool = True, seal: bool = False) -> None:
         """Send what is pending.
@@ -112,7 +116,7 @@ class Writer:
         private records wait until PRIVATE_BATCH of them can share one anchor.
         """
         if seal:
-            self.seal_requested = True
+            self.request_seal()
         self.record_log.ingest()
         self._create()
         for _ in range(3):  # after a start-over the refused write goes first: it cannot recur
@@ -221,42 +225,10 @@ class Writer:
                 self.journal.set_batch(self.id, batch.idx, status=CONFIRMED)
                 continue
             yield self._resend_batch(batch)
-        next_idx = len(batches)
-        # Records are read from the journal once per pass, PRIVATE_BATCH at a time, and groups
-        # are packed from that buffer: re-reading (and re-decoding) the pending records for every
-        # group cost more than signing and sending it.
-        pending: list[tuple[NoteRecord, bool]] = []
-        more = True
-        while True:
-            if more and len(pending) < PRIVATE_BATCH:
-                fresh = (self.journal.records(self.id, pending[-1][0].seq + 1, PRIVATE_BATCH)
-                         if pending else self.journal.unbatched_records(self.id, PRIVATE_BATCH))
-                more = len(fresh) == PRIVATE_BATCH
-                pending += fresh
-            if not pending:
-                return
-            private = pending[0][1]
-            same = next((i for i, (_, p) in enumerate(pending) if p != private), len(pending))
-            run = [rec for rec, _ in pending[:min(same, PRIVATE_BATCH)]]  # leading run of one path
-            packed: notes.PackedNotes | None = None
-            if private:
-                if len(run) < PRIVATE_BATCH and not final:
-                    return
-                root, count = self._private_root(run), len(run)
-            else:
-                packed = notes.pack_notes(self.id, next_idx, run)
-                if not flush and packed.count == len(run) and not _group_full(packed):
-                    return  # a partly filled group waits for more records
-                root, count = packed.root, packed.count
-            idx = self.journal.add_batch(self.id, private=private, first_seq=run[0].seq,
-                                         count=count, root=root, first_round=0, last_round=0)
-            if idx != next_idx:
-                raise JournalError(f"batch {idx} was packed as anchor {next_idx}",
-                                   fix="this is a bug in algo-tracer; please report it")
-            self.batched_upto = run[0].seq + count
-            yield self._batch_write(idx, root, count, packed)
-            pending = pending[count:]
-            next_idx += 1
+        for new in new_batches(self.journal, self.id, first_idx=len(batches), flush=flush,
+                               final=final):
+            self.batched_upto = new.first_seq + new.count
+            yield self._batch_write(new.idx, new.root, new.count, new.packed)
 
     def _resend_batch(self, batch: BatchRow) -> _Write:
         """A batch journaled earlier and not on chain (`_batches` asked): rebuild its group."""
@@ -279,10 +251,6 @@ class Writer:
             return None
         group = SignedGroup.from_bytes(signed)
         return group if self.registry.last_round() < group.last_valid else None
-
-    def _private_root(self, records: list[NoteRecord]) -> bytes:
-        salt_key = self.journal.experiment(self.id).salt_key
-        return merkle_root([encode_leaf(r, salt=derive_salt(salt_key, r.seq)) for r in records])
 
     def _batch_write(self, idx: int, root: bytes, count: int, packed: notes.PackedNotes | None,
                      sent: SignedGroup | None = None) -> _Write:
@@ -396,10 +364,19 @@ class Writer:
                 continue
             if not window:
                 return
-            self._confirm(*window.popleft())
+            if sealing:
+                self._confirm(*window.popleft())
+                continue
+            write, group = window[0]  # a seal requested meanwhile cuts this wait short
+            done = self.registry.wait_unless(group, self._seal_requested)
+            if done is not None:
+                window.popleft()
+                self._record(write, group, done)
 
     def _confirm(self, write: _Write, group: SignedGroup) -> None:
-        done = self.registry.wait(group)
+        self._record(write, group, self.registry.wait(group))
+
+    def _record(self, write: _Write, group: SignedGroup, done: Confirmed) -> None:
         self.stats.count(group, done, stage=write.key[0] == "stage",
                          app_address=self.registry.app_address)
         write.confirm(done)
@@ -424,7 +401,3 @@ def _pending_only(write: str) -> NetworkError:
     node's pool, which may still drop it, so nothing is confirmed before the chain shows it."""
     return NetworkError(f"{write} is pending on the node, not in a block yet",
                         fix="nothing to do: the writer retries; or run `algo-tracer resume`")
-
-
-def _group_full(packed: notes.PackedNotes) -> bool:
-    return len(packed.notes) >= notes.MAX_NOTES_PER_GROUP
