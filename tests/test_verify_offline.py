@@ -535,20 +535,28 @@ def test_txid_and_canonical_encoding_round_trip() -> None:
 # -- proof bundles (a real bundle exported from LocalNet) --------------------------------------
 
 
-def _bundle_json() -> dict[str, Any]:
-    return json.loads((VECTORS / "bundle-localnet.json").read_text())
+#: Real bundles exported from LocalNet: manifest format v1 (the app's first build, the seal
+#: signed after every write confirmed) and v2 (`seal_after`, sent behind the last writes).
+BUNDLES = ["bundle-localnet.json", "bundle-localnet-v2.json"]
+
+
+def _bundle_json(name: str = BUNDLES[0]) -> dict[str, Any]:
+    return json.loads((VECTORS / name).read_text())
 
 
 def _verify(data: dict[str, Any]) -> VerificationReport:
     return verify_bundle(Bundle.model_validate(data), offline=True)
 
 
-def test_real_bundle_verifies_offline_and_says_what_it_cannot_check() -> None:
-    report = _verify(_bundle_json())
+@pytest.mark.parametrize("name", BUNDLES)
+def test_real_bundle_verifies_offline_and_says_what_it_cannot_check(name: str) -> None:
+    data = _bundle_json(name)
+    report = _verify(data)
 
     assert report.ok, report.failures()
-    assert report.offline and report.counts.transactions_proven == len(
-        _bundle_json()["transactions"])
+    assert data["manifest"]["format"] == ("algo-tracer-manifest/v2" if "v2" in name
+                                          else "algo-tracer-manifest/v1")
+    assert report.offline and report.counts.transactions_proven == len(data["transactions"])
     assert report.counts.private_records > 0 and report.counts.note_records > 0
     assert any("block headers are the chain's" in text for text in report.not_checked)
 
@@ -598,14 +606,29 @@ def _edit_event_list(data: dict[str, Any]) -> None:
     _drop_last_transaction, _edit_private_value, _edit_header_box, _edit_proof,
     _edit_event_list], ids=["note bytes", "event call bytes", "manifest param", "seal dropped",
                             "private value", "header box", "proof path", "event list"])
-def test_bundle_edited_after_export_fails(edit: Any) -> None:
-    data = copy.deepcopy(_bundle_json())
+@pytest.mark.parametrize("name", BUNDLES)
+def test_bundle_edited_after_export_fails(edit: Any, name: str) -> None:
+    data = copy.deepcopy(_bundle_json(name))
     edit(data)
 
     report = _verify(data)
 
     assert not report.ok
     assert report.failures()
+
+
+def _edit_stage_round(data: dict[str, Any]) -> None:
+    data["manifest"]["stages"][0]["round"] += 1
+
+
+def test_a_v2_bundle_whose_manifest_moves_a_stage_to_another_round_fails() -> None:
+    data = _bundle_json(BUNDLES[1])
+    _edit_stage_round(data)
+
+    report = _verify(data)
+
+    assert not report.ok
+    assert any("round" in failure for failure in report.failures())
 
 
 def test_bundle_read_rejects_other_json(tmp_path: Path) -> None:
