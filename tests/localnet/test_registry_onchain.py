@@ -743,3 +743,26 @@ def test_opt_in_is_rejected(
     with pytest.raises(AlgodHTTPError) as caught:
         algod.account_application_info(stranger.address, app.app_id)
     assert caught.value.code == 404
+
+
+def test_seal_after_lands_only_with_the_counts_on_record_and_stages_may_be_in_flight(
+    registry: Registry,
+) -> None:
+    assert registry.seals_after_counts  # the app as built from this checkout
+    experiment_id = open_experiment(registry)
+    registry.submit(registry.prepare_stage(experiment_id, 0, 1, digest("stage 0")))
+
+    rejected("stage count differs", lambda: registry.submit(registry.prepare_seal(
+        experiment_id, digest("final"), stage_count=2, anchor_count=0)))
+    rejected("anchor count differs", lambda: registry.submit(registry.prepare_seal(
+        experiment_id, digest("final"), stage_count=1, anchor_count=1)))
+    # Stage 1 pending in the node's pool: a seal naming it is admitted behind it.
+    stage = registry.prepare_stage(experiment_id, 1, 1, digest("stage 1"))
+    seal = registry.prepare_seal(experiment_id, digest("final"), stage_count=2, anchor_count=0)
+    registry.send(stage)
+    registry.send(seal)
+    done = registry.wait(seal)
+
+    header = registry.header(experiment_id)
+    assert header is not None and header.sealed and header.stage_count == 2
+    assert header.sealed_round == done.round >= registry.wait(stage).round
