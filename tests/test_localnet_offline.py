@@ -216,7 +216,7 @@ def test_cli_status_shows_the_second_node(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path))
-    monkeypatch.setattr("algo_tracer.localnet.network._get_json", lambda *a, **k: None)
+    monkeypatch.setattr("algo_tracer.localnet.network.get_json", lambda *a, **k: None)
 
     assert main(["localnet", "status", "--block-time", "real"]) == 1  # nothing runs here
 
