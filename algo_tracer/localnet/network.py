@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from algo_tracer.errors import LocalnetError
-from algo_tracer.localnet import layout, pins
+from algo_tracer.localnet import idle_chain, layout, pins
 from algo_tracer.localnet.build import Binaries, ensure_binaries
 from algo_tracer.localnet.layout import HOST, TOKEN, Ports
 from algo_tracer.localnet.paths import profile_state_root
@@ -380,6 +380,12 @@ class LocalNet:
             return
         self.conduit_dir.mkdir(parents=True, exist_ok=True)
         (self.conduit_dir / "conduit.yml").write_text(layout.conduit_yaml(self.ports))
+        if self.profile.dev_mode:
+            # An idle DevMode chain would leave conduit waiting for a block until it gives up.
+            idle_chain.make_round_for_conduit(
+                goal=binaries.goal, data_dir=self.data_dir, conduit_dir=self.conduit_dir,
+                algod_port=self.ports.algod, follower_port=self.ports.follower,
+                log_file=self.logs_dir / "next-round.log", progress=self.progress)
         conduit.spawn([str(binaries.conduit), "-d", str(self.conduit_dir)])
 
     def _start_indexer(self, binaries: Binaries) -> None:
