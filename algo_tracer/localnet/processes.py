@@ -24,10 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# The processes this process spawned, by pid: only a parent learns how its child ended (the
-# supervisor reports "killed by SIGKILL" for the services it restarted). Kept, not dropped, so
-# that the zombie of an exited child stays until `exit_status` reaps it.
+# The processes this process spawned, by pid, and how those that ended did: only a parent learns
+# how its child ended (the supervisor reports "killed by SIGKILL" for the services it restarted).
+# Children are reaped whenever a service is looked at or spawned: an unreaped zombie still "exists"
+# for kill(pid, 0), and PostgreSQL refuses to start while its old postmaster's pid does.
 _children: dict[int, subprocess.Popen[bytes]] = {}
+_ended: dict[int, str] = {}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Service:
 
     def pid(self) -> int | None:
         """The service's pid if it is running, else None (stale pid files are removed)."""
+        _reap()
         try:
             pid = int(self.pid_file.read_text().split()[0])
         except (FileNotFoundError, ValueError, IndexError):
@@ -59,6 +62,7 @@ class Service:
         user: str | None = None,
         write_pid: bool = True,
     ) -> int:
+        _reap()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
@@ -131,19 +135,23 @@ def spawn_lock(path: Path) -> Iterator[None]:
 def exit_status(pid: int) -> str | None:
     """How a process this process spawned ended ("exit status 1", "killed by SIGKILL"), or None
     while it runs or when another process started it (then only its log can tell)."""
-    child = _children.get(pid)
-    if child is None:
-        return None
-    code = child.poll()
-    if code is None:
-        return None
-    del _children[pid]
-    if code < 0:
+    _reap()
+    return _ended.pop(pid, None)
+
+
+def _reap() -> None:
+    for pid, child in list(_children.items()):
+        code = child.poll()
+        if code is None:
+            continue
+        del _children[pid]
+        if code >= 0:
+            _ended[pid] = f"exit status {code}"
+            continue
         try:
-            return f"killed by {signal.Signals(-code).name}"
+            _ended[pid] = f"killed by {signal.Signals(-code).name}"
         except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
+            _ended[pid] = f"killed by signal {-code}"
 
 
 def alive(pid: int) -> bool:
