@@ -224,6 +224,8 @@ def test_cli_status_shows_the_second_node(
     out = capsys.readouterr().out
     assert "algod2   http://localhost:4111" in out
     assert "    algod2    down" in out
+    assert "  stopped: `algo-tracer localnet start --block-time real` starts it" in out
+    assert "supervisor down" in out
 
 
 def test_a_realtime_network_made_without_the_second_node_is_refused_with_the_reset_fix(

@@ -40,13 +40,16 @@ class FakeServices:
     def exit_reason(self, name: str) -> str:
         return f"{name} was killed"
 
-    def restart(self, name: str) -> None:
+    def restart(self, name: str) -> bool:
         self.on_restart(name)
         if self.failing.get(name, 0) > 0:
             self.failing[name] -= 1
             raise LocalnetError(f"{name} did not answer", fix="see its log")
+        if self.up[name]:
+            return False  # someone else started it
         self.restarted.append(name)
         self.up[name] = True
+        return True
 
 
 class FakeClock:
@@ -182,6 +185,36 @@ def test_a_service_stopped_on_purpose_is_left_down_until_released() -> None:
     clock.sleep(1)
     supervisor.check()
     assert services.restarted == ["conduit"]
+
+
+def test_a_service_someone_else_started_first_is_not_counted_as_a_restart() -> None:
+    services, clock = FakeServices(["conduit"]), FakeClock()
+    supervisor, reports = supervise(services, clock)
+    services.up["conduit"] = False
+    services.on_restart = lambda name: services.up.update({name: True})  # `localnet start` won
+
+    supervisor.check()
+    clock.sleep(1)
+    supervisor.check()
+
+    record = reports[-1].service("conduit")
+    assert record is not None and (record.condition, record.restarts) == ("running", 0)
+    assert services.restarted == []
+
+
+def test_the_report_is_written_when_something_changes_not_every_pass() -> None:
+    services, clock = FakeServices(["algod", "conduit"]), FakeClock()
+    supervisor, reports = supervise(services, clock)
+
+    for _ in range(5):
+        supervisor.check()
+        clock.sleep(1)
+    assert len(reports) == 1
+    services.up["conduit"] = False
+    supervisor.check()
+
+    assert len(reports) == 2
+    assert reports[-1].pid == 4242 and reports[-1].updated_at == clock.now
 
 
 # -- stopping ------------------------------------------------------------------------------------

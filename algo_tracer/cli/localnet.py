@@ -132,8 +132,12 @@ def _print_status(status: LocalnetStatus, as_json: bool) -> None:
         print(f"    {s.name:<9} {mark:<5} pid {s.pid if s.pid else '-'}{restarts}")
         if s.last_exit:
             print(f"              last exit: {s.last_exit}")
-        if s.fix:
+        if s.fix and status.mode != "stopped":  # a stopped network gets one line, below
             print(f"              fix: {s.fix}")
+    if status.mode == "stopped":
+        start = "algo-tracer localnet start" + ("" if status.profile == "devmode"
+                                                else " --block-time real")
+        print(f"  stopped: `{start}` starts it")
     if status.supervisor is not None:
         sup = status.supervisor
         print(f"  supervisor {'up' if sup.running else 'down'}  pid {sup.pid or '-'}"

@@ -137,14 +137,16 @@ class LocalNet:
             shutil.rmtree(path, ignore_errors=True)
         return self.start()
 
-    def restart_service(self, name: str, cancelled: Callable[[], bool] = lambda: False) -> None:
-        """Start one service that is not running, as `start()` would (the supervisor's restart).
-        Nothing is started if `cancelled()` once the spawn lock is ours: `stop` has begun."""
+    def restart_service(self, name: str, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Start one service that is not running, as `start()` would (the supervisor's restart);
+        False if it needed no start once the spawn lock was ours (`start` got there first,
+        `stop([name])` held it, or `cancelled()`: `stop` has begun)."""
         binaries = ensure_binaries(self.progress)
         with spawn_lock(self.spawn_lock_file):
-            if cancelled() or self.held(name):
-                return
+            if cancelled() or self.held(name) or self.service(name).pid() is not None:
+                return False
             self._start_one(name, binaries)
+            return True
 
     def held(self, name: str) -> bool:
         """Stopped on its own by `stop([name])`: left down until `start()`."""

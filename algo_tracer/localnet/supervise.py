@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -20,10 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import processes
 from algo_tracer.localnet.layout import Ports
 from algo_tracer.localnet.network import LocalNet
-from algo_tracer.localnet.supervisor import Supervisor
+from algo_tracer.localnet.supervisor import Supervisor, SupervisorReport
 
 
 class LocalNetServices:
@@ -56,8 +58,14 @@ class LocalNetServices:
         words = self.net.service(name).last_words()
         return f"{status}; its log ends: {words}" if words else status
 
-    def restart(self, name: str) -> None:
-        self.net.restart_service(name, cancelled=self.stopping)
+    def restart(self, name: str) -> bool:
+        try:
+            return self.net.restart_service(name, cancelled=self.stopping)
+        except (OSError, subprocess.SubprocessError) as exc:
+            # A program gone or unrunnable must not end the supervisor: it is retried with
+            # back-off like any failed restart, and `status` shows why.
+            raise LocalnetError(f"could not start {name}: {exc}",
+                                fix=f"see `algo-tracer localnet logs --service {name}`") from exc
 
 
 class _StopFlag:
@@ -100,8 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log("another supervisor already looks after this network; exiting")
         return 0
     with lock:
-        supervisor = Supervisor(LocalNetServices(net, stop), pid=os.getpid(),
-                                report=net.supervisor.write_report, log=_log, sleep=stop.sleep)
+        def report(state: SupervisorReport) -> None:
+            try:
+                net.supervisor.write_report(state)
+            except OSError as exc:  # a full disk must not end the restarts
+                _log(f"could not write {net.supervisor.report_file}: {exc}")
+
+        supervisor = Supervisor(LocalNetServices(net, stop), pid=os.getpid(), report=report,
+                                log=_log, sleep=stop.sleep)
         supervisor.run(stop)
     return 0
 

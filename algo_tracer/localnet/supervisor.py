@@ -49,8 +49,9 @@ class Watched(Protocol):
         supervisor started it, else the last line of its log)."""
         ...
 
-    def restart(self, name: str) -> None:
-        """Start the service again and wait until it answers; raises `AlgoTracerError` (with the
+    def restart(self, name: str) -> bool:
+        """Start the service again and wait until it answers; False if there was nothing to
+        start after all (`localnet start` got there first). Raises `AlgoTracerError` (with the
         fix) when it does not come up."""
         ...
 
@@ -131,6 +132,7 @@ class Supervisor:
         self.poll = poll
         self._pid = pid
         self._started_at = wall_clock()
+        self._reported: list[ServiceRecord] | None = None
         now = clock()
         # Whatever runs when the supervisor starts counts as just started.
         self._tracking = {name: _Tracking(ServiceRecord(name=name), up_since=now)
@@ -151,7 +153,11 @@ class Supervisor:
             if stopping():
                 break
             self._check_one(self._tracking[name], stopping)
-        self._report(self.report())
+        report = self.report()
+        # Written when something changed, not every second: `updated_at` is the last change.
+        if report.services != self._reported:
+            self._reported = report.services
+            self._report(report)
 
     def report(self) -> SupervisorReport:
         return SupervisorReport(pid=self._pid, started_at=self._started_at,
@@ -180,14 +186,14 @@ class Supervisor:
             return
         self._log(f"restarting {name} (restart {record.restarts + 1})")
         try:
-            self.watched.restart(name)
+            started = self.watched.restart(name)
         except AlgoTracerError as exc:
             self._note_exit(track, f"restart failed: {exc.message}", self._clock())
             return
-        record.restarts += 1
+        record.restarts += int(started)
         record.condition, record.next_restart_at = "running", None
         track.retry_at, track.up_since = None, self._clock()
-        self._log(f"{name} is running again")
+        self._log(f"{name} is running again" + ("" if started else " (started by someone else)"))
 
     def _note_exit(self, track: _Tracking, reason: str, now: float) -> None:
         record = track.record
