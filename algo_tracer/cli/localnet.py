@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "start":
         _print_status(_start(net), args.json)
     elif args.action == "stop":
-        stopped = net.stop()
+        supervised = net.supervisor.pid() is not None
+        stopped = (["supervisor"] if supervised else []) + net.stop()  # it stops first
         print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     elif args.action == "status":
         status = net.status()
