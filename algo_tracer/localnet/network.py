@@ -90,11 +90,13 @@ class LocalNet:
             self._start_supervisor()
             return self.status()
         started = time.monotonic()
-        self._check_ports()
-        binaries = ensure_binaries(self.progress)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.state_dir, 0o755)  # the postgres account must reach its data directory
+        # Locked before the port check: a port the supervisor's restart just took is not
+        # "in use by another program".
         with spawn_lock(self.spawn_lock_file):
+            self._check_ports()
+            binaries = ensure_binaries(self.progress)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.state_dir, 0o755)  # the postgres account must reach its data directory
             shutil.rmtree(self.held_dir, ignore_errors=True)  # `start` brings back every service
             if not (self.data_dir / "genesis.json").exists():
                 self._create_network(binaries)
