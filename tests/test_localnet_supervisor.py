@@ -13,7 +13,8 @@ import pytest
 from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import LocalNet, Ports
 from algo_tracer.localnet.processes import Service, exit_status
-from algo_tracer.localnet.supervisor import BackOff, Supervisor, SupervisorReport
+from algo_tracer.localnet.status import service_fix
+from algo_tracer.localnet.supervisor import BackOff, ServiceRecord, Supervisor, SupervisorReport
 from algo_tracer.localnet.supervisor_process import SupervisorProcess
 
 FREE_PORTS = Ports(algod=24001, kmd=24002, follower=28081, gossip=30000, postgres=25443,
@@ -341,3 +342,19 @@ def test_status_names_each_down_service_with_its_fix(tmp_path: Path) -> None:
     assert fixes["algod"].startswith("`algo-tracer localnet start` restarts it (and only what is "
                                      "down)")
     assert "localnet logs --service algod" in fixes["algod"]
+
+
+def test_the_fix_for_a_down_service_follows_what_the_supervisor_is_doing() -> None:
+    def fix(**kw: object) -> str:
+        args: dict = {"running": False, "held": False, "supervised": True, "record": None,
+                      "start_command": "algo-tracer localnet start", "now": 100.0, **kw}
+        return service_fix("conduit", **args)
+
+    waiting = ServiceRecord(name="conduit", condition="waiting", failures=1, next_restart_at=104)
+    looping = ServiceRecord(name="conduit", condition="waiting", failures=3, next_restart_at=100)
+
+    assert fix(record=waiting) == "the supervisor restarts it in 4 s (with back-off)"
+    assert fix(record=looping).startswith("the supervisor restarts it now (with back-off); it went "
+                                          "down 3 times in a row soon after starting")
+    assert fix(supervised=False).startswith("`algo-tracer localnet start` restarts it")
+    assert fix(running=True).startswith("its process runs but does not answer")

@@ -31,9 +31,9 @@ from algo_tracer.localnet.status import (
     LocalnetStatus,
     ServiceState,
     SupervisorState,
+    explain,
     get_json,
     port_free,
-    service_fix,
 )
 from algo_tracer.localnet.supervisor_process import SupervisorProcess
 
@@ -232,17 +232,10 @@ class LocalNet:
     # -- steps ---------------------------------------------------------------------------------
 
     def _explain(self, services: list[ServiceState], supervised: bool) -> None:
-        """Restart counts and last exits from the supervisor's report; a fix for what is down."""
-        report = self.supervisor.report() if supervised else None
         start = "algo-tracer localnet start" + ("" if self.profile.dev_mode
                                                 else " --block-time real")
-        for s in services:
-            record = report.service(s.name) if report else None
-            if record is not None:
-                s.restarts, s.last_exit = record.restarts, record.last_exit
-            if not (s.healthy and s.pid is not None):
-                s.fix = service_fix(s.name, held=self.held(s.name), supervised=supervised,
-                                    record=record, start_command=start, now=time.time())
+        explain(services, self.supervisor.report() if supervised else None, held=self.held,
+                supervised=supervised, start_command=start, now=time.time())
 
     def _start_supervisor(self) -> None:
         args = ["--profile", self.profile.name, "--ports", json.dumps(self.ports.__dict__)]

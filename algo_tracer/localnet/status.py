@@ -11,12 +11,13 @@ import json
 import socket
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
 from algo_tracer.localnet.layout import HOST
 from algo_tracer.localnet.profiles import DEVMODE
-from algo_tracer.localnet.supervisor import ServiceRecord
+from algo_tracer.localnet.supervisor import ServiceRecord, SupervisorReport
 
 
 class ServiceState(BaseModel):
@@ -56,10 +57,28 @@ class LocalnetStatus(BaseModel):
     versions: dict[str, str]
 
 
-def service_fix(name: str, *, held: bool, supervised: bool, record: ServiceRecord | None,
-                start_command: str, now: float) -> str:
+def explain(services: list[ServiceState], report: SupervisorReport | None, *,
+            held: Callable[[str], bool], supervised: bool, start_command: str,
+            now: float) -> None:
+    """Fill in restart counts and last exits from the supervisor's `report`, and a fix for each
+    service that is down."""
+    for s in services:
+        record = report.service(s.name) if report else None
+        if record is not None:
+            s.restarts, s.last_exit = record.restarts, record.last_exit
+        if not (s.healthy and s.pid is not None):
+            s.fix = service_fix(s.name, running=s.pid is not None, held=held(s.name),
+                                supervised=supervised, record=record,
+                                start_command=start_command, now=now)
+
+
+def service_fix(name: str, *, running: bool, held: bool, supervised: bool,
+                record: ServiceRecord | None, start_command: str, now: float) -> str:
     """The one wording of "this service is down, and this brings it back"."""
     logs = f"`algo-tracer localnet logs --service {name}`"
+    if running:  # the supervisor restarts what exits, not what hangs
+        return (f"its process runs but does not answer (it may still be starting): see {logs}; "
+                f"if it stays so, `algo-tracer localnet stop` and `{start_command}`")
     if held:
         return f"stopped on purpose; `{start_command}` starts it again"
     if not supervised:
