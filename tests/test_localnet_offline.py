@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from algo_tracer.cli import main
 from algo_tracer.errors import LocalnetError
-from algo_tracer.localnet import DEVMODE, REALTIME, TOKEN, LocalNet, Ports
+from algo_tracer.localnet import DEVMODE, REALTIME, TOKEN, LocalNet, Ports, idle_chain
 from algo_tracer.localnet.layout import (
     GENESIS_ID,
     conduit_yaml,
@@ -216,13 +217,15 @@ def test_cli_status_shows_the_second_node(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path))
-    monkeypatch.setattr("algo_tracer.localnet.network._get_json", lambda *a, **k: None)
+    monkeypatch.setattr("algo_tracer.localnet.network.get_json", lambda *a, **k: None)
 
     assert main(["localnet", "status", "--block-time", "real"]) == 2  # nothing runs here
 
     out = capsys.readouterr().out
     assert "algod2   http://localhost:4111" in out
     assert "    algod2    down" in out
+    assert "  stopped: `algo-tracer localnet start --block-time real` starts it" in out
+    assert "supervisor down" in out
 
 
 def test_a_realtime_network_made_without_the_second_node_is_refused_with_the_reset_fix(
@@ -240,3 +243,65 @@ def test_env_file_offers_the_two_algod_endpoints_second_node_first() -> None:
     env_file = Path(__file__).resolve().parents[1] / REALTIME.env_file
     assert ("# ALGO_TRACER_ALGOD_SERVERS=http://localhost:4111,http://localhost:4101"
             in env_file.read_text().splitlines())
+
+
+# -- conduit on an idle DevMode chain (idle_chain.py) --------------------------------------------
+
+def _fake_goal(tmp_path: Path) -> Path:
+    """A `goal` that records its arguments and succeeds."""
+    goal = tmp_path / "goal"
+    goal.write_text(f'#!/bin/sh\necho "$@" >> {tmp_path / "goal.calls"}\n')
+    goal.chmod(0o755)
+    return goal
+
+
+def _idle_network(tmp_path: Path, next_round: int | None) -> tuple[Path, Path]:
+    data, conduit = tmp_path / "data", tmp_path / "conduit"
+    data.mkdir()
+    conduit.mkdir()
+    (data / "genesis.json").write_text(json.dumps({"alloc": [
+        {"addr": "FEESINK", "comment": "FeeSink"}, {"addr": "WALLETONE", "comment": "Wallet1"}]}))
+    if next_round is not None:
+        (conduit / "metadata.json").write_text(json.dumps({"next-round": next_round}))
+    return data, conduit
+
+
+@pytest.mark.parametrize(("chain_round", "next_round", "pays"), [
+    (1258, 1259, True),    # idle: conduit would wait for round 1259 and give up
+    (1259, 1259, False),   # the round exists: conduit starts at once
+    (1258, None, False),   # conduit never ran: it starts from round 0
+])
+def test_conduit_gets_its_next_round_only_when_the_chain_lacks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chain_round: int, next_round: int | None,
+    pays: bool,
+) -> None:
+    data, conduit = _idle_network(tmp_path, next_round)
+    rounds = {"algod": chain_round}
+
+    def last_round(port: int) -> int:
+        return rounds["algod"]  # relay and follower alike: the follower keeps up here
+
+    monkeypatch.setattr(idle_chain, "last_round", last_round)
+    goal = _fake_goal(tmp_path)
+    original_run = subprocess.run
+
+    def run(*args, **kwargs):
+        result = original_run(*args, **kwargs)
+        rounds["algod"] += 1  # the payment makes a block
+        return result
+
+    monkeypatch.setattr(idle_chain.subprocess, "run", run)
+
+    made = idle_chain.make_round_for_conduit(
+        goal=goal, data_dir=data, conduit_dir=conduit, algod_port=1, follower_port=2,
+        log_file=tmp_path / "next-round.log", progress=lambda _: None)
+
+    assert made is pays
+    calls = (tmp_path / "goal.calls").read_text() if pays else ""
+    if pays:
+        # A 0-ALGO self-payment from the dispenser wallet, through the network's own kmd.
+        assert calls.split()[:9] == ["clerk", "send", "-a", "0", "-f", "WALLETONE", "-t",
+                                     "WALLETONE", "-d"]
+        assert "-w unencrypted-default-wallet" in calls
+    else:
+        assert not (tmp_path / "goal.calls").exists()

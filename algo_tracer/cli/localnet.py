@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=ACTIONS)
     p.add_argument("--json", action="store_true", help="status: print machine-readable JSON")
     p.add_argument("--service", help="logs: only this service (algod, follower, kmd, postgres, "
-                   "conduit, indexer; --block-time real also algod2)")
+                   "conduit, indexer, supervisor; --block-time real also algod2)")
     p.add_argument("--lines", type=int, default=40, help="logs: lines per service (default 40)")
     # Checked by `_profile` rather than argparse `choices`: our message also says what each means.
     p.add_argument("--block-time", default="dev", metavar="{dev,real}",
@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> Outcome:
     if args.action == "start":
         _print_status(_start(net), args.json)
     elif args.action == "stop":
-        stopped = net.stop()
+        supervised = net.supervisor.pid() is not None
+        stopped = (["supervisor"] if supervised else []) + net.stop()  # it stops first
         print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     elif args.action == "status":
         status = net.status()
@@ -130,5 +131,20 @@ def _print_status(status: LocalnetStatus, as_json: bool) -> None:
     print(f"  indexer  {status.indexer_url}  round {status.indexer_round}{lag}")
     for s in status.services:
         mark = "up" if s.healthy else "down"
-        print(f"    {s.name:<9} {mark:<5} pid {s.pid if s.pid else '-'}")
+        restarts = f"  restarts {s.restarts}" if s.restarts else ""
+        print(f"    {s.name:<9} {mark:<5} pid {s.pid if s.pid else '-'}{restarts}")
+        if s.last_exit:
+            print(f"              last exit: {s.last_exit}")
+        if s.fix and status.mode != "stopped":  # a stopped network gets one line, below
+            print(f"              fix: {s.fix}")
+    if status.mode == "stopped":
+        start = "algo-tracer localnet start" + ("" if status.profile == "devmode"
+                                                else " --block-time real")
+        print(f"  stopped: `{start}` starts it")
+    if status.supervisor is not None:
+        sup = status.supervisor
+        print(f"  supervisor {'up' if sup.running else 'down'}  pid {sup.pid or '-'}"
+              + ("" if sup.running or status.mode == "stopped" else
+                 "  (services are not restarted when they exit; `algo-tracer localnet start` "
+                 "starts it)"))
     print("  versions: " + ", ".join(f"{k} {v}" for k, v in status.versions.items()))

@@ -151,8 +151,8 @@ def postgres_dsn(ports: Ports) -> str:
 
 
 def conduit_yaml(ports: Ports) -> str:
-    # retry-count 0 retries forever: in DevMode no block appears until a transaction arrives, and
-    # conduit would otherwise give up on an idle network (AlgoKit's Docker restart policy hides it).
+    # retry-count 0 retries forever once the pipeline runs: in DevMode no block appears until a
+    # transaction arrives. It does not cover the importer's start-up wait: see idle_chain.py.
     return f"""\
 log-level: info
 retry-count: 0

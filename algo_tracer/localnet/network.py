@@ -11,59 +11,38 @@ the state directory, so the network outlives the command that started it.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from algo_tracer.errors import LocalnetError
-from algo_tracer.localnet import layout, pins
+from algo_tracer.localnet import idle_chain, layout, pins
 from algo_tracer.localnet.build import Binaries, ensure_binaries
 from algo_tracer.localnet.layout import HOST, TOKEN, Ports
 from algo_tracer.localnet.paths import profile_state_root
 from algo_tracer.localnet.postgres import Postgres
-from algo_tracer.localnet.processes import Service
+from algo_tracer.localnet.processes import Service, spawn_lock
 from algo_tracer.localnet.profiles import DEVMODE, Profile, profile_named
+from algo_tracer.localnet.status import (
+    LocalnetStatus,
+    ServiceState,
+    SupervisorState,
+    explain,
+    get_json,
+    port_free,
+)
+from algo_tracer.localnet.supervisor_process import SupervisorProcess
 
 Progress = Callable[[str], None]
 SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer")
 SECOND_ALGOD = layout.SECOND_NODE  # the realtime profile's second algod node, after the follower
+SUPERVISOR = "supervisor"  # `logs --service supervisor`: its restarts, one line each
 
-
-class ServiceState(BaseModel):
-    name: str
-    pid: int | None
-    healthy: bool
-
-
-class LocalnetStatus(BaseModel):
-    """What `algo-tracer localnet status --json` prints."""
-
-    mode: str  # "native", "external" (something else serves the LocalNet ports) or "stopped"
-    profile: str = DEVMODE.name  # "devmode" or "realtime" (profiles.py)
-    healthy: bool
-    state_dir: str
-    algod_url: str
-    kmd_url: str
-    indexer_url: str
-    algod2_url: str | None = None  # the second algod node's REST endpoint (realtime profile)
-    algod2_last_round: int | None = None
-    genesis_id: str | None = None
-    last_round: int | None = None
-    algod_version: str | None = None
-    indexer_round: int | None = None
-    indexer_lag: int | None = None
-    services: list[ServiceState]
-    versions: dict[str, str]
+__all__ = ["SECOND_ALGOD", "SERVICE_ORDER", "LocalNet", "LocalnetStatus", "ServiceState"]
 
 
 class LocalNet:
@@ -91,46 +70,65 @@ class LocalNet:
         self.indexer_dir = self.state_dir / "indexer"
         self.logs_dir = self.state_dir / "logs"
         self.run_dir = self.state_dir / "run"
+        self.held_dir = self.run_dir / "held"
+        self.spawn_lock_file = self.run_dir / "spawn.lock"
         self.postgres = Postgres(self.state_dir / "postgres", self.ports.postgres, self._service)
+        self.supervisor = SupervisorProcess(self.state_dir)
 
     # -- public API ----------------------------------------------------------------------------
 
     def start(self) -> LocalnetStatus:
-        """Start whatever is not running; a fast no-op when everything already is."""
+        """Start whatever is not running, and the supervisor; a fast no-op when everything
+        already runs."""
         self._check_profile()
         current = self.status()
-        if current.healthy and current.mode == "native":
-            return current
         if current.mode == "external":
             return current
+        if current.healthy and current.mode == "native":
+            if current.supervisor is not None and current.supervisor.running:
+                return current
+            self._start_supervisor()
+            return self.status()
         started = time.monotonic()
-        self._check_ports()
-        binaries = ensure_binaries(self.progress)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.state_dir, 0o755)  # the postgres account must reach its data directory
-        if not (self.data_dir / "genesis.json").exists():
-            self._create_network(binaries)
-        self._start_algod(binaries)
-        self.postgres.start(self.progress)
-        self._start_indexing(binaries)
+        # Locked before the port check: a port the supervisor's restart just took is not
+        # "in use by another program".
+        with spawn_lock(self.spawn_lock_file):
+            self._check_ports()
+            binaries = ensure_binaries(self.progress)
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.state_dir, 0o755)  # the postgres account must reach its data directory
+            shutil.rmtree(self.held_dir, ignore_errors=True)  # `start` brings back every service
+            if not (self.data_dir / "genesis.json").exists():
+                self._create_network(binaries)
+            for name in self.services:
+                self._start_one(name, binaries)
+        self._start_supervisor()
         self.progress(f"{self.tag} running ({time.monotonic() - started:.1f}s)")
         return self.status()
 
     def stop(self, services: list[str] | None = None) -> list[str]:
-        """Stop the processes this LocalNet started (in reverse data-flow order), or only
-        `services`; `start()` brings back whatever is not running."""
+        """Stop the supervisor and then the processes this LocalNet started (in reverse
+        data-flow order); or only `services`, which the supervisor then leaves down until
+        `start()` brings back whatever is not running."""
         unknown = sorted(set(services or ()) - set(self.services))
         if unknown:
             raise LocalnetError(f"unknown service {unknown[0]!r}",
                                 fix=f"choose from: {', '.join(self.services)}")
         self._check_profile()
+        if services is None:
+            self.supervisor.stop()  # first: nothing may be restarted behind us
+        else:
+            self.held_dir.mkdir(parents=True, exist_ok=True)
+            for name in services:
+                (self.held_dir / name).touch()
         stopped = []
-        for name in reversed(self.services):
-            if services is not None and name not in services:
-                continue
-            service = self.postgres.service if name == "postgres" else self._service(name)
-            if service.stop():
-                stopped.append(name)
+        # No start is half done (spawned, pid file not yet written) while we hold the lock.
+        with spawn_lock(self.spawn_lock_file):
+            for name in reversed(self.services):
+                if services is not None and name not in services:
+                    continue
+                if self.service(name).stop():
+                    stopped.append(name)
         return stopped
 
     def reset(self) -> LocalnetStatus:
@@ -141,19 +139,35 @@ class LocalNet:
             shutil.rmtree(path, ignore_errors=True)
         return self.start()
 
+    def restart_service(self, name: str, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Start one service that is not running, as `start()` would (the supervisor's restart);
+        False if it needed no start once the spawn lock was ours (`start` got there first,
+        `stop([name])` held it, or `cancelled()`: `stop` has begun)."""
+        binaries = ensure_binaries(self.progress)
+        with spawn_lock(self.spawn_lock_file):
+            if cancelled() or self.held(name) or self.service(name).pid() is not None:
+                return False
+            self._start_one(name, binaries)
+            return True
+
+    def held(self, name: str) -> bool:
+        """Stopped on its own by `stop([name])`: left down until `start()`."""
+        return (self.held_dir / name).exists()
+
+    def service(self, name: str) -> Service:
+        return self.postgres.service if name == "postgres" else self._service(name)
+
     def status(self) -> LocalnetStatus:
-        services = []
-        for name in self.services:
-            service = self.postgres.service if name == "postgres" else self._service(name)
-            services.append(ServiceState(name=name, pid=service.pid(), healthy=False))
-        algod = _get_json(f"http://{HOST}:{self.ports.algod}/versions")
-        status = _get_json(f"http://{HOST}:{self.ports.algod}/v2/status", token=TOKEN)
-        kmd_ok = _get_json(f"http://{HOST}:{self.ports.kmd}/versions", token=TOKEN,
-                           header="X-KMD-API-Token") is not None
-        indexer = _get_json(f"http://{HOST}:{self.ports.indexer}/health")
-        follower_ok = _get_json(f"http://{HOST}:{self.ports.follower}/health") is not None
+        services = [ServiceState(name=name, pid=self.service(name).pid(), healthy=False)
+                    for name in self.services]
+        algod = get_json(f"http://{HOST}:{self.ports.algod}/versions")
+        status = get_json(f"http://{HOST}:{self.ports.algod}/v2/status", token=TOKEN)
+        kmd_ok = get_json(f"http://{HOST}:{self.ports.kmd}/versions", token=TOKEN,
+                          header="X-KMD-API-Token") is not None
+        indexer = get_json(f"http://{HOST}:{self.ports.indexer}/health")
+        follower_ok = get_json(f"http://{HOST}:{self.ports.follower}/health") is not None
         algod2 = (None if self.ports.algod2 is None else
-                  _get_json(f"http://{HOST}:{self.ports.algod2}/v2/status", token=TOKEN))
+                  get_json(f"http://{HOST}:{self.ports.algod2}/v2/status", token=TOKEN))
         health = {
             "algod": algod is not None,
             "follower": follower_ok,
@@ -164,7 +178,7 @@ class LocalNet:
         }
         for s in services:
             s.healthy = health.get(s.name, s.pid is not None)
-        ours = services[0].pid is not None
+        ours = services[0].pid is not None or any(s.pid is not None for s in services)
         mode = "native" if ours else ("external" if algod is not None else "stopped")
         last_round = status.get("last-round") if status else None
         indexer_round = indexer.get("round") if indexer else None
@@ -172,6 +186,12 @@ class LocalNet:
             healthy = algod is not None and kmd_ok and indexer is not None
         else:
             healthy = all(s.healthy and (s.pid is not None) for s in services)
+        supervisor = None
+        if mode != "external":
+            supervisor = SupervisorState(running=False, log_file=str(self.supervisor.log_file))
+            supervisor.pid = self.supervisor.pid()
+            supervisor.running = supervisor.pid is not None
+            self._explain(services, supervisor.running)
         build = (algod or {}).get("build", {})
         return LocalnetStatus(
             mode=mode,
@@ -192,22 +212,38 @@ class LocalNet:
             indexer_lag=(last_round - indexer_round
                          if last_round is not None and indexer_round is not None else None),
             services=services,
+            supervisor=supervisor,
             versions=pins.Versions().__dict__,
         )
 
     def logs(self, service: str | None = None, lines: int = 40) -> str:
-        names = [service] if service else list(self.services)
-        unknown = [n for n in names if n not in self.services]
+        names = [service] if service else [*self.services, SUPERVISOR]
+        unknown = [n for n in names if n not in (*self.services, SUPERVISOR)]
         if unknown:
             raise LocalnetError(f"unknown service {unknown[0]!r}",
-                                fix=f"choose one of: {', '.join(self.services)}")
+                                fix=f"choose one of: {', '.join((*self.services, SUPERVISOR))}")
         out = []
         for name in names:
-            svc = self.postgres.service if name == "postgres" else self._service(name)
+            svc = (Service(name, "python", self.supervisor.pid_file, self.supervisor.log_file)
+                   if name == SUPERVISOR else self.service(name))
             out.append(f"==> {name} ({svc.log_file}) <==\n{svc.tail(lines)}")
         return "\n".join(out)
 
     # -- steps ---------------------------------------------------------------------------------
+
+    def _explain(self, services: list[ServiceState], supervised: bool) -> None:
+        start = "algo-tracer localnet start" + ("" if self.profile.dev_mode
+                                                else " --block-time real")
+        explain(services, self.supervisor.report() if supervised else None, held=self.held,
+                supervised=supervised, start_command=start, now=time.time())
+
+    def _start_supervisor(self) -> None:
+        args = ["--profile", self.profile.name, "--ports", json.dumps(self.ports.__dict__)]
+        if self.supervisor.spawn(args) is None:
+            raise LocalnetError("the LocalNet supervisor did not start",
+                                fix=f"see {self.supervisor.log_file}:\n"
+                                + Service(SUPERVISOR, "python", self.supervisor.pid_file,
+                                          self.supervisor.log_file).tail(15))
 
     def _service(self, name: str) -> Service:
         program = {"follower": "algod", SECOND_ALGOD: "algod",
@@ -239,14 +275,13 @@ class LocalNet:
             )
 
     def _check_ports(self) -> None:
-        running = {s for s in self.services
-                   if (self.postgres.service if s == "postgres" else self._service(s)).pid()}
+        running = {s for s in self.services if self.service(s).pid()}
         owners = {"algod": "algod", "gossip": "algod", "follower": "follower", "kmd": "kmd",
                   "postgres": "postgres", "indexer": "indexer", "algod2": SECOND_ALGOD}
         for port_name, port in self.ports.items():
             if owners[port_name] in running:
                 continue
-            if not _port_free(port):
+            if not port_free(port):
                 raise LocalnetError(
                     f"port {port} ({port_name}) on {HOST} is already in use by another program",
                     fix=f"stop whatever listens on {port} (`ss -ltnp 'sport = :{port}'` shows it); "
@@ -293,23 +328,35 @@ class LocalNet:
         (self.kmd_dir / "kmd.token").write_text(TOKEN)
         self.progress(f"{self.tag}   done in {time.monotonic() - started:.0f}s")
 
-    def _start_algod(self, binaries: Binaries) -> None:
-        relay = self._service("algod")
-        if relay.pid() is None:
-            relay.spawn([str(binaries.algod), "-d", str(self.data_dir)])
-        self._wait_http("algod", f"http://{HOST}:{self.ports.algod}/health", relay)
-        follower = self._service("follower")
-        if follower.pid() is None:
-            follower.spawn([str(binaries.algod), "-d", str(self.follower_dir),
-                            "-p", f"{HOST}:{self.ports.gossip}"])
-        self._wait_http("follower", f"http://{HOST}:{self.ports.follower}/health", follower)
-        if self.ports.algod2 is not None:
+
+    def _start_one(self, name: str, binaries: Binaries) -> None:
+        """Start `name` unless it runs, and wait until it answers (held or not: callers decide)."""
+        if name == "postgres":
+            self.postgres.start(self.progress)
+        elif name == "conduit":
+            self._start_conduit(binaries)
+        elif name == "indexer":
+            self._start_indexer(binaries)
+        elif name == SECOND_ALGOD:
             self._start_second_algod(binaries)
-        kmd = self._service("kmd")
-        if kmd.pid() is None:
-            kmd.spawn([str(binaries.kmd), "-d", str(self.kmd_dir)])
-        self._wait_http("kmd", f"http://{HOST}:{self.ports.kmd}/versions", kmd,
-                        token=TOKEN, header="X-KMD-API-Token")
+        else:
+            self._start_node(name, binaries)
+
+    def _start_node(self, name: str, binaries: Binaries) -> None:
+        """The relay, the follower (pointed at the relay's gossip port) or kmd."""
+        gossip = ["-p", f"{HOST}:{self.ports.gossip}"]
+        command = {"algod": [str(binaries.algod), "-d", str(self.data_dir)],
+                   "follower": [str(binaries.algod), "-d", str(self.follower_dir), *gossip],
+                   "kmd": [str(binaries.kmd), "-d", str(self.kmd_dir)]}[name]
+        service = self._service(name)
+        if service.pid() is None:
+            service.spawn(command)
+        if name == "kmd":
+            self._wait_http("kmd", f"http://{HOST}:{self.ports.kmd}/versions", service,
+                            token=TOKEN, header="X-KMD-API-Token")
+        else:
+            port = self.ports.algod if name == "algod" else self.ports.follower
+            self._wait_http(name, f"http://{HOST}:{port}/health", service)
 
     def _start_second_algod(self, binaries: Binaries) -> None:
         if not (self.algod2_dir / "genesis.json").exists():
@@ -324,19 +371,29 @@ class LocalNet:
                         "-p", f"{HOST}:{self.ports.gossip}"])
         self._wait_http(SECOND_ALGOD, f"http://{HOST}:{self.ports.algod2}/health", node)
 
-    def _start_indexing(self, binaries: Binaries) -> None:
+    def _start_conduit(self, binaries: Binaries) -> None:
         conduit = self._service("conduit")
-        if conduit.pid() is None:
-            self.conduit_dir.mkdir(parents=True, exist_ok=True)
-            (self.conduit_dir / "conduit.yml").write_text(layout.conduit_yaml(self.ports))
-            conduit.spawn([str(binaries.conduit), "-d", str(self.conduit_dir)])
+        if conduit.pid() is not None:
+            return
+        self.conduit_dir.mkdir(parents=True, exist_ok=True)
+        (self.conduit_dir / "conduit.yml").write_text(layout.conduit_yaml(self.ports))
+        if self.profile.dev_mode:
+            # An idle DevMode chain would leave conduit waiting for a block until it gives up.
+            idle_chain.make_round_for_conduit(
+                goal=binaries.goal, data_dir=self.data_dir, conduit_dir=self.conduit_dir,
+                algod_port=self.ports.algod, follower_port=self.ports.follower,
+                log_file=self.logs_dir / "next-round.log", progress=self.progress)
+        conduit.spawn([str(binaries.conduit), "-d", str(self.conduit_dir)])
+
+    def _start_indexer(self, binaries: Binaries) -> None:
+        conduit = self._service("conduit")
         indexer = self._service("indexer")
         url = f"http://{HOST}:{self.ports.indexer}/health"
         deadline = time.monotonic() + 120
         # The indexer daemon opens the database read-only and exits until conduit has created
         # the schema, so it is (re)started until it stays up.
-        while _get_json(url) is None:
-            if conduit.pid() is None:
+        while get_json(url) is None:
+            if conduit.pid() is None and not self.held("conduit"):
                 raise LocalnetError("conduit exited during start-up",
                                     fix=f"see its log:\n{conduit.tail(15)}")
             if indexer.pid() is None:
@@ -354,7 +411,7 @@ class LocalNet:
     def _wait_http(self, name: str, url: str, service: Service, *, token: str | None = None,
                    header: str = "X-Algo-API-Token", timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        while _get_json(url, token=token, header=header) is None:
+        while get_json(url, token=token, header=header) is None:
             if service.pid() is None:
                 raise LocalnetError(f"{name} exited during start-up",
                                     fix=f"see {service.log_file}:\n{service.tail(15)}")
@@ -362,30 +419,3 @@ class LocalNet:
                 raise LocalnetError(f"{name} did not answer on {url} within {timeout:.0f} s",
                                     fix=f"see {service.log_file}")
             time.sleep(0.2)
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
-
-
-def _get_json(url: str, *, token: str | None = None, header: str = "X-Algo-API-Token",
-              timeout: float = 2.0) -> dict | None:
-    request = urllib.request.Request(url, headers={header: token} if token else {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except (urllib.error.URLError, OSError, TimeoutError):
-        return None
-    try:
-        data = json.loads(body) if body else {}
-    except json.JSONDecodeError:
-        return None
-    return data if isinstance(data, dict) else {}

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from algo_tracer.errors import LocalnetError
+from algo_tracer.localnet import processes
 from algo_tracer.localnet.layout import HOST, PG_DATABASE, PG_USER
 from algo_tracer.localnet.processes import Service
 
@@ -43,8 +44,9 @@ class Postgres:
             self._own(self.data_dir)
             self._run([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", PG_USER,
                        "-A", "trust", "-E", "UTF8", "--no-sync"], "initdb")
+        spawned = None
         if self.service.pid() is None:
-            self.service.spawn(
+            spawned = self.service.spawn(
                 [str(bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port),
                  "-c", f"listen_addresses={HOST}", "-c", f"unix_socket_directories={self.data_dir}",
                  "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
@@ -52,6 +54,9 @@ class Postgres:
             )
         deadline = time.monotonic() + 30
         while not self.ready():
+            if spawned is not None and not processes.alive(spawned):
+                raise LocalnetError("PostgreSQL exited during start-up",
+                                    fix=f"see {self.service.log_file}:\n{self.service.tail(10)}")
             if time.monotonic() > deadline:
                 raise LocalnetError("PostgreSQL did not accept connections within 30 s",
                                     fix=f"see {self.service.log_file}:\n{self.service.tail(10)}")

@@ -12,9 +12,10 @@ import pytest
 from algokit_utils import AlgoAmount, AlgorandClient, PaymentParams
 from algosdk import transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
+from lifecycle_helpers import client_for, pay_note
 
 from algo_tracer.cli import main
-from algo_tracer.localnet import GENESIS_ID, LocalNet, LocalnetStatus, Ports
+from algo_tracer.localnet import GENESIS_ID, LocalNet, LocalnetStatus
 from algo_tracer.network.indexer import iter_transactions, wait_for_round
 
 
@@ -97,46 +98,24 @@ def test_status_json_reports_health_rounds_genesis_and_versions(
     assert set(status["versions"]) == {"go_algorand", "conduit", "indexer"}
 
 
-def _client(ports: Ports) -> AlgorandClient:
-    from algokit_utils import AlgoClientNetworkConfig
-
-    token = "a" * 64
-    client = AlgorandClient.from_config(
-        algod_config=AlgoClientNetworkConfig("http://localhost", token, ports.algod),
-        indexer_config=AlgoClientNetworkConfig("http://localhost", token, ports.indexer),
-        kmd_config=AlgoClientNetworkConfig("http://localhost", token, ports.kmd),
-    )
-    client.set_suggested_params_cache_timeout(0)
-    return client
-
-
 def _genesis_hash(client: AlgorandClient) -> str:
     # algod's versions() answers JSON (a dict); the bytes half of its declared type is msgpack only.
     return cast(dict[str, Any], client.client.algod.versions())["genesis_hash_b64"]
 
 
-def _pay(client: AlgorandClient, note: bytes) -> int:
-    dispenser = client.account.localnet_dispenser()
-    result = client.send.payment(PaymentParams(
-        sender=dispenser.address, receiver=dispenser.address, amount=AlgoAmount(micro_algo=0),
-        note=note))
-    # The confirmation is algod's JSON answer (a dict), never msgpack bytes.
-    return cast(dict[str, Any], result.confirmation)["confirmed-round"]
-
-
 def test_stop_and_start_keep_the_chain_and_the_indexer_catches_up(second_network: LocalNet) -> None:
     net = second_network
     net.start()
-    client = _client(net.ports)
+    client = client_for(net.ports)
     genesis = _genesis_hash(client)
-    before = _pay(client, b"lifecycle/before-restart")
+    before = pay_note(client, b"lifecycle/before-restart")
 
     assert set(net.stop()) == {"algod", "follower", "kmd", "postgres", "conduit", "indexer"}
     assert net.stop() == []  # stopping twice is harmless
     assert net.start().healthy
 
     assert _genesis_hash(client) == genesis
-    after = _pay(client, b"lifecycle/after-restart")
+    after = pay_note(client, b"lifecycle/after-restart")
     assert after > before
     wait_for_round(client.client.indexer, after, algod=client.client.algod)
     notes = [base64.b64decode(t["note"]) for t in
@@ -147,9 +126,9 @@ def test_stop_and_start_keep_the_chain_and_the_indexer_catches_up(second_network
 def test_reset_gives_a_fresh_chain(second_network: LocalNet) -> None:
     net = second_network
     net.start()
-    client = _client(net.ports)
+    client = client_for(net.ports)
     genesis = _genesis_hash(client)
-    _pay(client, b"reset/old-chain")
+    pay_note(client, b"reset/old-chain")
 
     status = net.reset()
 
