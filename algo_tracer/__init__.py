@@ -25,11 +25,13 @@ from algo_tracer.errors import (
     LocalnetError,
     NetworkError,
     ReproducibilityError,
+    SealTimeoutError,
     VerificationError,
 )
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
-from algo_tracer.record.tracer import Experiment, ExperimentSummary, StageReceipt, Tracer
+from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.tracer import Experiment, Tracer
 from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.verify.experiment import verify_experiment
@@ -56,6 +58,7 @@ __all__ = [
     "ModelCardInfo",
     "NetworkError",
     "ReproducibilityError",
+    "SealTimeoutError",
     "StageKind",
     "StageReceipt",
     "Tracer",

@@ -78,6 +78,11 @@ class AlreadySubmittedError(NetworkError):
     """
 
 
+class SealTimeoutError(NetworkError):
+    """An experiment's last writes were not confirmed within `finish(timeout=...)`: it is left,
+    journaled, for `algo-tracer resume`."""
+
+
 class LocalnetError(AlgoTracerError):
     """The local network could not be built, started, stopped or queried."""
 

@@ -6,7 +6,9 @@ so logs stay readable. Work that ends within `delay` seconds shows nothing at al
 tqdm's ``delay``: verifying a small experiment prints no bars.
 
 The library never creates one on its own: callers (the CLI) pass a `Progress` to the functions
-that take ``progress=``; `None` means silent.
+that take ``progress=``; `None` means silent. The one exception is `Experiment.finish`, whose
+wait for the chain is shown on stderr once it lasts 2 s: a training script would otherwise
+seem to hang while the node is down.
 """
 
 from __future__ import annotations

@@ -1182,3 +1182,33 @@ def test_a_seal_requested_while_a_pass_waits_goes_out_behind_its_groups_in_fligh
     blocks = landed_writes(run)
     assert [w for _, w in blocks][-1] == [("stage", i) for i in range(5)] + [("batch", 0)]
     assert row.seal_round == blocks[-1][0]
+
+
+def test_a_seal_the_chain_does_not_confirm_in_time_is_left_journaled_and_settled_later(
+    tmp_path: Path,
+) -> None:
+    from algo_tracer import SealTimeoutError
+
+    class Down(FakeRegistry):  # the node stopped answering
+        def send(self, group: SignedGroup) -> None:
+            raise NetworkError("cannot reach algod: (injected) connection refused")
+
+    run = new_run(tmp_path, None, resume=False)
+    run.settle(final=True)  # the create
+    run.journal.add_stage(EXP, 1, "environment", hashlib.sha256(b"env").digest(), {})
+    run.log([(seq, float(seq), False) for seq in range(300)])
+    run.journal.update_experiment(EXP, final_digest=FINAL_DIGEST)
+    down = Writer(run.journal, Down(run.chain, run.owner), EXP, run.writer.record_log)
+    background = BackgroundWriter(down, flush_interval=0.05)
+
+    with pytest.raises(SealTimeoutError):
+        background.seal(timeout=0.5)
+    background.close(raising=False)
+
+    assert run.journal.experiment(EXP).status != "sealed" and not run.chain.pool
+    run.writer = Writer(run.journal, FakeRegistry(run.chain, run.owner), EXP,
+                        run.writer.record_log)
+    run.writer.settle(flush=True, final=True, seal=True)  # `algo-tracer resume`, node back
+    state = run.chain.experiments[EXP]
+    assert state.sealed and len(state.stages) == 1
+    assert sum(a.count for a in state.anchors) == 300

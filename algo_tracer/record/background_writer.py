@@ -10,7 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from algo_tracer.errors import AlgoTracerError, NetworkError
+from algo_tracer.errors import AlgoTracerError, NetworkError, SealTimeoutError
+from algo_tracer.progress import Progress, track
 from algo_tracer.record.writer import Writer
 
 __all__ = ["BackgroundWriter"]
@@ -33,6 +34,7 @@ class BackgroundWriter:
         self._draining = False
         self._error: BaseException | None = None
         self._on_error = on_error
+        self._ticking = False
         self._thread = threading.Thread(target=self._run, name="algo-tracer-writer", daemon=True)
         self._thread.start()
 
@@ -55,17 +57,46 @@ class BackgroundWriter:
                                    fix="they stay in the journal: run `algo-tracer resume` later")
         self._raise()
 
-    def seal(self, timeout: float | None = None) -> None:
+    def seal(self, timeout: float | None = None, *, progress: Progress | None = None) -> None:
         """Batch what is left, seal, and wait until the seal is confirmed. A pass under way
-        takes the seal in at once (behind its groups in flight) rather than finishing first."""
-        self.writer.request_seal()
-        self.drain(timeout)
+        takes the seal in at once (behind its groups in flight) rather than finishing first.
 
-    def close(self) -> None:
+        Raises:
+            SealTimeoutError: not sealed within `timeout` seconds (the writes stay journaled).
+        """
+        self.writer.request_seal()
+        label = "sealing: waiting for the chain to confirm the last writes (Ctrl-C leaves them "
+        label += "to `algo-tracer resume`)"
+        with track(progress, label, total=round(timeout) if timeout else None, unit="s") as tick:
+            self._ticking = progress is not None
+            ticker = threading.Thread(target=self._tick, args=(tick, time.monotonic()),
+                                      daemon=True)
+            ticker.start()
+            try:
+                self.drain(timeout)
+            except NetworkError as exc:
+                raise SealTimeoutError(exc.message, fix=exc.fix) from exc
+            finally:
+                self._ticking = False
+                ticker.join()
+
+    def _tick(self, tick: Callable[[int], None], started: float) -> None:
+        """One tick a second of the wait in `seal` (its progress shows the time waited)."""
+        shown = 0
+        while self._ticking:
+            elapsed = int(time.monotonic() - started)
+            if elapsed > shown:
+                tick(elapsed - shown)
+                shown = elapsed
+            time.sleep(0.2)
+
+    def close(self, *, raising: bool = True) -> None:
+        """Stop the thread once its current step ends; raise what stopped it (if `raising`)."""
         self._stop = True
         self._wake.set()
         self._thread.join()
-        self._raise()
+        if raising:
+            self._raise()
 
     def _raise(self) -> None:
         if self._error is not None:

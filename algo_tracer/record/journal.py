@@ -114,7 +114,7 @@ class ExperimentRow:
     metadata_digest: bytes
     salt_key: bytes
     output_dir: str
-    status: str  # creating, open, sealing, sealed
+    status: str  # creating, open, finishing (finish() reached), sealing, sealed
     create_txid: str | None
     create_round: int | None
     final_digest: bytes | None

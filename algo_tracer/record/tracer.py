@@ -23,7 +23,6 @@ import operator
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -40,6 +39,7 @@ from algo_tracer.errors import (
     InputError,
     InsufficientFundsError,
     JournalError,
+    SealTimeoutError,
     shorten,
 )
 from algo_tracer.format import chain
@@ -49,45 +49,21 @@ from algo_tracer.network.algod import account_balance
 from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
+from algo_tracer.progress import Progress
 from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.process_lock import RecordingLock
+from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
 from algo_tracer.record.writer import Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
 NOTIFY_EVERY = 1024
+#: How long `Experiment.finish` waits for the chain before leaving the experiment to `resume`:
+#: minutes of outage are ridden out (the writer retries), a node that stays down is not.
+FINISH_TIMEOUT = 600.0
 MIN_FEE = 1_000
-
-
-@dataclass(frozen=True)
-class StageReceipt:
-    """What a `trace_*` call recorded: the stage's index, label and digest (hex)."""
-
-    index: int
-    label: str
-    digest: str
-
-
-@dataclass(frozen=True)
-class ExperimentSummary:
-    experiment_id: str
-    app_id: int
-    genesis_id: str
-    stages: int
-    note_records: int
-    private_records: int
-    micro_algos: int  # fees paid + storage deposits locked, for the writes of this process
-    manifest_path: Path
-    model_card_path: Path
-    sealed: bool
-
-    def __str__(self) -> str:
-        return (f"experiment {self.experiment_id} (app {self.app_id} on {self.genesis_id}): "
-                f"{self.stages} stages, {self.note_records} note records, "
-                f"{self.private_records} private records, {self.micro_algos} µALGO spent; "
-                f"manifest {self.manifest_path}")
 
 
 class Tracer:
@@ -182,7 +158,8 @@ class Tracer:
                     raise
                 print(f"algo-tracer: skipped: {exc.message}", file=sys.stderr)
                 continue
-            finished = row.final_digest is not None or row.status in ("sealing", "sealed")
+            finished = row.final_digest is not None or row.status in ("finishing", "sealing",
+                                                                       "sealed")
             summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
         return summaries
 
@@ -332,8 +309,15 @@ class Experiment:
 
     # -- end -----------------------------------------------------------------------------------
 
-    def finish(self, *, outcome: str = "completed") -> ExperimentSummary:
-        """Wait for every write, seal on chain, write manifest.json and MODEL_CARD.md."""
+    def finish(self, *, outcome: str = "completed",
+               timeout: float | None = FINISH_TIMEOUT) -> ExperimentSummary:
+        """Wait for every write, seal on chain, write manifest.json and MODEL_CARD.md.
+
+        The wait is shown on stderr once it lasts (a training script would otherwise seem to
+        hang while the node is down). After `timeout` seconds (None: no limit), or on Ctrl-C,
+        the experiment is left, journaled, to `algo-tracer resume`: SealTimeoutError (or the
+        KeyboardInterrupt) is raised; nothing is lost.
+        """
         if self._finished:
             raise InputError("the experiment is already finished",
                              fix="start a new experiment for more stages")
@@ -345,8 +329,21 @@ class Experiment:
         if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
             digest, detail = stages.describe_outcome(outcome)
             self._stage(StageKind.CUSTOM, stages.OUTCOME_STAGE, digest.value, detail)
+        if row.status == "open":  # the run reached its end: a later `resume` seals it as is
+            self.journal.update_experiment(self.id, status="finishing")
         if self._background is not None:
-            self._background.seal()
+            try:
+                self._background.seal(timeout, progress=Progress(delay=2.0))
+            except (SealTimeoutError, KeyboardInterrupt) as exc:
+                self._leave()
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise SealTimeoutError(
+                    f"experiment {self.id_text} is not sealed: the chain did not confirm its "
+                    f"last writes within {timeout:g} s ({exc.message})",
+                    fix="nothing is lost, every write is journaled: run `algo-tracer resume` "
+                    "(or tracer.resume()) once the node answers (check ALGOD_SERVER, or "
+                    "`algo-tracer localnet status`)") from exc
             self._background.close()
         self._writer.settle(flush=True, seal=True)  # all that is left (all, without a thread)
         self._log.close()
@@ -377,18 +374,22 @@ class Experiment:
         if exc is None:
             self.summary = self.finish()
         elif isinstance(exc, KeyboardInterrupt):
-            # Leave the journal as it is: `resume` (here, or `algo-tracer resume`) finishes it.
-            if self._background is not None:
-                self._background.close()
-            self._log.close()
-            self._abandoned = True
-            self._recording.release()  # no longer a live recording: `resume` may take it
+            self._leave()
         else:
             try:
                 self.summary = self.finish(outcome=f"failed: {type(exc).__name__}")
             except AlgoTracerError as seal_error:
                 _warn(seal_error)
                 self._recording.release()  # the journal keeps it for `resume`
+
+    def _leave(self) -> None:
+        """Leave the journal as it is: `resume` (here, or `algo-tracer resume`) finishes it. The
+        writer thread ends its current step first, so no two writers ever share the journal."""
+        if self._background is not None:
+            self._background.close(raising=False)
+        self._log.close()
+        self._abandoned = True
+        self._recording.release()  # no longer a live recording: `resume` may take it
 
     def _check_open(self) -> None:
         if self._finished:

@@ -58,3 +58,42 @@ def test_algod_restart_during_a_trace_loses_and_doubles_nothing(
     assert exp.summary.sealed
     assert seqs == list(range(2000))  # every journaled record on chain exactly once
     assert sum(b.count for b in manifest.batches) == 2000
+
+
+def test_finish_with_the_node_down_gives_up_after_its_timeout_and_resume_seals_it_later(
+    second_network: LocalNet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from algo_tracer import SealTimeoutError
+
+    net = second_network
+    net.start()
+    ports = net.ports
+    for name, value in {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
+                        "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
+                        "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": "a" * 64,
+                        "KMD_PORT": str(ports.kmd)}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    tracer = Tracer.from_environment(state_dir=tmp_path / "state")
+    exp = tracer.experiment("node-down-at-exit", output_dir=tmp_path / "out",
+                            flush_interval=0.2)
+    exp.trace_params({"lr": 0.1})
+    for step in range(500):
+        exp.log_metric("loss", 1.0 / (step + 1), step=step)
+    net.stop(["algod"])  # on purpose: the supervisor leaves it down
+    try:
+        started = time.monotonic()
+        with pytest.raises(SealTimeoutError) as left:
+            exp.finish(timeout=5)
+        waited = time.monotonic() - started
+        assert "algo-tracer resume" in (left.value.fix or "") and exp.id_text in left.value.message
+        assert waited < 60  # the timeout, plus the writer's current step
+        assert tracer.journal.experiment(exp.id).status != "sealed"
+    finally:
+        net.start()
+
+    (summary,) = tracer.resume(exp.id)
+
+    manifest = Manifest.read(summary.manifest_path)
+    assert summary.sealed and sum(b.count for b in manifest.batches) == 500
+    assert manifest.seal is not None and manifest.seal.round is not None

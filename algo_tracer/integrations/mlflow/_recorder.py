@@ -33,7 +33,8 @@ from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.integrations.mlflow import _content, _context
 
 if TYPE_CHECKING:
-    from algo_tracer.record.tracer import Experiment, StageReceipt, Tracer
+    from algo_tracer.record.receipts import StageReceipt
+    from algo_tracer.record.tracer import Experiment, Tracer
 
 STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
 #: Experiment ids of a resumed run's earlier segments, oldest first, comma-separated.
