@@ -91,7 +91,7 @@ def test_an_unhealthy_localnet_status_is_not_a_finding(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALGO_TRACER_LOCALNET", "native")
     monkeypatch.setenv("ALGO_TRACER_LOCALNET_REALTIME_DIR", str(tmp_path / "net"))
-    monkeypatch.setattr("algo_tracer.localnet.network._get_json", lambda *a, **k: None)
+    monkeypatch.setattr("algo_tracer.localnet.network.get_json", lambda *a, **k: None)
 
     assert run(["localnet", "status", "--block-time", "real"])[0] == 2
 
