@@ -247,6 +247,12 @@ def pages(call: Any, key: str, **filters: Any) -> list[dict[str, Any]]:
             return out
 
 
+def as_json(response: object) -> dict[str, Any]:
+    """algosdk types its answers as dict | bytes; without response_format="msgp" it is a dict."""
+    assert isinstance(response, dict)
+    return response
+
+
 def client_args(prefix: str) -> tuple[str, str]:
     server, port = os.environ[f"{prefix}_SERVER"], os.environ.get(f"{prefix}_PORT", "")
     return os.environ.get(f"{prefix}_TOKEN", ""), f"{server}:{port}" if port else server
@@ -267,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{what} {got.hex()} {'agrees with' if got == want else 'DIFFERS from'} "
               f"{want.hex()}")
 
-    box = algod.application_box_by_name(app_id, b"h" + exp_id)
-    at_round = box.get("round") or algod.status()["last-round"]
+    box = as_json(algod.application_box_by_name(app_id, b"h" + exp_id))
+    at_round = box.get("round") or as_json(algod.status())["last-round"]
     header = decode_header(base64.b64decode(box["value"]))
     deadline = time.monotonic() + 60  # the Indexer must have the rounds the box reflects
     while indexer.health()["round"] < at_round and time.monotonic() < deadline:
