@@ -170,3 +170,109 @@ def test_reader_imports_nothing_but_the_standard_library_and_algosdk() -> None:
                 if (m := re.match(r"(?:from|import) ([\w.]+)(?: import |$)", line))}
     assert {"algosdk", "hashlib", "json"} <= imported
     assert imported <= allowed, imported - allowed
+
+
+class _FakeAlgod:
+    """algod as the reader sees it, answering from a bundle's header box."""
+
+    def __init__(self, bundle: dict[str, Any]) -> None:
+        self.bundle = bundle
+
+    def application_box_by_name(self, app_id: int, name: bytes) -> dict[str, Any]:
+        assert (app_id, name) == (self.bundle["app_id"],
+                                  b"h" + reader.b58decode(self.bundle["experiment_id"]))
+        return {"round": self.bundle["boxes_round"],
+                "value": base64.b64encode(bytes.fromhex(self.bundle["header_box"])).decode()}
+
+    def status(self) -> dict[str, Any]:
+        return {"last-round": self.bundle["boxes_round"]}
+
+
+class _FakeIndexer:
+    """The Indexer's JSON answers for a bundle's transactions, two items a page, log entries in
+    reverse chain order (the logs endpoint promises no order), so paging and sorting count."""
+
+    def __init__(self, bundle: dict[str, Any], *, tamper_note: bool = False) -> None:
+        self.txns: list[dict[str, Any]] = []
+        self.logs: list[dict[str, Any]] = []
+        for (role, stib), t in zip(_bundle_txns(bundle), sorted(
+                bundle["transactions"], key=lambda t: (int(t["round"]), t["proof"]["idx"])),
+                strict=True):
+            txn = stib[b"txn"]
+            note = txn.get(b"note", b"")
+            if tamper_note and note:
+                note, tamper_note = note[:-1] + bytes([note[-1] ^ 1]), False
+            self.txns.append({
+                "id": t["txid"], "confirmed-round": int(t["round"]),
+                "intra-round-offset": t["proof"]["idx"],
+                "sender": reader.encoding.encode_address(txn[b"snd"]),
+                "group": base64.b64encode(txn[b"grp"]).decode() if b"grp" in txn else None,
+                "note": base64.b64encode(note).decode(), "app": txn.get(b"apid")})
+            if role == "event":
+                self.logs.insert(0, {"txid": t["txid"], "round": int(t["round"]), "logs": [
+                    base64.b64encode(x).decode() for x in stib[b"dt"][b"lg"]]})
+
+    @staticmethod
+    def _page(items: list[dict[str, Any]], key: str, next_page: str | None) -> dict[str, Any]:
+        start = int(next_page or 0)
+        page: dict[str, Any] = {key: items[start:start + 2]}
+        if start + 2 < len(items):
+            page["next-token"] = str(start + 2)
+        return page
+
+    def health(self) -> dict[str, Any]:
+        return {"round": 10**9}
+
+    def application_logs(self, app_id: int, *, limit: int, next_page: str | None,
+                         min_round: int, max_round: int) -> dict[str, Any]:
+        return self._page([x for x in self.logs if min_round <= x["round"] <= max_round],
+                          "log-data", next_page)
+
+    def search_transactions(self, *, limit: int, next_page: str | None, min_round: int,
+                            max_round: int, application_id: int | None = None,
+                            address: str | None = None) -> dict[str, Any]:
+        return self._page([t for t in self.txns if min_round <= t["confirmed-round"] <= max_round
+                           and (application_id is None or t["app"] == application_id)
+                           and (address is None or t["sender"] == address)],
+                          "transactions", next_page)
+
+
+def _run_reader(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                bundle: dict[str, Any], manifest: dict[str, Any], tmp_path: Path,
+                **fake: bool) -> tuple[int, str]:
+    for key in ("ALGOD_SERVER", "INDEXER_SERVER"):
+        monkeypatch.setenv(key, "http://localhost")
+    monkeypatch.setattr(reader, "AlgodClient", lambda *_: _FakeAlgod(bundle))
+    monkeypatch.setattr(reader, "IndexerClient", lambda *_: _FakeIndexer(bundle, **fake))
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(manifest))
+    code = reader.main([str(bundle["app_id"]), bundle["experiment_id"], "--manifest", str(path)])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_reader_main_agrees_on_a_bundle_served_as_algod_and_indexer_answers(
+        name: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    bundle = _vectors(name)
+    code, out = _run_reader(monkeypatch, capsys, bundle, bundle["manifest"], tmp_path)
+
+    assert code == 0, out
+    assert out.splitlines()[-1] == "OK"
+    assert re.search(r"^head [0-9a-f]{64} agrees with", out, re.MULTILINE)
+    assert re.search(r"^batch 0 root [0-9a-f]{64} agrees with", out, re.MULTILINE)
+    assert re.search(r"^final_digest [0-9a-f]{64} agrees with", out, re.MULTILINE)
+
+
+def test_reader_main_fails_on_an_edited_manifest_or_an_altered_note(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        tmp_path: Path) -> None:
+    bundle = _vectors("bundle-localnet-v2.json")
+    edited = {**bundle["manifest"], "name": "renamed"}
+    code, out = _run_reader(monkeypatch, capsys, bundle, edited, tmp_path)
+    assert code == 1 and "final_digest" in out and "DIFFERS" in out
+
+    code, out = _run_reader(monkeypatch, capsys, bundle, bundle["manifest"], tmp_path,
+                            tamper_note=True)
+    assert code == 1 and re.search(r"^batch 0 (root [0-9a-f]{64} DIFFERS|: bad notes)", out,
+                                   re.MULTILINE), out
