@@ -286,21 +286,26 @@ def main(argv: list[str] | None = None) -> int:
                            **rounds)}
     calls = pages(indexer.search_transactions, "transactions", application_id=app_id, **rounds)
     calls.sort(key=lambda t: (t["confirmed-round"], t.get("intra-round-offset", 0)))
-    events = []
+    owner, events = encoding.encode_address(header["owner"]), []
     for t in calls:  # within one transaction, its logs in log order
         for e in map(decode_event, logs.get(t["id"], [])):
             if e is not None and e["id"] == exp_id:
-                events.append({**e, "txn_group": t.get("group"), "txn_round": t["confirmed-round"]})
+                events.append({**e, "txn_group": t.get("group"), "txn_round": t["confirmed-round"],
+                               "sender": t["sender"]})
     if not events:
         print(f"no events of experiment {args.experiment_id} in app {app_id}")
         return 1
     head, problems = replay(header, exp_id, events)
+    problems += [f"{e['name']} sent by {e['sender']}, not the owner"
+                 for e in events if e["sender"] != owner]
+    for name, field in (("StageRecorded", "stage_count"), ("BatchAnchored", "anchor_count")):
+        if sum(e["name"] == name for e in events) != header[field]:
+            problems.append(f"the header's {field} is {header[field]}, the events disagree")
     for p in problems:
         ok = False
         print(f"replay: {p}")
     check("head", head, header["head"])
 
-    owner = encoding.encode_address(header["owner"])
     next_seq = 0
     for e in (e for e in events if e["name"] == "BatchAnchored"):
         # The group's notes: the owner's payments in the anchor's round with its group id

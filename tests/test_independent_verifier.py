@@ -192,7 +192,8 @@ class _FakeIndexer:
     """The Indexer's JSON answers for a bundle's transactions, two items a page, log entries in
     reverse chain order (the logs endpoint promises no order), so paging and sorting count."""
 
-    def __init__(self, bundle: dict[str, Any], *, tamper_note: bool = False) -> None:
+    def __init__(self, bundle: dict[str, Any], *, tamper_note: bool = False,
+                 foreign_seal: bool = False) -> None:
         self.txns: list[dict[str, Any]] = []
         self.logs: list[dict[str, Any]] = []
         for (role, stib), t in zip(_bundle_txns(bundle), sorted(
@@ -208,6 +209,9 @@ class _FakeIndexer:
                 "sender": reader.encoding.encode_address(txn[b"snd"]),
                 "group": base64.b64encode(txn[b"grp"]).decode() if b"grp" in txn else None,
                 "note": base64.b64encode(note).decode(), "app": txn.get(b"apid")})
+            if foreign_seal and stib.get(b"dt", {}).get(b"lg", [b""])[0][:4] == bytes.fromhex(
+                    "9f715f0d"):
+                self.txns[-1]["sender"] = reader.encoding.encode_address(bytes(32))
             if role == "event":
                 self.logs.insert(0, {"txid": t["txid"], "round": int(t["round"]), "logs": [
                     base64.b64encode(x).decode() for x in stib[b"dt"][b"lg"]]})
@@ -264,7 +268,7 @@ def test_reader_main_agrees_on_a_bundle_served_as_algod_and_indexer_answers(
     assert re.search(r"^final_digest [0-9a-f]{64} agrees with", out, re.MULTILINE)
 
 
-def test_reader_main_fails_on_an_edited_manifest_or_an_altered_note(
+def test_reader_main_fails_on_an_edited_manifest_an_altered_note_or_a_foreign_event(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         tmp_path: Path) -> None:
     bundle = _vectors("bundle-localnet-v2.json")
@@ -276,3 +280,7 @@ def test_reader_main_fails_on_an_edited_manifest_or_an_altered_note(
                             tamper_note=True)
     assert code == 1 and re.search(r"^batch 0 (root [0-9a-f]{64} DIFFERS|: bad notes)", out,
                                    re.MULTILINE), out
+
+    code, out = _run_reader(monkeypatch, capsys, bundle, bundle["manifest"], tmp_path,
+                            foreign_seal=True)
+    assert code == 1 and "replay: ExperimentSealed sent by AAAA" in out, out
