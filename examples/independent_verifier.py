@@ -7,7 +7,8 @@ from algod and the Indexer:
   (docs/onchain-format.md §3, §5), compared with each event's head and the header box;
 * each note batch's Merkle root from its notes (docs/note-format.md §3-§5), compared with the
   anchored root;
-* with a manifest, the seal's final digest (docs/verification.md step 7, manifest v1 and v2).
+* with a manifest, its metadata digest (docs/onchain-format.md §0) and the seal's final digest
+  (docs/verification.md step 7, manifest v1 and v2).
 
 Usage:
     ALGOD_SERVER=http://localhost ALGOD_PORT=4001 ALGOD_TOKEN=... INDEXER_SERVER=... \\
@@ -333,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.manifest:
         with open(args.manifest, encoding="utf-8") as f:
             manifest = json.load(f)
+        meta = {"name": manifest["name"], "metadata": manifest["metadata"]}
+        check("metadata_digest", sha256(b"algotrace/v1/metadata\x00", canonical_json(meta)),
+              header["metadata_digest"])
         check("final_digest", final_digest(manifest), header["final_digest"])
     print("OK" if ok else "FAILED")
     return 0 if ok else 1

@@ -266,6 +266,7 @@ def test_reader_main_agrees_on_a_bundle_served_as_algod_and_indexer_answers(
     assert re.search(r"^head [0-9a-f]{64} agrees with", out, re.MULTILINE)
     assert re.search(r"^batch 0 root [0-9a-f]{64} agrees with", out, re.MULTILINE)
     assert re.search(r"^final_digest [0-9a-f]{64} agrees with", out, re.MULTILINE)
+    assert re.search(r"^metadata_digest [0-9a-f]{64} agrees with", out, re.MULTILINE)
 
 
 def test_reader_main_fails_on_an_edited_manifest_an_altered_note_or_a_foreign_event(

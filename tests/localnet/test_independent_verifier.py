@@ -1,9 +1,9 @@
 """The independent reader (examples/independent_verifier.py) against a real node.
 
 The reader imports neither algo_tracer nor algokit: it is written from the docs. It must agree
-with `verify_experiment` on the chain head, every note batch's root and the sealed final digest,
-and reject a manifest edited after sealing. tests/test_independent_verifier.py runs its pure
-functions on the committed vectors offline.
+with `verify_experiment` on the chain head, every note batch's root and the sealed final digest
+(and with the manifest on the metadata digest), and reject a manifest edited after sealing.
+tests/test_independent_verifier.py runs its pure functions on the committed vectors offline.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def test_reader_agrees_with_verify_on_head_roots_and_final_digest(
     seal = traced.manifest().seal
     assert seal is not None
     assert agreed(result.stdout, "final_digest") == {"final_digest": seal.final_digest}
+    assert agreed(result.stdout, "metadata_digest") == {
+        "metadata_digest": traced.manifest().metadata_digest}
 
 
 def test_reader_rejects_a_manifest_edited_after_sealing(traced: Traced, tmp_path: Path) -> None:
