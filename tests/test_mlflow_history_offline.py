@@ -108,7 +108,7 @@ def test_an_edited_earlier_step_fails_naming_metric_step_and_both_values(
     assert result.check.status == "fail"
     assert _messages(result) == [("mlflow_metric_changed", "metric 'custom_loss' step 5: "
                                   "MLflow has 0.01, the chain has 0.16666666666666666")]
-    assert "1 metric values differ" in result.check.detail
+    assert "1 metric steps differ" in result.check.detail
     assert logged.client.get_run(logged.run_id).data.metrics["custom_loss"] == 0.1  # latest
 
 
@@ -230,5 +230,5 @@ def test_verify_mlflow_run_compares_the_history_of_every_segment(
 
     assert history_row().startswith("pass: 15 values of 4 metrics")
     logged.sql("UPDATE metrics SET value = 0.01 WHERE key = 'custom_loss' AND step = 5")
-    assert history_row().startswith("fail: 1 metric values differ from the chain's records: "
+    assert history_row().startswith("fail: 1 metric steps differ from the chain's records: "
                                     "metric 'custom_loss' step 5")

@@ -330,7 +330,7 @@ def test_autotrace_seals_a_run_left_open_and_later_logging_breaks_verification(
     assert failures(report) == {
         "mlflow metrics": "metrics:mlflow changed since it was recorded: metric 'loss' 1.0 -> "
                           "0.5",
-        "mlflow metric history": "1 metric values differ from the chain's records: metric "
+        "mlflow metric history": "1 metric steps differ from the chain's records: metric "
                                  "'loss' step 1: MLflow has 0.5, the chain does not"}
 
 

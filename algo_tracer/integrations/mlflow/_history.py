@@ -94,7 +94,7 @@ def compare_history(history: Mapping[str, Sequence[Any]], records: Iterable[Note
     tail = ("; " + "; ".join(extras)) if extras else ""
     if lines:
         result.check.status = "fail"
-        result.check.detail = (f"{len(lines)} metric values differ from the chain's records: "
+        result.check.detail = (f"{len(lines)} metric steps differ from the chain's records: "
                                f"{lines[0][1]}" + (f" (and {len(lines) - 1} more)"
                                                    if len(lines) > 1 else "") + tail)
     else:
