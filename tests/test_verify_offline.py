@@ -333,6 +333,31 @@ def test_altered_or_missing_note_fails_the_batch_root(synth: Synthetic) -> None:
     assert failed_steps(check(ev)) == [4]
 
 
+def test_the_records_the_chain_proves_are_handed_out_and_no_others(synth: Synthetic) -> None:
+    # MLflow's metric history is compared with these (step 9), so only proven records count.
+    ev = synth.evidence()
+    records: list[NoteRecord] = []
+    report = VerificationReport(experiment_id=format_id(ev.experiment_id), app_id=ev.app_id,
+                                source="network")
+    run_checks(ev, report, manifest=synth.manifest(), artifacts_dir=None, data=None,
+               records=records)
+    assert len(records) == 2300
+    assert records[5] == NoteRecord(5, RecordKind.METRIC, "loss", 5, 1 / 6)
+    assert {r.name for r in records[2000:]} == {"acc"}
+
+    decoded = notes.decode_note(ev.note_txns[1].note or b"")
+    forged_records = list(decoded.records)
+    forged_records[3] = NoteRecord(forged_records[3].seq, RecordKind.METRIC, "loss",
+                                   forged_records[3].step, 0.5)
+    ev.note_txns[1] = dataclasses.replace(ev.note_txns[1], note=notes.encode_note(
+        ev.experiment_id, decoded.anchor_index, decoded.position, forged_records))
+    records = []
+    run_checks(ev, report, manifest=None, artifacts_dir=None, data=None, records=records)
+    # The forged batch fails its root; the private ones are undisclosed without the manifest.
+    first = synth.batches[0].count
+    assert [r.seq for r in records] == list(range(first, 2000))
+
+
 def test_foreign_note_is_a_warning_and_is_not_counted(synth: Synthetic) -> None:
     ev = synth.evidence()
     copied = dataclasses.replace(ev.note_txns[0], txid="FOREIGN", sender=STRANGER, group=None)

@@ -47,9 +47,12 @@ def check_batches(run: CheckRun) -> None:
         if notes:
             used.update(n.txid for n in notes)
             row.private = False
-            problems += _note_batch(eid, notes, event, seq)
+            found, records = _note_batch(eid, notes, event, seq)
+            problems += found
             if not problems:
                 run.report.counts.note_records += event.record_count
+                if run.records is not None:
+                    run.records.extend(records)
             note_problems += problems
         else:
             members = (run.ev.groups or {}).get(txn.group or b"", [])
@@ -108,30 +111,33 @@ def _manifest_batch(mb: BatchEntry | None, m: Manifest | None, event: BatchAncho
     return problems
 
 
-def _note_batch(eid: bytes, notes: list[ChainTxn], event: BatchAnchored, seq: int) -> list[str]:
+def _note_batch(eid: bytes, notes: list[ChainTxn], event: BatchAnchored,
+                seq: int) -> tuple[list[str], tuple[NoteRecord, ...]]:
+    # The problems, else none and the records, which the anchored root then proves.
     decoded: list[DecodedNote] = []
     for n in notes:
         try:
             d = decode_note(n.note or b"")
         except InputError as exc:
-            return [f"anchor {event.index}: note {n.txid} does not decode: {exc.message}"]
+            return [f"anchor {event.index}: note {n.txid} does not decode: {exc.message}"], ()
         if (d.experiment_id, d.anchor_index) != (eid, event.index):
-            return [f"anchor {event.index}: note {n.txid} names anchor {d.anchor_index}"]
+            return [f"anchor {event.index}: note {n.txid} names anchor {d.anchor_index}"], ()
         decoded.append(d)
     try:
         records = group_records(decoded)
     except VerificationError as exc:
-        return [exc.message]
+        return [exc.message], ()
     if len(records) != event.record_count:
         return [f"anchor {event.index}: the notes hold {len(records)} records, the anchor "
-                f"counts {event.record_count}"]
+                f"counts {event.record_count}"], ()
     if records[0].seq != seq:
-        return [f"anchor {event.index}: records start at seq {records[0].seq}, expected {seq}"]
+        return [f"anchor {event.index}: records start at seq {records[0].seq}, "
+                f"expected {seq}"], ()
     root = merkle_root([encode_leaf(r) for r in records])
     if root != event.merkle_root:
         return [f"anchor {event.index}: the notes' Merkle root {root.hex()[:16]}… is not the "
-                f"anchored {event.merkle_root.hex()[:16]}…"]
-    return []
+                f"anchored {event.merkle_root.hex()[:16]}…"], ()
+    return [], records
 
 
 def _private_batch(run: CheckRun, records: list[PrivateRecord], event: BatchAnchored,
@@ -147,6 +153,8 @@ def _private_batch(run: CheckRun, records: list[PrivateRecord], event: BatchAnch
             problems.append(f"private record {r.seq}: {getattr(exc, 'message', exc)}")
             continue
         run.report.counts.private_records += 1
+        if run.records is not None:
+            run.records.append(record)
     if len(records) < event.record_count:
         run.find(6, "info", "undisclosed", f"anchor {event.index}: the manifest discloses "
                  f"{len(records)} of {event.record_count} private records")

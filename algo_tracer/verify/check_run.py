@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.format.boxes import Header, Stage
 from algo_tracer.format.events import BatchAnchored, Event, ExperimentSealed, StageRecorded
+from algo_tracer.format.records import NoteRecord
 from algo_tracer.verify.report import CheckRow, Finding, Severity, VerificationReport
 
 _SHOWN = 5  # detail lines kept per check
@@ -57,6 +58,9 @@ class CheckRun:
     stage_events: dict[int, tuple[ChainTxn, StageRecorded]] = field(default_factory=dict)
     anchors: list[tuple[ChainTxn, BatchAnchored]] = field(default_factory=list)
     sealed: tuple[ChainTxn, ExperimentSealed] | None = None
+    records: list[NoteRecord] | None = None
+    """When a list: receives the records the chain proves (public records of batches that
+    rebuild their root, private records whose proof held), for checks outside steps 1-8."""
 
     def check(self, step: int, name: str, problems: list[str], ok_detail: str) -> None:
         detail = ok_detail if not problems else "; ".join(problems[:_SHOWN]) + (

@@ -23,6 +23,7 @@ from algo_tracer.format.events import (
     StageRecorded,
     decode_event,
 )
+from algo_tracer.format.records import NoteRecord
 from algo_tracer.progress import Progress
 from algo_tracer.verify.batch_checks import check_batches
 from algo_tracer.verify.check_run import CheckRun, Evidence, when
@@ -36,9 +37,11 @@ from algo_tracer.verify.report import (
 
 def run_checks(ev: Evidence, report: VerificationReport, *, manifest: Manifest | None,
                artifacts_dir: Path | None, data: Mapping[str, Any] | None,
-               progress: Progress | None = None) -> None:
-    """Append the checks, stage rows, batch rows and findings of steps 1-8 to `report`."""
-    run = CheckRun(ev, report, manifest)
+               progress: Progress | None = None,
+               records: list[NoteRecord] | None = None) -> None:
+    """Append the checks, stage rows, batch rows and findings of steps 1-8 to `report`; the
+    records the chain proves are appended to `records`, when given."""
+    run = CheckRun(ev, report, manifest, records=records)
     if not _step1_header(run):
         return
     _step2_replay(run)

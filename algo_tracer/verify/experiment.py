@@ -29,6 +29,7 @@ from algokit_utils import AlgorandClient
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import format_id, parse_id
+from algo_tracer.format.records import NoteRecord
 from algo_tracer.network.endpoints import served_counts
 from algo_tracer.network.identity import Network, require_node_on
 from algo_tracer.progress import Progress
@@ -52,6 +53,7 @@ def verify_experiment(
     data: Mapping[str, Any] | None = None,
     indexer_timeout: float = 60,
     progress: Progress | None = None,
+    records: list[NoteRecord] | None = None,
 ) -> VerificationReport:
     """Check one experiment of registry `app_id`; see docs/verification.md for the steps.
 
@@ -67,6 +69,9 @@ def verify_experiment(
         indexer_timeout: Seconds to wait for the Indexer to catch up.
         progress: Shows long Indexer scans and re-hashing (`algo_tracer.progress.Progress`;
             None is silent).
+        records: A list that receives the records the chain proves: the public records of
+            every batch whose notes rebuild the anchored root, and the private records whose
+            proofs hold (MLflow's metric history is compared with them).
 
     Returns:
         The report; `report.ok` is False when anything failed (`raise_for_failure()` raises).
@@ -99,7 +104,7 @@ def verify_experiment(
                    f"{len(ev.app_txns)} registry calls, {len(ev.note_txns)} note transactions"))
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
-               data=data, progress=progress)
+               data=data, progress=progress, records=records)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {
         service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()

@@ -136,7 +136,8 @@ def test_autologged_run_verifies(autologged: Logged) -> None:
     step9 = {c.name: c.status for c in report.checks if c.step == 9}
     model = next(n for n in step9 if n.startswith("mlflow model "))
     assert step9 == {"mlflow run id": "pass", "mlflow params": "pass", "mlflow metrics": "pass",
-                     "mlflow artifacts": "pass", "mlflow datasets": "pass", model: "pass"}
+                     "mlflow metric history": "pass", "mlflow artifacts": "pass",
+                     "mlflow datasets": "pass", model: "pass"}
     artifact_row = next(s for s in report.stages if s.label == "artifact:mlflow-run")
     assert artifact_row.status == StageStatus.MATCH
 
@@ -267,6 +268,32 @@ def test_a_resumed_run_is_recorded_in_a_new_segment_that_continues_the_sealed_on
     assert report.ok, report.failures()
     segments = next(c for c in report.checks if c.name == "mlflow earlier segments")
     assert segments.status == "pass" and first in segments.detail
+    history = next(c for c in report.checks if c.name == "mlflow metric history")
+    assert history.status == "pass" and history.detail.startswith("2 values of 1 metrics")
+
+
+def test_an_earlier_step_edited_in_the_tracking_database_fails_strict_cli_verification(
+        tracer: Tracer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from algo_tracer.cli import main
+
+    db = tmp_path / "history.db"
+    uri = f"algotrace+sqlite:///{db}"
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run() as run:
+        for step in range(10):
+            mlflow.log_metric("custom_loss", 1.0 / (step + 1), step=step)
+    assert main(["verify", "--mlflow-run", run.info.run_id, "--tracking-uri", uri,
+                 "--strict"]) == 0, capsys.readouterr().out
+    capsys.readouterr()
+
+    with sqlite3.connect(db) as conn:  # only the history: the latest value stays as recorded
+        conn.execute("UPDATE metrics SET value=0.01 WHERE run_uuid=? AND key='custom_loss' "
+                     "AND step=5", (run.info.run_id,))
+
+    code = main(["verify", "--mlflow-run", run.info.run_id, "--tracking-uri", uri, "--strict"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "metric 'custom_loss' step 5: MLflow has 0.01, the chain has 0.16666666666666666" in out
 
 
 # -- autotrace --------------------------------------------------------------------------------
@@ -300,8 +327,11 @@ def test_autotrace_seals_a_run_left_open_and_later_logging_breaks_verification(
     mlflow.end_run()
 
     report = verify_mlflow_run(run.info.run_id)
-    assert failures(report) == {"mlflow metrics": "metrics:mlflow changed since it was "
-                                "recorded: metric 'loss' 1.0 -> 0.5"}
+    assert failures(report) == {
+        "mlflow metrics": "metrics:mlflow changed since it was recorded: metric 'loss' 1.0 -> "
+                          "0.5",
+        "mlflow metric history": "1 metric steps differ from the chain's records: metric "
+                                 "'loss' step 1: MLflow has 0.5, the chain does not"}
 
 
 def test_a_run_without_a_record_is_refused(tmp_path: Path, localnet: object) -> None:

@@ -4,7 +4,8 @@ stability promise; the public names are in `algo_tracer.integrations.mlflow`.
 Steps 1-8 are `algo_tracer.verify.experiment.verify_experiment` on the experiment named by the run's
 ``algotrace.*`` tags. Step 9 (this module) then re-reads the run from the MLflow tracking
 store and its artifact store, hashes it by the rules of `_content`, and compares each digest
-with the on-chain digest of the stage recorded for it (docs/mlflow.md, "Verification").
+with the on-chain digest of the stage recorded for it (docs/mlflow.md, "Verification"); the
+run's whole metric history is compared with the note records of every segment (`_history`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from algo_tracer import hashing
 from algo_tracer.diffs import mapping_diff
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import InputError, VerificationError
-from algo_tracer.integrations.mlflow import _content
+from algo_tracer.format.records import NoteRecord
+from algo_tracer.integrations.mlflow import _content, _history
 from algo_tracer.integrations.mlflow._recorder import PREVIOUS_TAG
 from algo_tracer.progress import Progress
 from algo_tracer.verify.report import (
@@ -94,15 +96,37 @@ def verify_mlflow_run(run_id: str, tracking_uri: str | None = None, *,
                                  Network(tags.get("algotrace.network", ""), recorded),
                                  Network(genesis_id, genesis_hash))
     loaded = _manifest(client, run, manifest)
-    report = verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
-                               indexer_timeout=indexer_timeout, progress=progress)
-    _MlflowChecks(client, run, loaded, report, tracking_uri).check_all()
+    # Every segment's proven records: together they hold the run's whole metric history.
+    records: list[NoteRecord] = []
+    segments = [verify_experiment(algorand, int(app_text), experiment_id, manifest=loaded,
+                                  indexer_timeout=indexer_timeout, progress=progress,
+                                  records=records)]
+    report = segments[0]
     previous = [x for x in tags.get(PREVIOUS_TAG, "").split(",") if x]
+    earlier = None
     if previous:
-        report.checks.append(_earlier_segments(
-            previous, loaded, functools.partial(verify_experiment, algorand, int(app_text),
-                                                indexer_timeout=indexer_timeout)))
+        def verify_segment(segment_id: str) -> VerificationReport:
+            segments.append(verify_experiment(algorand, int(app_text), segment_id,
+                                              indexer_timeout=indexer_timeout, records=records))
+            return segments[-1]
+
+        earlier = _earlier_segments(previous, loaded, verify_segment)
+    _MlflowChecks(client, run, loaded, report, tracking_uri).check_all()
+    if report.stages:
+        _metric_history(client, run, report, records,
+                        sum(s.counts.undisclosed_records for s in segments))
+    if earlier is not None:
+        report.checks.append(earlier)
     return report.finalize()
+
+
+def _metric_history(client: Any, run: Any, report: VerificationReport,
+                    records: list[NoteRecord], undisclosed: int) -> None:
+    history = _history.read_history(client, run.info.run_id, run.data.metrics)
+    result = _history.compare_history(history, records, undisclosed=undisclosed)
+    report.checks.append(result.check)
+    report.findings += result.findings
+    report.not_checked += result.not_checked
 
 
 def _earlier_segments(previous: list[str], manifest: Manifest | None,
