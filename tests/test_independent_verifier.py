@@ -2,7 +2,8 @@
 
 The reader is written from the docs without algo_tracer; these tests run its pure functions on
 the note, Merkle and LocalNet bundle vectors, so CI catches a doc or format change that would
-leave an outside verifier behind. tests/localnet/test_independent_verifier_onchain.py runs it on a node.
+leave an outside verifier behind. tests/localnet/test_independent_verifier_onchain.py runs it on
+a node.
 """
 
 from __future__ import annotations
