@@ -438,9 +438,10 @@ class FakeRegistry:
                                                       metadata_digest))
 
     def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
-                      digest: bytes) -> SignedGroup:
+                      digest: bytes, note: bytes | None = None) -> SignedGroup:
         return self._sign(self._deposit(), self._call(
-            b"record_stage", experiment_id, struct.pack(">Q", index), bytes([kind]), digest))
+            b"record_stage", experiment_id, struct.pack(">Q", index), bytes([kind]), digest,
+            note=note))
 
     def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,
                        notes: list[bytes], leases: list[bytes]) -> SignedGroup:
@@ -531,10 +532,10 @@ class FakeRegistry:
         return transaction.PaymentTxn(self.owner.address, self._params(), self.app_address,
                                       DEPOSIT)
 
-    def _call(self, method: bytes, *args: bytes,
-              sp: transaction.SuggestedParams | None = None) -> transaction.ApplicationCallTxn:
+    def _call(self, method: bytes, *args: bytes, sp: transaction.SuggestedParams | None = None,
+              note: bytes | None = None) -> transaction.ApplicationCallTxn:
         return transaction.ApplicationNoOpTxn(self.owner.address, sp or self._params(), APP_ID,
-                                              app_args=[method, *args])
+                                              app_args=[method, *args], note=note)
 
     def _sign(self, *txns: transaction.Transaction) -> SignedGroup:
         grouped = transaction.assign_group_id(list(txns)) if len(txns) > 1 else list(txns)
