@@ -1,4 +1,5 @@
 """`algo-tracer show | verify | export | resume | deploy | hash`: thin shells over the library.
+(`reveal`, and a study's part of `verify` and `show`, are in algo_tracer.cli.study.)
 
 Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algo_tracer.cli.outcome import Outcome
+from algo_tracer.cli.study import format_study
 from algo_tracer.documents.manifest import Manifest
+from algo_tracer.documents.plan import PlanReveal
 from algo_tracer.errors import ConfigError, InputError, shorten
 from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.progress import Progress
@@ -55,6 +58,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true",
                    help="warnings (e.g. notes posted by strangers) fail too")
+    p.add_argument("--plan-reveal", type=Path, metavar="FILE",
+                   help="a private plan's published reveal file, checked against its "
+                   "commitment (when it was not revealed on chain)")
     p.set_defaults(handler=run_verify)
 
     p = sub.add_parser("export", help="write a self-contained proof bundle")
@@ -142,8 +148,10 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
+    reveal = getattr(args, "plan_reveal", None)
     return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
-                             indexer_timeout=args.indexer_timeout, progress=_progress(args))
+                             indexer_timeout=args.indexer_timeout, progress=_progress(args),
+                             plan_reveal=PlanReveal.read(reveal) if reveal else None)
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
@@ -212,6 +220,9 @@ def run_resume(args: argparse.Namespace) -> Outcome:
 
     eid = parse_id(args.experiment) if args.experiment else None
     tracer = Tracer.from_environment()
+    if eid is not None and tracer.journal.experiment(eid).metadata.get("kind") == "study":
+        print(tracer.load_study(eid).finish())  # appends its sealed trials, selects, seals
+        return Outcome.OK
     summaries = tracer.resume(eid)
     for summary in summaries:
         print(summary)
@@ -313,6 +324,7 @@ def format_report(r: VerificationReport) -> str:
         tag = "FAIL:" if b.status == "mismatch" else "OK:  "
         lines.append(f"{tag} batch {b.index:>3} {b.record_count} records from seq {b.first_seq}"
                      f"{' (private)' if b.private else ''}: {b.status}: {b.message}")
+    lines += format_study(r)
     lines.append("checks:")
     lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
     if r.findings:
@@ -346,6 +358,7 @@ def format_timeline(r: VerificationReport) -> str:
     out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
+    out += format_study(r)
     problems = r.failures()
     out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
     return "\n".join(out)
