@@ -23,6 +23,7 @@ finishes (`_reconcile`).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -87,6 +88,7 @@ class Study:
         self.id = study_id
         self.spec = spec
         self.summary: StudySummary | None = None
+        self._numbering = threading.Lock()
 
     @property
     def id_text(self) -> str:
@@ -97,15 +99,19 @@ class Study:
     def trial(self, number: int | None = None, *, name: str | None = None,
               seed: int | None = None, **experiment_options: Any) -> Trial:
         """Start trial `number` (default: the next one) as an experiment naming this study."""
-        if number is None:
-            number = self._next_number()
         row = self.journal.experiment(self.id)
-        exp = self.tracer.experiment(
-            name or f"{row.name}-trial-{number}", metadata={"study": self.id_text,
-                                                              "trial": number},
-            **experiment_options)
-        link = TrialOf(study=self.id_text, app_id=row.app_id, number=number)
-        exp.trace_digest(StageKind.TRIAL_OF, None, link.digest(), link.detail())
+        if row.status != "open":
+            raise InputError(f"study {self.id_text} is {row.status}: it takes no more trials",
+                             fix="open a new study")
+        with self._numbering:  # two threads asking for "the next" trial get two numbers
+            if number is None:
+                number = self._next_number()
+            exp = self.tracer.experiment(
+                name or f"{row.name}-trial-{number}", metadata={"study": self.id_text,
+                                                                  "trial": number},
+                **experiment_options)
+            link = TrialOf(study=self.id_text, app_id=row.app_id, number=number)
+            exp.trace_digest(StageKind.TRIAL_OF, None, link.digest(), link.detail())
         if seed is not None:
             exp.trace_seed(seed)
         return Trial(self, exp, number)
