@@ -38,13 +38,11 @@ from algo_tracer.errors import (
     AlgoTracerError,
     ExperimentBusyError,
     InputError,
-    JournalError,
     SealTimeoutError,
     shorten,
 )
 from algo_tracer.format.ids import format_id, new_experiment_id, parse_id
 from algo_tracer.format.records import NoteRecord, RecordKind
-from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
 from algo_tracer.progress import Progress
@@ -56,6 +54,7 @@ from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.plans import Revealed, plan_stage, reveal_plan
 from algo_tracer.record.process_lock import RecordingLock
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.resuming import resume_experiments
 from algo_tracer.record.study import Study, load_study, open_study
 from algo_tracer.record.writer import Writer
 
@@ -123,9 +122,7 @@ class Tracer:
         exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
                          flush_interval=flush_interval)
         if plan_doc is not None:
-            digest, detail = plan_stage(self.settings.state_dir, experiment_id, plan_doc,
-                                        private=private_plan)
-            exp._stage(StageKind.PLAN, None, digest, detail)
+            exp.trace_plan(plan_doc, private=private_plan)
         if seed is not None:
             exp.trace_seed(seed)
         return exp
@@ -151,29 +148,7 @@ class Tracer:
         A run whose own process never reached `finish()` (killed, Ctrl-C, crashed) is sealed
         with the outcome ``interrupted``, so its record does not claim it completed.
         """
-        rows = ([self.journal.experiment(experiment_id)] if experiment_id
-                else self.journal.experiments(unfinished=True))
-        if experiment_id is None:  # open studies wait for trials: `load_study(id).finish()`
-            rows = [r for r in rows if r.metadata.get("kind") != "study"]
-        summaries = []
-        for row in rows:
-            require_same_network(f"experiment {format_id(row.id)} (journaled)",
-                                 Network(row.genesis_id, row.genesis_hash), self.settings.network)
-            if row.app_id != self.settings.app_id:
-                raise JournalError(f"experiment {format_id(row.id)} was traced on app "
-                                   f"{row.app_id}, this tracer writes to {self.settings.app_id}",
-                                   fix="resume with the original run's ALGO_TRACER_APP_ID")
-            try:
-                exp = Experiment(self, row, private_metrics=False, background=False)
-            except ExperimentBusyError as exc:
-                if experiment_id is not None:
-                    raise
-                print(f"algo-tracer: skipped: {exc.message}", file=sys.stderr)
-                continue
-            finished = row.final_digest is not None or row.status in ("finishing", "sealing",
-                                                                       "sealed")
-            summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
-        return summaries
+        return resume_experiments(self, experiment_id)
 
 
 class Experiment:
@@ -221,6 +196,19 @@ class Experiment:
         return self.row.app_id
 
     # -- stages --------------------------------------------------------------------------------
+
+    def trace_plan(self, plan: Mapping[str, Any] | str | os.PathLike[str], *,
+                   private: bool = False) -> StageReceipt:
+        """The evaluation plan (a mapping or a .json/.toml file), recorded before anything else
+        is traced; `private`: only its salted commitment, until `reveal` (docs/studies.md)."""
+        plan_doc = load_plan(plan)
+        if self.journal.stages(self.id) or self._next_seq:
+            raise InputError("a plan must be recorded before anything else: this experiment "
+                             "already traced stages or metrics", fix="pass plan=... to "
+                             "tracer.experiment(...) (or call trace_plan first)")
+        digest, detail = plan_stage(self.tracer.settings.state_dir, self.id, plan_doc,
+                                    private=private)
+        return self._stage(StageKind.PLAN, None, digest, detail)
 
     def trace_environment(self, project_dir: str | os.PathLike[str] = ".") -> StageReceipt:
         """Python, OS, hardware, installed packages and lock-file digests."""
