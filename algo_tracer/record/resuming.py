@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from algo_tracer.documents.manifest import StageKind, stage_label
+from algo_tracer.documents.study import RESULT_STAGE, TrialResult
 from algo_tracer.errors import ExperimentBusyError, InputError, JournalError
 from algo_tracer.format.ids import format_id
 from algo_tracer.network.identity import Network, require_same_network
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from algo_tracer.record.tracer import Tracer
 
 __all__ = ["resume_experiments"]
+
+_RESULT_LABEL = stage_label(StageKind.CUSTOM, RESULT_STAGE)
 
 
 def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[ExperimentSummary]:
@@ -44,5 +48,11 @@ def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[Expe
             continue
         finished = row.final_digest is not None or row.status in ("finishing", "sealing",
                                                                    "sealed")
+        stages = tracer.journal.stages(row.id)
+        if not finished and any(s.kind == StageKind.TRIAL_OF for s in stages) and not any(
+                s.label == _RESULT_LABEL for s in stages):
+            # A trial killed before its end: its own record says it failed, as the study will.
+            result = TrialResult(state="failed")
+            exp.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(), result.detail())
         summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
     return summaries
