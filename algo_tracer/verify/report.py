@@ -154,8 +154,8 @@ class VerificationReport(_Model):
     served_by: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="with endpoint lists: requests each endpoint answered "
         "for this verification, by service (algod, indexer)")
-    plan: PlanCheck | None = Field(default=None, description="step 9: the experiment's plan")
-    study: StudyCheck | None = Field(default=None, description="step 10: a study's trials")
+    plan: PlanCheck | None = Field(default=None, description="step 10: the experiment's plan")
+    study: StudyCheck | None = Field(default=None, description="step 11: a study's trials")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 

@@ -1,4 +1,4 @@
-"""Steps 9 and 10 of docs/verification.md: the plan, and a study's trials and selection.
+"""Steps 10 and 11 of docs/verification.md: the plan, and a study's trials and selection.
 
 Both read what steps 1-8 gathered (`Evidence`) plus, through `algo_tracer.network`, what only
 other experiments or later transactions hold: a private plan's reveal (a stage note sent by the
@@ -39,7 +39,7 @@ from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
 __all__ = ["check_plan", "check_study"]
 
-_PLAN_STEP, _STUDY_STEP = 9, 10
+_PLAN_STEP, _STUDY_STEP = 10, 11
 
 
 def stage_calls(ev: Evidence) -> dict[int, tuple[ChainTxn, StageRecorded]]:
@@ -71,7 +71,7 @@ def noted_detail(ev: Evidence, calls: dict[int, tuple[ChainTxn, StageRecorded]],
 
 def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
                manifest: Manifest | None, reveal: PlanReveal | None = None) -> None:
-    """(9) A plan stage: first, and public, revealed by the owner, or only committed."""
+    """(10) A plan stage: first, and public, revealed by the owner, or only committed."""
     plans = [s for s in ev.stages if s.kind == StageKind.PLAN]
     if not plans or ev.header is None:
         return
@@ -106,7 +106,7 @@ def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationRepor
 
 def check_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
                 manifest: Manifest | None) -> None:
-    """(10) A study: every trial record resolves to a sealed trial naming the study back,
+    """(11) A study: every trial record resolves to a sealed trial naming the study back,
     each once; the plan and search precede the first trial; the selection is the best."""
     specs = [s for s in ev.stages if s.kind == StageKind.STUDY]
     if not specs or ev.header is None:

@@ -277,3 +277,14 @@ def test_a_worker_killed_mid_trial_is_resumed_and_appended_once(
     summary = Study(tracer, study.id, study.spec).finish()
     code, out = cli(capsys, "verify", "--manifest", str(summary.manifest_path))
     assert code == 0 and "best of 2 (1 failed, 0 pruned)" in out, out
+
+
+def test_the_optuna_example_searches_a_real_model_and_verifies(
+        tracer: Tracer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+    import optuna_search
+
+    summary = optuna_search.main(tmp_path / "search", tracer, n_trials=6)
+    code, out = cli(capsys, "verify", "--manifest", str(summary.manifest_path))
+    assert code == 0 and "best of 6 (" in out, out
+    assert summary.selection.value is not None and summary.selection.value > 0.8
