@@ -30,7 +30,9 @@ from algo_tracer.errors import (
 )
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
+from algo_tracer.record.plans import Revealed
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.study import Study, StudySummary, Trial, TrialPruned
 from algo_tracer.record.tracer import Experiment, Tracer
 from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
@@ -58,9 +60,14 @@ __all__ = [
     "ModelCardInfo",
     "NetworkError",
     "ReproducibilityError",
+    "Revealed",
     "SealTimeoutError",
     "StageKind",
     "StageReceipt",
+    "Study",
+    "StudySummary",
+    "Trial",
+    "TrialPruned",
     "Tracer",
     "VerificationError",
     "VerificationReport",

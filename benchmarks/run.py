@@ -23,6 +23,7 @@ figure sees the longest quiet period this run can give it):
 | tracing | benchmarks/bench_tracing.py | LocalNet |
 | verify | benchmarks/bench_verify.py | LocalNet + Indexer |
 | overhead | benchmarks/bench_overhead.py | LocalNet, MLflow |
+| study | benchmarks/bench_study.py | LocalNet, Optuna |
 | realtime | benchmarks/bench_realtime.py | realtime LocalNet (`--block-time real`) |
 
 These are measurements, not tests: nothing here fails a build. The exit status is 0 when every
@@ -95,6 +96,7 @@ GROUPS: dict[str, Runner] = {
     "tracing": _module("bench_tracing"),
     "verify": _module("bench_verify"),
     "overhead": _module("bench_overhead"),
+    "study": _module("bench_study"),
     "realtime": _module("bench_realtime"),
 }
 
@@ -119,6 +121,13 @@ ORDER: dict[str, str] = {
     "note_path_microalgos_per_record": "WriterStats fees of the anchor groups / records "
                                        "(create and seal excluded, in details)",
     "private_path_microalgos_per_record": "private_metrics=True, 10,000 records, fees / records",
+    "study_trial_overhead_s": "traced Optuna study (traced(study, objective)) vs the same "
+                              "untraced study, 20 trials, seeded TPE, best of 2 alternating "
+                              "runs, per trial",
+    "study_trial_overhead_cpu_s": "the same runs, process CPU time (training, Optuna and "
+                                  "writer threads), traced - untraced, per trial",
+    "study_trial_microalgos": "account balance before - after one traced study, per trial "
+                              "(the study's own writes included)",
     "box_path_records_per_s": "trace_params x N (one box stage each) until all confirmed",
     "box_path_microalgos_per_record": "WriterStats fees + box deposits / stages",
     "note_path_speedup_vs_one_txn_per_record": "note path records/s vs one JSON-note 0-ALGO "

@@ -109,6 +109,7 @@ class Block:
     txids: tuple[str, ...]
     notes: tuple[bytes, ...]  # the notes of the groups' payments, in block order
     calls: tuple[str, ...] = ()  # the registry call of each group, in block order
+    call_notes: tuple[bytes, ...] = ()  # the notes the registry calls carry (stage notes)
 
 
 def _u64(value: bytes) -> int:
@@ -179,7 +180,10 @@ class FakeChain:
                       tuple(bytes(s.transaction.note) for g, _ in landed for s in g.signed
                             if isinstance(s.transaction, transaction.PaymentTxn)
                             and s.transaction.note),
-                      tuple(d.txid for _, d in landed))
+                      tuple(d.txid for _, d in landed),
+                      tuple(bytes(s.transaction.note) for g, _ in landed for s in g.signed
+                            if isinstance(s.transaction, transaction.ApplicationCallTxn)
+                            and s.transaction.note))
         self.blocks.append(block)
         return block
 
