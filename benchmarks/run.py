@@ -126,8 +126,10 @@ ORDER: dict[str, str] = {
                               "runs, per trial",
     "study_trial_overhead_cpu_s": "the same runs, process CPU time (training, Optuna and "
                                   "writer threads), traced - untraced, per trial",
-    "study_trial_microalgos": "account balance before - after one traced study, per trial "
-                              "(the study's own writes included)",
+    "study_trial_transactions": "transactions of one traced study / trials (its own writes "
+                                "included), counted from the journal",
+    "study_trial_microalgos": "minimum fees + box deposits of one traced study / trials (its "
+                              "own writes included), counted from the journal",
     "box_path_records_per_s": "trace_params x N (one box stage each) until all confirmed",
     "box_path_microalgos_per_record": "WriterStats fees + box deposits / stages",
     "note_path_speedup_vs_one_txn_per_record": "note path records/s vs one JSON-note 0-ALGO "

@@ -175,7 +175,8 @@ def test_a_trial_run_outside_the_record_is_reported(
     # A trial recorded from another journal (another machine, same account) that the study's
     # journal never hears of: the chain still links it to the study.
     study2 = _small_study(tracer, "hidden-trial-2", [0.5])
-    other = Tracer.from_environment(state_dir=tracer.settings.state_dir / "elsewhere")
+    other = Tracer.from_environment(state_dir=tracer.settings.state_dir / "elsewhere",
+                                    output_root=tracer.settings.state_dir / "elsewhere-runs")
     assert other.settings.account.address == tracer.settings.account.address
     link = TrialOf(study=study2.id_text, app_id=other.settings.app_id, number=7)
     with other.experiment("ghost") as ghost:
@@ -256,7 +257,8 @@ def test_a_worker_killed_mid_trial_is_resumed_and_appended_once(
     script.write_text(textwrap.dedent(f"""
         import time
         from algo_tracer import Tracer
-        tracer = Tracer.from_environment(state_dir={str(tracer.settings.state_dir)!r})
+        tracer = Tracer.from_environment(state_dir={str(tracer.settings.state_dir)!r},
+                                         output_root={str(tracer.settings.state_dir)!r})
         trial = tracer.load_study({study.id_text!r}).trial()
         trial.log_metric("acc", 0.1)
         print("started", flush=True)
