@@ -206,6 +206,7 @@
     $("exp-link").href = view.link;
     $("exp-link").textContent = new URL(view.link, location.href).href;
     renderTimeline(view);
+    window.algoTracerStudy.render(report, view.app_id, $("study-card"));  // static/study.js
     renderChecks(report);
     renderFiles();
     $("experiment").hidden = false;
