@@ -17,6 +17,7 @@ from algo_tracer.documents.plan import (
     tolerance_for,
 )
 from algo_tracer.documents.study import (
+    Selection,
     StudySpec,
     TrialOf,
     TrialRecord,
@@ -136,8 +137,13 @@ def test_only_the_linking_stage_kinds_carry_notes() -> None:
     huge = {"search_space": {f"p{i}": list(range(20)) for i in range(50)}}
     assert stage_note_for(TRIAL, StageKind.STUDY, huge) is None  # optional: in the manifest
     record = _record(1, "complete", 0.5).detail()
+    assert stage_note_for(TRIAL, StageKind.TRIAL, {**record, "pad": "x" * MAX_DETAIL_BYTES}) is None
     with pytest.raises(InputError, match="transaction note"):
-        stage_note_for(TRIAL, StageKind.TRIAL, {**record, "pad": "x" * MAX_DETAIL_BYTES})
+        encode_stage_note(StageKind.TRIAL, TRIAL, {**record, "pad": "x" * MAX_DETAIL_BYTES})
+    longest = Selection(objective="o" * 200, direction="minimize", trials=2**40, failed=2**40,
+                        pruned=2**40, planned=2**40, selected=format_id(bytes(32) + b"")[:44],
+                        selected_number=2**40, value=-1.2345678901234567e-300)
+    assert stage_note_for(STUDY, StageKind.SELECTION, longest.detail()) is not None
 
 
 @pytest.mark.parametrize("note", [

@@ -52,7 +52,8 @@ class _Detail(BaseModel):
 class StudySpec(_Detail):
     """The STUDY stage: what is searched, for what, with which budget."""
 
-    objective: str = Field(min_length=1, description="the metric the trials report")
+    objective: str = Field(min_length=1, max_length=200,
+                           description="the metric the trials report")
     direction: Literal["maximize", "minimize"]
     n_trials: int | None = Field(default=None, gt=0, description="the planned budget")
     search_space: dict[str, Any] = Field(default_factory=dict)
@@ -61,7 +62,7 @@ class StudySpec(_Detail):
 class TrialOf(_Detail):
     """A trial's first stage: the study (base58 id) it belongs to, in app `app_id`."""
 
-    study: str
+    study: str = Field(max_length=64)
     app_id: int
     number: int = Field(ge=0)
 
@@ -76,7 +77,7 @@ class TrialResult(_Detail):
 class TrialRecord(_Detail):
     """A TRIAL stage of the study: one finished trial, exactly once, in finishing order."""
 
-    experiment: str = Field(description="the trial's base58 experiment id")
+    experiment: str = Field(max_length=64, description="the trial's base58 experiment id")
     number: int = Field(ge=0)
     state: TrialState
     value: float | None = None
@@ -87,7 +88,7 @@ class TrialRecord(_Detail):
 class Selection(_Detail):
     """The SELECTION stage: the rule, the counts and the selected trial."""
 
-    objective: str
+    objective: str = Field(max_length=200)
     direction: Literal["maximize", "minimize"]
     rule: str = SELECTION_RULE
     trials: int

@@ -47,9 +47,6 @@ MAX_DETAIL_BYTES: Final = 1024 - _HEAD
 #: PLAN (public plans), STUDY, TRIAL_OF, TRIAL, SELECTION.
 NOTED_KINDS: Final = frozenset({11, 12, 13, 14, 15})
 _PLAN, _TRIAL_OF = 11, 13
-#: Kinds whose note a reader needs (a study's verification reads them); the others (a public
-#: plan, a study's search space) are carried when they fit and are in the manifest anyway.
-REQUIRED_KINDS: Final = frozenset({13, 14, 15})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +79,15 @@ def encode_stage_note(kind: int, subject: bytes, detail: dict[str, Any]) -> byte
 
 
 def stage_note_for(experiment_id: bytes, kind: int, detail: dict[str, Any]) -> bytes | None:
-    """The note the record_stage call of this stage carries, or None (kinds without one, a
-    private plan, an optional detail too long for a note)."""
+    """The note the record_stage call of this stage carries, or None: kinds without one, a
+    private plan, a detail too long for a note (a large plan or search space; a study's own
+    records have bounded fields and always fit). Never raises: the writer calls it."""
     if kind not in NOTED_KINDS or (kind == _PLAN and "plan" not in detail):
         return None
-    subject = parse_id(detail["study"]) if kind == _TRIAL_OF else experiment_id
     try:
+        subject = parse_id(detail["study"]) if kind == _TRIAL_OF else experiment_id
         return encode_stage_note(kind, subject, detail)
-    except InputError:
-        if kind in REQUIRED_KINDS:
-            raise
+    except (InputError, KeyError, TypeError):
         return None
 
 

@@ -176,6 +176,13 @@ class Study:
 
     def _append(self, records: list[TrialRecord]) -> None:
         with self._holding():
+            status = self.journal.experiment(self.id).status
+            if status not in ("open", "creating"):
+                raise InputError(
+                    f"study {self.id_text} is {status}: trial(s) "
+                    f"{', '.join(r.experiment for r in records)} ended after it was finished "
+                    "and are not in it", fix="finish the study only after its last trial "
+                    "(each trial is sealed as its own experiment all the same)")
             self._reconcile_locked()
             self._add_records(records)
             self._writer().settle(flush=True)
