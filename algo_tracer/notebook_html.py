@@ -21,15 +21,16 @@ __all__ = ["WEB_URL_VAR", "block", "escape", "table", "web_link", "web_url"]
 #: Where `algo-tracer serve` runs, for links from notebook displays to the web page.
 WEB_URL_VAR = "ALGO_TRACER_WEB_URL"
 
-# Scoped to our own blocks, so a notebook's theme is left alone; colours that read on light and
-# dark themes alike.
-_STYLE = ("<style>.algo-tracer table{border-collapse:collapse;margin:.3em 0}"
-          ".algo-tracer th,.algo-tracer td{text-align:left;padding:.15em .6em;"
-          "border-bottom:1px solid #8884;vertical-align:top}"
-          ".algo-tracer .pass{color:#1a7f37;font-weight:600}"
-          ".algo-tracer .fail{color:#cf222e;font-weight:600}"
-          ".algo-tracer .skip,.algo-tracer .note{color:#888}"
-          ".algo-tracer code{font-size:.9em}</style>")
+# Scoped to our own blocks, so a notebook's theme is left alone; `table.at` is specific enough to
+# beat JupyterLab's right-aligned cells (`:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td`).
+# Colours that read on light and dark themes alike.
+_STYLE = ("<style>div.algo-tracer table{border-collapse:collapse;margin:.3em 0}"
+          "div.algo-tracer table.at th,div.algo-tracer table.at td{text-align:left;"
+          "padding:.15em .6em;vertical-align:top}"
+          "div.algo-tracer .pass{color:#1a7f37;font-weight:600}"
+          "div.algo-tracer .fail{color:#cf222e;font-weight:600}"
+          "div.algo-tracer .skip,div.algo-tracer .note{color:#888}"
+          "div.algo-tracer code{font-size:.9em}</style>")
 
 
 def escape(value: object) -> str:
@@ -38,16 +39,21 @@ def escape(value: object) -> str:
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[object]],
-          classes: Iterable[str | None] | None = None) -> str:
-    """A table with one escaped cell per value; `classes` optionally tags each row (pass/fail)."""
+          classes: Iterable[str | None] | None = None, *, mark: int = 0) -> str:
+    """A table with one escaped cell per value; `classes` optionally tags each row's `mark`
+    column (its status: pass, fail, skip), so only that cell is coloured."""
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     tags = iter(classes) if classes is not None else None
     body = []
     for row in rows:
         tag = next(tags, None) if tags is not None else None
-        attr = f' class="{escape(tag)}"' if tag else ""
-        body.append(f"<tr{attr}>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        cells = []
+        for i, value in enumerate(row):
+            attr = f' class="{escape(tag)}"' if tag and i == mark % len(row) else ""
+            cells.append(f"<td{attr}>{escape(value)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return (f'<table class="at"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 def block(*parts: str) -> str:

@@ -57,9 +57,11 @@ class _Parser(HTMLParser):
             self.out.tables.append([])
         elif tag == "tr":
             self.out.tables[-1].append([])
-            self.out.row_classes.append(attrs.get("class"))
+            self.out.row_classes.append(None)
         elif tag in ("td", "th"):
             self._cell = []
+            if attrs.get("class"):  # the row's status cell
+                self.out.row_classes[-1] = attrs["class"]
         elif tag == "a":
             self.out.links.append(attrs["href"])
         elif tag == "style":
@@ -132,6 +134,7 @@ def test_the_report_shows_what_verify_prints_as_tables(failing):
         ["0", "data:" + HOSTILE, "match"],
         ["1", "params", "mismatch" if failing else "recorded"]]
     assert [row[0] for row in stages[1:]] == ["OK", "FAIL" if failing else "OK"]
+    assert page.row_classes[1:3] == ["pass", "fail" if failing else "pass"]
     assert batches[1][:6] == ["OK", "0", "96", "0", "", "verified"]
     assert [(row[0], row[2]) for row in checks[1:]] == [
         ("pass", "header and chain head"), ("fail" if failing else "pass", "stage digests"),
@@ -171,7 +174,7 @@ def test_the_timeline_shows_what_show_prints():
     printed = format_timeline(report).splitlines()
     assert [row[0] for row in rows[1:]] == [line.split()[0] for line in printed[2:7]]
     assert rows[2][1] == "data:" + HOSTILE and rows[3][-1] == "mismatch"
-    assert page.row_classes[3] == "fail"
+    assert page.row_classes[1:6] == [None, None, "fail", None, None]
     assert "stage params: mismatch: C: 1.0 on chain, 10.0 here" in page.all_text()
     assert "script" not in page.tags
 

@@ -74,7 +74,7 @@ def timeline_html(r: VerificationReport) -> str:
     parts = [f"<p>experiment <code>{escape(r.experiment_id)}</code> in app {escape(r.app_id)} "
              f"on {escape(network_name(r))}</p>", web_link(r.app_id, r.experiment_id),
              table(["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"],
-                   rows, [_row_class(cells[-1]) for cells in rows])]
+                   rows, [_row_class(cells[-1]) for cells in rows], mark=-1)]
     parts.append(f'<pre class="{"pass" if r.ok else "fail"}">{escape(timeline_verdict(r))}</pre>')
     return block(*parts)
 
