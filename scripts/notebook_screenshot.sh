@@ -17,5 +17,5 @@ cp examples/iris_notebook.ipynb "$work/"
     iris_notebook.ipynb --output executed.html)
 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --disable-component-update --disable-sync --no-first-run --user-data-dir="$profile" \
-    --hide-scrollbars --window-size="${WIDTH:-1100},${HEIGHT:-4300}" \
+    --hide-scrollbars --window-size="${WIDTH:-1100},${HEIGHT:-4000}" \
     --screenshot="$repo/docs/screenshot-notebook.png" "file://$work/executed.html"
