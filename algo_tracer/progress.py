@@ -92,7 +92,8 @@ class Progress:
         Args:
             label: What is being done ("hashing train.parquet").
             total: The count when done, if known (draws a bar and a percentage).
-            unit: ``"B"`` formats counts as bytes (KiB, MiB, ...); any other text is appended
+            unit: ``"B"`` formats counts as bytes (KiB, MiB, ...); ``"s"`` counts seconds
+                waited (no rate: tqdm's "1.02s/s" says nothing); any other text is appended
                 to the count.
         """
         return ProgressTask(self, label, total=total, unit=unit)
@@ -125,16 +126,21 @@ class ProgressTask:
         self._lock = threading.Lock()
         in_bytes = unit == "B"
         options: dict[str, Any] = dict(
-            total=total, delay=owner.delay, leave=True, dynamic_ncols=True,
+            total=total, delay=owner.delay, leave=True,
             unit=unit if in_bytes or not unit else f" {unit}",
             unit_scale=in_bytes, unit_divisor=1024 if in_bytes else 1000)
+        if unit == "s":
+            options["bar_format"] = ("{l_bar}{bar}| {n_fmt}/{total_fmt} s [{elapsed}<{remaining}"
+                                     "{postfix}]" if total else "{desc}: {n_fmt} s{postfix}")
         if owner.interactive:
-            self._bar = _auto_bar()(desc=f"{owner.prefix}{label}", file=owner.stream, **options)
+            self._bar = _auto_bar()(desc=f"{owner.prefix}{label}", file=owner.stream,
+                                    dynamic_ncols=True, **options)
         else:
             from tqdm.std import tqdm as plain_tqdm  # never a widget: this is a log
 
+            # No width: a log line is never cut to a terminal's (tqdm trims to `ncols`).
             self._bar = plain_tqdm(desc=label, file=_LogLines(owner.stream, owner.prefix),
-                                   mininterval=owner.interval, ascii=True, ncols=80, **options)
+                                   mininterval=owner.interval, ascii=True, **options)
 
     def advance(self, n: int = 1) -> None:
         """Count `n` more units done."""

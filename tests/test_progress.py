@@ -132,3 +132,25 @@ def test_a_say_between_terminal_bars_keeps_its_own_line(clock: Clock) -> None:
 
     # the bar is cleared first (a blank redraw), the line written whole, then the bar again
     assert "\ralgo-tracer: the Indexer is behind, waiting\n\r" in out.getvalue()
+
+
+def test_a_long_label_in_a_log_keeps_the_whole_line(clock: Clock) -> None:
+    out = io.StringIO()
+    label = "sealing: waiting for the chain to confirm the last writes (Ctrl-C leaves them to " \
+            "`algo-tracer resume`)"
+    with Progress(out, interactive=False, delay=0).task(label, total=600, unit="s") as task:
+        clock.now += 3
+        task.advance(3)
+
+    last = out.getvalue().splitlines()[-1]
+    assert last == f"algo-tracer: {label}:   0%|          | 3/600 s [00:03<09:57]"
+
+
+def test_stderr_of_a_jupyter_kernel_is_interactive(monkeypatch: pytest.MonkeyPatch) -> None:
+    # What tqdm.auto gives in a kernel: a subclass of tqdm.notebook's bar (a widget).
+    notebook_bar = type("tqdm", (), {"__module__": "tqdm.notebook"})
+    monkeypatch.setattr("algo_tracer.progress._auto_bar",
+                        lambda: type("tqdm", (notebook_bar,), {}))
+
+    assert Progress().interactive  # stderr is no terminal here
+    assert not Progress(io.StringIO()).interactive  # our own stream is never a widget
