@@ -4,7 +4,9 @@ terminals."""
 from __future__ import annotations
 
 import io
+import sys
 import threading
+import types
 
 import pytest
 
@@ -154,3 +156,10 @@ def test_stderr_of_a_jupyter_kernel_is_interactive(monkeypatch: pytest.MonkeyPat
 
     assert Progress().interactive  # stderr is no terminal here
     assert not Progress(io.StringIO()).interactive  # our own stream is never a widget
+
+
+def test_a_jupyter_kernel_without_ipywidgets_gets_redrawn_text_bars(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ipykernel.zmqshell", types.ModuleType("ipykernel.zmqshell"))
+
+    assert Progress().interactive
