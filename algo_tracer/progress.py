@@ -51,7 +51,7 @@ def _auto_bar() -> type[tqdm[Any]]:
 
 def _in_notebook() -> bool:
     """A Jupyter kernel: tqdm.auto draws a widget (with ipywidgets), else a text bar whose
-    ``\r`` redraws Jupyter shows in place."""
+    carriage-return redraws Jupyter shows in place."""
     if "ipykernel.zmqshell" in sys.modules:  # tqdm.autonotebook's own test
         return True
     return any(cls.__module__ == "tqdm.notebook" for cls in _auto_bar().__mro__)
