@@ -37,7 +37,7 @@ from algo_tracer.record.tracer import Experiment, Tracer
 from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.verify.experiment import verify_experiment
-from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.report import Timeline, VerificationReport
 from algo_tracer.verify.reproducible import check_reproducible
 
 __version__ = "0.1.0"
@@ -66,6 +66,7 @@ __all__ = [
     "StageReceipt",
     "Study",
     "StudySummary",
+    "Timeline",
     "Tracer",
     "Trial",
     "TrialPruned",
