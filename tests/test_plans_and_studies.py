@@ -195,3 +195,28 @@ def test_objective_values_must_be_numbers() -> None:
         trial_value("0.9")
     with pytest.raises(InputError, match="must be a number"):
         trial_value(True)
+
+
+def test_a_studys_report_shows_its_trials_as_text_and_escaped_html() -> None:
+    from algo_tracer.verify.report import VerificationReport
+    from algo_tracer.verify.report_html import report_html
+    from algo_tracer.verify.report_text import format_report
+    from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
+
+    best = format_id(bytes([2]) * 32)
+    report = VerificationReport(
+        experiment_id=format_id(STUDY), app_id=1, source="network",
+        plan=PlanCheck(state="committed", round=10, first_after="trial (0)",
+                       first_after_round=12),
+        study=StudyCheck(objective="<acc>", direction="maximize", planned=4, sealed=True,
+                         selected=best, selected_number=2, value=0.9, trials=[
+                             TrialRow(number=1, experiment=format_id(bytes([1]) * 32),
+                                      state="failed", round=13),
+                             TrialRow(number=2, experiment=best, state="complete", value=0.9,
+                                      round=14)]))
+    text = format_report(report)
+    assert "plan fixed at round 10, before the first trial (0) at round 12" in text
+    assert "best of 2 (1 failed, 0 pruned): trial 2, <acc> = 0.9; 4 were planned" in text
+    html = report_html(report)
+    assert "&lt;acc&gt;" in html and "<acc>" not in html
+    assert best in html and "private, never revealed" in html

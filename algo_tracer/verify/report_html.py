@@ -49,6 +49,7 @@ def report_html(r: VerificationReport) -> str:
             [("FAIL" if b.status == "mismatch" else "OK", b.index, b.record_count, b.first_seq,
               "yes" if b.private else "", b.status, b.message) for b in r.batches],
             ["fail" if b.status == "mismatch" else "pass" for b in r.batches]))
+    parts += _study_html(r)
     parts.append("<h5>checks</h5>" + table(
         ["status", "step", "check", "detail"],
         [(c.status, c.step, c.name, c.detail) for c in r.checks], [c.status for c in r.checks]))
@@ -77,6 +78,26 @@ def timeline_html(r: VerificationReport) -> str:
                    rows, [_row_class(cells[-1]) for cells in rows], mark=-1)]
     parts.append(f'<pre class="{"pass" if r.ok else "fail"}">{escape(timeline_verdict(r))}</pre>')
     return block(*parts)
+
+
+def _study_html(r: VerificationReport) -> list[str]:
+    """The plan line and a study's trials (docs/studies.md), each trial linked when a server
+    URL is configured."""
+    parts = []
+    if r.plan is not None:
+        parts.append(f"<h5>plan</h5><p>{escape(r.plan.line())}</p>")
+    s = r.study
+    if s is not None:
+        parts.append(f"<h5>study: {escape(s.objective)} ({escape(s.direction)})</h5>"
+                     f"<p>{escape(s.headline())}</p>" + table(
+            ["", "#", "state", s.objective, "round", "trial experiment", "check"],
+            [("*" if t.experiment == s.selected else "", t.number, t.state,
+              "-" if t.value is None else f"{t.value:.6g}", t.round, t.experiment,
+              "ok" if t.ok else t.message) for t in s.trials],
+            [None if t.ok else "fail" for t in s.trials], mark=-1))
+        parts += [f"<p>{escape(trial)} names this study but is not recorded in it</p>"
+                  for trial in s.outside]
+    return parts
 
 
 def _row_class(status: str) -> str | None:
