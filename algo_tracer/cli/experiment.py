@@ -31,7 +31,10 @@ from algo_tracer.verify.report import (
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
 
-__all__ = ["add_parsers", "app_id_arg", "format_report", "format_timeline"]
+__all__ = ["EXPORT_FORMATS", "add_parsers", "app_id_arg", "format_report", "format_timeline"]
+
+#: What `algo-tracer export --format` writes.
+EXPORT_FORMATS = ("bundle", "in-toto")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +53,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--artifacts", type=Path, metavar="DIR",
                    help="directory holding the traced files, re-hashed by base name")
     p.add_argument("--bundle", type=Path, metavar="B", help="verify this proof bundle")
+    p.add_argument("--attestation", type=Path, metavar="ATT",
+                   help="verify this in-toto attestation (`export --format in-toto`): its "
+                   "signature by the recorder and every claim against the chain")
     p.add_argument("--offline", action="store_true",
                    help="with --bundle: check without any node (says what remains unchecked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -57,10 +63,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="warnings (e.g. notes posted by strangers) fail too")
     p.set_defaults(handler=run_verify)
 
-    p = sub.add_parser("export", help="write a self-contained proof bundle")
+    p = sub.add_parser("export", help="write a self-contained proof bundle, or an in-toto "
+                       "attestation signed by the recorder")
     _common(p)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE",
-                   help="bundle file to write (JSON)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                   help="file to write (JSON)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="bundle",
+                   help="bundle (default): the proof bundle; in-toto: an in-toto Statement v1 "
+                   "in a DSSE envelope signed with the recording account's key (docs/interop.md)")
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("resume", help="finish interrupted experiments from the journal")
@@ -160,6 +170,20 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
                                    indexer_timeout=args.indexer_timeout,
                                    progress=_progress(args))
+    elif args.attestation is not None:
+        if args.experiment or args.bundle or args.offline or args.artifacts or args.manifest:
+            raise ConfigError("--attestation takes the experiment and app from the attestation",
+                              fix="drop the experiment id, --bundle, --offline, --artifacts "
+                              "and --manifest")
+        from algo_tracer.documents.attestation import Envelope
+        from algo_tracer.verify.attestation import verify_attestation
+
+        envelope = Envelope.read(args.attestation)
+        report = verify_attestation(_algorand(), envelope, indexer_timeout=args.indexer_timeout,
+                                    progress=_progress(args))
+        if args.app_id is not None and args.app_id != report.app_id:
+            raise InputError(f"the attestation is for app {report.app_id}, not {args.app_id}",
+                             fix="drop --app-id: the attestation names its app")
     elif args.bundle is None:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
@@ -196,6 +220,8 @@ def run_export(args: argparse.Namespace) -> Outcome:
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
+    if args.format == "in-toto":
+        return _export_attestation(args, eid, manifest, app_id)
     bundle = export_bundle(_algorand(), app_id, eid, manifest=manifest,
                            indexer_timeout=args.indexer_timeout, progress=_progress(args))
     bundle.write(args.output)
@@ -205,6 +231,23 @@ def run_export(args: argparse.Namespace) -> Outcome:
     print(f"{'OK' if report.ok else 'FAIL'}: offline check of the bundle"
           + ("" if report.ok else ":\n  " + "\n  ".join(report.failures())))
     return Outcome.of(report.ok)
+
+
+def _export_attestation(args: argparse.Namespace, eid: bytes, manifest: Manifest | None,
+                        app_id: int) -> Outcome:
+    from algo_tracer.network.settings import algorand_from_environment, recording_account
+    from algo_tracer.verify.attestation import export_attestation
+
+    algorand, _, _, is_localnet = algorand_from_environment()
+    account = recording_account(algorand, is_localnet)
+    envelope = export_attestation(algorand, app_id, eid, private_key=account.private_key,
+                                  manifest=manifest, indexer_timeout=args.indexer_timeout,
+                                  progress=_progress(args))
+    envelope.write(args.output)
+    print(f"wrote {args.output}: in-toto statement of experiment {format_id(eid)} in a DSSE "
+          f"envelope signed by its recorder {account.address}")
+    print(f"check it: algo-tracer verify --attestation {args.output}")
+    return Outcome.OK
 
 
 def run_resume(args: argparse.Namespace) -> Outcome:

@@ -33,6 +33,7 @@ from algo_tracer.format.records import NoteRecord
 from algo_tracer.network.endpoints import served_counts
 from algo_tracer.network.identity import Network, require_node_on
 from algo_tracer.progress import Progress
+from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
@@ -82,6 +83,26 @@ def verify_experiment(
             network (another genesis hash), or no Indexer is configured.
         NetworkError: algod or the Indexer unreachable, or the Indexer does not catch up.
     """
+    return verify_with_evidence(algorand, app_id, experiment_id, manifest=manifest,
+                                artifacts_dir=artifacts_dir, data=data,
+                                indexer_timeout=indexer_timeout, progress=progress,
+                                records=records)[0]
+
+
+def verify_with_evidence(
+    algorand: AlgorandClient,
+    app_id: int,
+    experiment_id: bytes | str,
+    *,
+    manifest: Manifest | str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    indexer_timeout: float = 60,
+    progress: Progress | None = None,
+    records: list[NoteRecord] | None = None,
+) -> tuple[VerificationReport, Evidence]:
+    """`verify_experiment`, also returning the evidence it checked (for checks that need more
+    of the chain than the report keeps, e.g. the header's final digest; internal)."""
     started = time.monotonic()
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
     manifest = _load_manifest(manifest, eid)
@@ -111,7 +132,7 @@ def verify_experiment(
                   if n > served_before.get(service, {}).get(url, 0)}
         for service, counts in served_counts(algorand).items()}
     report.elapsed_seconds = round(time.monotonic() - started, 3)
-    return report.finalize()
+    return report.finalize(), ev
 
 
 def _load_manifest(manifest: Manifest | str | os.PathLike[str] | None,
