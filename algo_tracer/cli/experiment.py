@@ -56,6 +56,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attestation", type=Path, metavar="ATT",
                    help="verify this in-toto attestation (`export --format in-toto`): its "
                    "signature by the recorder and every claim against the chain")
+    p.add_argument("--model-card", type=Path, metavar="CARD",
+                   help="verify a MODEL_CARD.md's front matter (network, owner, seal, metric "
+                   "values) against the chain")
     p.add_argument("--offline", action="store_true",
                    help="with --bundle: check without any node (says what remains unchecked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -170,20 +173,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
                                    indexer_timeout=args.indexer_timeout,
                                    progress=_progress(args))
-    elif args.attestation is not None:
-        if args.experiment or args.bundle or args.offline or args.artifacts or args.manifest:
-            raise ConfigError("--attestation takes the experiment and app from the attestation",
-                              fix="drop the experiment id, --bundle, --offline, --artifacts "
-                              "and --manifest")
-        from algo_tracer.documents.attestation import Envelope
-        from algo_tracer.verify.attestation import verify_attestation
+    elif args.attestation is not None or args.model_card is not None:
+        from algo_tracer.cli.interop import verify_document
 
-        envelope = Envelope.read(args.attestation)
-        report = verify_attestation(_algorand(), envelope, indexer_timeout=args.indexer_timeout,
-                                    progress=_progress(args))
-        if args.app_id is not None and args.app_id != report.app_id:
-            raise InputError(f"the attestation is for app {report.app_id}, not {args.app_id}",
-                             fix="drop --app-id: the attestation names its app")
+        report = verify_document(args)
     elif args.bundle is None:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
@@ -221,7 +214,9 @@ def run_export(args: argparse.Namespace) -> Outcome:
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
     if args.format == "in-toto":
-        return _export_attestation(args, eid, manifest, app_id)
+        from algo_tracer.cli.interop import export_attestation_file
+
+        return export_attestation_file(args, eid, manifest, app_id)
     bundle = export_bundle(_algorand(), app_id, eid, manifest=manifest,
                            indexer_timeout=args.indexer_timeout, progress=_progress(args))
     bundle.write(args.output)
@@ -231,23 +226,6 @@ def run_export(args: argparse.Namespace) -> Outcome:
     print(f"{'OK' if report.ok else 'FAIL'}: offline check of the bundle"
           + ("" if report.ok else ":\n  " + "\n  ".join(report.failures())))
     return Outcome.of(report.ok)
-
-
-def _export_attestation(args: argparse.Namespace, eid: bytes, manifest: Manifest | None,
-                        app_id: int) -> Outcome:
-    from algo_tracer.network.settings import algorand_from_environment, recording_account
-    from algo_tracer.verify.attestation import export_attestation
-
-    algorand, _, _, is_localnet = algorand_from_environment()
-    account = recording_account(algorand, is_localnet)
-    envelope = export_attestation(algorand, app_id, eid, private_key=account.private_key,
-                                  manifest=manifest, indexer_timeout=args.indexer_timeout,
-                                  progress=_progress(args))
-    envelope.write(args.output)
-    print(f"wrote {args.output}: in-toto statement of experiment {format_id(eid)} in a DSSE "
-          f"envelope signed by its recorder {account.address}")
-    print(f"check it: algo-tracer verify --attestation {args.output}")
-    return Outcome.OK
 
 
 def run_resume(args: argparse.Namespace) -> Outcome:

@@ -1,4 +1,4 @@
-"""`algo-tracer export --format in-toto` and `verify --attestation` on LocalNet.
+"""`export --format in-toto`, `verify --attestation` and `verify --model-card` on LocalNet.
 
 The envelope is signed with the recorder's key (KMD wallet on LocalNet); an edited claim, a
 wrong key or a stripped signature must fail with exit 1; a foreign or malformed file exits 2.
@@ -198,3 +198,39 @@ def test_the_envelope_reads_back_as_a_dsse_envelope(attestation: Path) -> None:
     envelope = Envelope.read(attestation)
     assert envelope.payload_type == "application/vnd.in-toto+json"
     assert len(envelope.signatures) == 1
+
+
+def _card(traced: Traced) -> Path:
+    return traced.manifest_path.parent / "MODEL_CARD.md"
+
+
+def test_verify_model_card_exits_0_for_the_written_card(
+        traced: Traced, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "verify", "--model-card", str(_card(traced)))
+    assert code == 0, out
+    assert "model card front matter: network, owner, seal and every model-index metric" in out
+
+
+@pytest.mark.parametrize("old,new,problem", [
+    ("value: 0.9\n", "value: 0.95\n", "do not hash to the chain's digest"),
+    ('  network: "dockernet-v1"\n', '  network: "mainnet-v1.0"\n', "network: the card says"),
+    ("  final_digest: ", "  final_digest: \"00\"\n  x_final_digest: ", "final digest"),
+])
+def test_an_edited_front_matter_fails_with_exit_1(
+        traced: Traced, tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str,
+        problem: str) -> None:
+    text = _card(traced).read_text()
+    assert old in text
+    edited = tmp_path / "MODEL_CARD.md"
+    edited.write_text(text.replace(old, new, 1))
+    code, out, _ = run(capsys, "verify", "--model-card", str(edited))
+    assert code == 1, out
+    assert "FAIL" in out and problem in out
+
+
+def test_a_card_without_front_matter_exits_2(
+        traced: Traced, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bare = tmp_path / "card.md"
+    bare.write_text(_card(traced).read_text().split("---\n\n", 1)[1])
+    code, _, err = run(capsys, "verify", "--model-card", str(bare))
+    assert code == 2 and "no YAML front matter" in err
