@@ -56,6 +56,9 @@ class StageKind(IntEnum):
     ARTIFACT = 8
     MANIFEST = 9
     CUSTOM = 10
+    #: A model directory bound to its OpenSSF model_signing signature (issue 18's range 30-34;
+    #: algo_tracer.integrations.signed_models, docs/interop.md §4).
+    SIGNED_MODEL = 30
 
 
 class _Model(BaseModel):

@@ -46,7 +46,7 @@ ATTESTATION_STEP = 10
 #: The digest key of the subject that stands for an experiment without data, model or artifact.
 CHAIN_HEAD_KEY = "algotrace-chain-head"
 #: Stage kinds whose digests name things a consumer holds: the statement's subjects.
-_SUBJECT_KINDS = (StageKind.DATA, StageKind.MODEL, StageKind.ARTIFACT)
+_SUBJECT_KINDS = (StageKind.DATA, StageKind.MODEL, StageKind.ARTIFACT, StageKind.SIGNED_MODEL)
 
 
 def export_attestation(algorand: AlgorandClient, app_id: int, experiment_id: bytes | str, *,

@@ -234,3 +234,42 @@ def test_a_card_without_front_matter_exits_2(
     bare.write_text(_card(traced).read_text().split("---\n\n", 1)[1])
     code, _, err = run(capsys, "verify", "--model-card", str(bare))
     assert code == 2 and "no YAML front matter" in err
+
+
+def test_a_signed_model_is_traced_with_its_signature_and_checked_against_the_chain(
+        tmp_path: Path, localnet) -> None:
+    pytest.importorskip("model_signing")
+    import model_signing
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from algo_tracer import StageKind, verify_experiment
+    from algo_tracer.integrations.signed_models import trace_signed_model, verify_signed_model
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(bytes(range(256)) * 4)
+    key = ec.generate_private_key(ec.SECP256R1())
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    (tmp_path / "pub.pem").write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    signature = tmp_path / "model.sig"
+    model_signing.signing.Config().use_elliptic_key_signer(
+        private_key=tmp_path / "key.pem").sign(model, signature)
+
+    tracer = Tracer.from_environment(state_dir=tmp_path / "state")
+    with tracer.experiment("signed-model", output_dir=tmp_path / "run") as exp:
+        receipt = trace_signed_model(exp, model, signature)
+    summary = exp.summary
+    report = verify_experiment(tracer.settings.algorand, summary.app_id, summary.experiment_id,
+                               manifest=summary.manifest_path, indexer_timeout=120)
+    assert report.ok, report.failures()
+    [row] = [s for s in report.stages if s.kind == StageKind.SIGNED_MODEL.name.lower()]
+    assert row.chain_digest == receipt.digest
+
+    check = verify_signed_model(model, signature, tmp_path / "pub.pem", row.chain_digest)
+    assert check.ok, check.problems
+    (model / "weights.bin").write_bytes(b"swapped")
+    assert not verify_signed_model(model, signature, tmp_path / "pub.pem", row.chain_digest).ok
