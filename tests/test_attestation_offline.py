@@ -133,3 +133,21 @@ def test_foreign_and_malformed_envelopes_are_input_errors(tmp_path: Path) -> Non
         Envelope.read(path)
     with pytest.raises(InputError, match="does not exist"):
         Envelope.read(tmp_path / "missing.json")
+
+
+def test_claims_of_an_untouched_statement_hold_and_each_edit_is_named() -> None:
+    from algo_tracer.verify.attestation import _claim_problems
+
+    report, ev, manifest = _chain([StageKind.MODEL] + [StageKind.PARAMS] * 11)  # 12 stages
+    statement = build_statement(report, ev, manifest)
+    assert _claim_problems(statement, report, ev) == []
+
+    statement["predicate"]["stages"][11]["round"] += 1
+    statement["predicate"]["recorder"] = "X"
+    statement["subject"][0]["digest"] = {"sha256": "ff" * 32}
+    problems = _claim_problems(statement, report, ev)
+    assert any(p.startswith("stage 11 round") for p in problems)
+    assert any(p.startswith("recorder") for p in problems)
+    assert any("is no data, model or artifact stage" in p for p in problems)
+    del statement["predicate"]["stages"][3]
+    assert any(p.startswith("stage indexes") for p in _claim_problems(statement, report, ev))

@@ -219,7 +219,7 @@ def _claim_problems(statement: dict[str, Any], report: VerificationReport,
     chain = {s.index: {"kind": s.kind, "digest": s.digest.hex(), "round": s.round,
                        "txid": txids.get(s.index)} for s in ev.stages}
     claimed = {s.get("index"): s for s in c.get("stages") or [] if isinstance(s, dict)}
-    same("stage indexes", sorted(claimed, key=str), sorted(chain))
+    same("stage indexes", sorted(claimed, key=_order), sorted(chain))
     for index, truth in chain.items():
         for key, value in truth.items():
             if index in claimed:
@@ -227,7 +227,7 @@ def _claim_problems(statement: dict[str, Any], report: VerificationReport,
     batches = {b.index: {"root": b.root, "recordCount": b.record_count, "round": b.round,
                          "txid": b.txid} for b in report.batches}
     claimed_b = {b.get("index"): b for b in c.get("batches") or [] if isinstance(b, dict)}
-    same("batch indexes", sorted(claimed_b, key=str), sorted(batches))
+    same("batch indexes", sorted(claimed_b, key=_order), sorted(batches))
     for index, truth in batches.items():
         for key, value in truth.items():
             if index in claimed_b:
@@ -246,3 +246,9 @@ def _claim_problems(statement: dict[str, Any], report: VerificationReport,
             out.append(f"subject {str(s.get('name'))[:100]!r}: digest {values} is no data, "
                        "model or artifact stage of the experiment")
     return out
+
+
+def _order(index: Any) -> tuple[int, int, str]:
+    """Sort key of claimed indexes: whole numbers in numeric order, anything else after."""
+    is_int = isinstance(index, int) and not isinstance(index, bool)
+    return (0, index if is_int else 0, "") if is_int else (1, 0, str(index))
