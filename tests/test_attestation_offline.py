@@ -29,7 +29,7 @@ from algo_tracer.verify.report import StageRow, StageStatus, VerificationReport
 KEY, ADDRESS = account.generate_account()
 
 
-def _chain(stage_kinds: list[int]) -> tuple[VerificationReport, Evidence, Manifest]:
+def _chain(stage_kinds: list[StageKind]) -> tuple[VerificationReport, Evidence, Manifest]:
     stages = [Stage(index=i, kind=k, digest=bytes([i + 1]) * 32, round=10 + i)
               for i, k in enumerate(stage_kinds)]
     header = Header(owner=ADDRESS, created_round=9, created_timestamp=0, sealed=True,
