@@ -111,3 +111,29 @@ def test_a_signature_of_another_model_is_refused_before_tracing(tmp_path: Path) 
     junk.write_text("{}")
     with pytest.raises(InputError, match="is not a model_signing signature"):
         describe_signed_model(model, junk)
+
+
+def test_the_cli_check_adds_a_failing_step_when_no_stage_or_another_pair_is_recorded(
+        tmp_path: Path) -> None:
+    from algo_tracer.cli.interop import check_signed_model
+    from algo_tracer.verify.report import StageRow, StageStatus, VerificationReport
+
+    model, signature, _, public = _signed_model(tmp_path)
+    report = VerificationReport(experiment_id="E", app_id=1, source="network")
+    check_signed_model(report, str(model), str(signature), str(public))
+    assert [f.code for f in report.findings] == ["signed_model"]
+    assert "has no signed_model stage" in report.findings[0].message
+
+    digest, _ = describe_signed_model(model, signature)
+    row = StageRow(index=0, label="signed_model", kind="signed_model",
+                   status=StageStatus.RECORDED, chain_digest=digest.hex)
+    good = VerificationReport(experiment_id="E", app_id=1, source="network", stages=[row])
+    check_signed_model(good, str(model), str(signature), str(public))
+    assert good.checks[-1].status == "pass" and not good.findings
+
+    other = VerificationReport(experiment_id="E", app_id=1, source="network", stages=[
+        row.model_copy(update={"chain_digest": "00" * 32})])
+    check_signed_model(other, str(model), str(signature), str(public))
+    assert other.checks[-1].status == "fail" and not other.ok
+    with pytest.raises(InputError, match="public key"):
+        check_signed_model(other, str(model), str(signature), str(tmp_path / "none.pem"))

@@ -59,6 +59,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-card", type=Path, metavar="CARD",
                    help="verify a MODEL_CARD.md's front matter (network, owner, seal, metric "
                    "values) against the chain")
+    p.add_argument("--signed-model", nargs=3, metavar=("DIR", "SIGNATURE", "PUBLIC_KEY"),
+                   help="also check a model directory traced with its OpenSSF model_signing "
+                   "signature: model_signing's verifier with the PEM public key, and the pair "
+                   "against the experiment's signed_model stage (docs/interop.md)")
     p.add_argument("--offline", action="store_true",
                    help="with --bundle: check without any node (says what remains unchecked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -196,6 +200,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
                                manifest=manifest, artifacts_dir=args.artifacts,
                                progress=_progress(args))
+    if args.signed_model is not None:
+        from algo_tracer.cli.interop import check_signed_model
+
+        check_signed_model(report, *args.signed_model)
     if args.strict:
         report.make_strict()
     print(report.model_dump_json(indent=2) if args.json else format_report(report))

@@ -17,9 +17,13 @@ from algo_tracer.errors import ConfigError, InputError, shorten
 from algo_tracer.format.ids import format_id
 from algo_tracer.network.settings import algorand_from_environment
 from algo_tracer.progress import Progress
-from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
-__all__ = ["export_attestation_file", "verify_document"]
+__all__ = ["SIGNED_MODEL_STEP", "check_signed_model", "export_attestation_file",
+           "verify_document"]
+
+#: The step number of the model_signing check in a report (docs/verification.md).
+SIGNED_MODEL_STEP = 12
 
 
 def export_attestation_file(args: argparse.Namespace, eid: bytes, manifest: Manifest | None,
@@ -72,6 +76,44 @@ def verify_document(args: argparse.Namespace) -> VerificationReport:
         raise InputError(f"the file is for app {report.app_id}, not {args.app_id}",
                          fix=f"drop --app-id: {what} names its app")
     return report
+
+
+def check_signed_model(report: VerificationReport, model_dir: str, signature: str,
+                       public_key: str) -> None:
+    """`verify ... --signed-model DIR SIG PUBKEY`: model_signing's verifier, then the pair
+    against the experiment's signed_model stage on chain; added to `report` as step 12."""
+    from algo_tracer.documents.manifest import StageKind
+
+    for path, what in ((Path(model_dir), "model directory"), (Path(signature), "signature"),
+                       (Path(public_key), "public key")):
+        if not (path.is_dir() if what == "model directory" else _is_file(path)):
+            raise InputError(f"--signed-model: the {what} {shorten(str(path))} does not exist",
+                             fix="give --signed-model MODEL_DIR SIGNATURE PUBLIC_KEY.pem")
+    import importlib.util
+
+    if importlib.util.find_spec("model_signing") is None:
+        raise ConfigError("--signed-model needs the model-signing package",
+                          fix="pip install model-signing")
+    from algo_tracer.integrations.signed_models import verify_signed_model
+
+    name = StageKind.SIGNED_MODEL.name.lower()
+    rows = [s for s in report.stages if s.kind == name and s.chain_digest]
+    if not rows:
+        problems = [f"experiment {report.experiment_id} has no {name} stage on chain"]
+    else:
+        checks = [verify_signed_model(model_dir, signature, public_key, r.chain_digest or "")
+                  for r in rows]
+        match = next((c for c in checks if c.ok), None)
+        problems = [] if match is not None else checks[0].problems or ["no stage matches"]
+    for p in problems:
+        report.findings.append(Finding(step=SIGNED_MODEL_STEP, severity="error",
+                                       code="signed_model", message=p))
+    report.checks.append(CheckRow(
+        step=SIGNED_MODEL_STEP, name="model_signing signature",
+        status="fail" if problems else "pass",
+        detail="; ".join(problems)[:500] if problems else
+        "model_signing's verifier accepts it, and the model and signature are the recorded ones"))
+    report.finalize()
 
 
 def _is_file(path: Path) -> bool:

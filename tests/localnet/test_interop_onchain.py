@@ -271,5 +271,9 @@ def test_a_signed_model_is_traced_with_its_signature_and_checked_against_the_cha
 
     check = verify_signed_model(model, signature, tmp_path / "pub.pem", row.chain_digest)
     assert check.ok, check.problems
+    cli = ["verify", summary.experiment_id, "--app-id", str(summary.app_id), "--signed-model",
+           str(model), str(signature), str(tmp_path / "pub.pem"), "--indexer-timeout", "120"]
+    assert main(cli) == 0
     (model / "weights.bin").write_bytes(b"swapped")
     assert not verify_signed_model(model, signature, tmp_path / "pub.pem", row.chain_digest).ok
+    assert main(cli) == 1
