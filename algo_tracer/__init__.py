@@ -11,6 +11,7 @@
 See the README for the whole API, docs/ for the on-chain, note and hashing formats.
 """
 
+from algo_tracer.documents.attestation import Envelope
 from algo_tracer.documents.datasheet import DatasheetInfo
 from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.documents.model_card import ModelCardInfo
@@ -35,8 +36,10 @@ from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
 from algo_tracer.record.study import Study, StudySummary, Trial, TrialPruned
 from algo_tracer.record.tracer import Experiment, Tracer
 from algo_tracer.seeding import seed_everything
+from algo_tracer.verify.attestation import export_attestation, verify_attestation
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.model_card import verify_model_card
 from algo_tracer.verify.report import Timeline, VerificationReport
 from algo_tracer.verify.reproducible import check_reproducible
 
@@ -49,6 +52,7 @@ __all__ = [
     "ContractError",
     "DatasheetInfo",
     "Digest",
+    "Envelope",
     "Experiment",
     "ExperimentBusyError",
     "ExperimentSummary",
@@ -75,12 +79,15 @@ __all__ = [
     "__version__",
     "check_reproducible",
     "digest_of",
+    "export_attestation",
     "export_bundle",
     "format_id",
     "hash_directory",
     "hash_file",
     "parse_id",
     "seed_everything",
+    "verify_attestation",
     "verify_bundle",
     "verify_experiment",
+    "verify_model_card",
 ]

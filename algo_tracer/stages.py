@@ -18,8 +18,8 @@ data: table, array, ...     `hashing.digest_of`     type, scheme, shape;      th
                                                     columns, column_digests,  in (`data[name]`)
                                                     column_dtypes
 model: an object            `hashing.hash_model`    type, scheme              the value passed
-params / metrics            `hashing.hash_params`   the mapping as canonical  the detail
-                                                    JSON (params / metrics)
+params / metrics            `hashing.hash_params`   the mapping (params /     the detail
+                            (detail's `scheme`)     metrics) and `scheme`
 seed, environment, code     the snapshot's digest   the snapshot's model_dump the detail
 custom:outcome              `hash_params` of the    {"outcome": ...}          the detail
                             detail
@@ -146,14 +146,21 @@ def describe_model(model: Any) -> tuple[hashing.Digest, dict[str, Any]]:
     return digest, {"type": _type_name(model), "scheme": digest.kind}
 
 
+#: The params scheme of new records (docs/hashing.md §4): RFC 8785, named in the detail.
+PARAMS_SCHEME = hashing.PARAMS_SCHEME_V2
+
+
 def describe_params(params: Mapping[str, Any]) -> tuple[hashing.Digest, dict[str, Any]]:
-    """A params stage: the detail keeps the mapping, so verification re-hashes it from there."""
-    return hashing.hash_params(params), {"params": _jsonable(params)}
+    """A params stage: the detail keeps the mapping and names its scheme, so verification
+    re-hashes it from there."""
+    return (hashing.hash_params(params, PARAMS_SCHEME),
+            {"params": _jsonable(params), "scheme": PARAMS_SCHEME})
 
 
 def describe_metrics(metrics: Mapping[str, Any]) -> tuple[hashing.Digest, dict[str, Any]]:
     """A final-metrics stage: the detail keeps the mapping, as for params."""
-    return hashing.hash_params(metrics), {"metrics": _jsonable(metrics)}
+    return (hashing.hash_params(metrics, PARAMS_SCHEME),
+            {"metrics": _jsonable(metrics), "scheme": PARAMS_SCHEME})
 
 
 def describe_snapshot(snapshot: SeedReport | EnvironmentSnapshot | CodeSnapshot
@@ -164,8 +171,8 @@ def describe_snapshot(snapshot: SeedReport | EnvironmentSnapshot | CodeSnapshot
 
 def describe_outcome(outcome: str) -> tuple[hashing.Digest, dict[str, Any]]:
     """The `custom:outcome` stage of a run that did not complete."""
-    detail = {"outcome": outcome}
-    return hashing.hash_params(detail), detail
+    return (hashing.hash_params({"outcome": outcome}, PARAMS_SCHEME),
+            {"outcome": outcome, "scheme": PARAMS_SCHEME})
 
 
 def describe_given(digest: bytes | hashing.Digest, detail: Mapping[str, Any] | None
@@ -288,15 +295,17 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
     environment, code), or a note saying what to pass instead."""
     detail = entry.detail
     source = "manifest detail"
+    # Records made before scheme v2 have no `scheme` in their detail: v1, verifiable forever.
+    scheme = detail.get("scheme", hashing.PARAMS_SCHEME_V1)
     try:
         if entry.kind == StageKind.PARAMS and "params" in detail:
-            digest = hashing.hash_params(detail["params"])
+            digest = hashing.hash_params(detail["params"], scheme)
         elif entry.kind == StageKind.METRICS and "metrics" in detail:
-            digest = hashing.hash_params(detail["metrics"])
+            digest = hashing.hash_params(detail["metrics"], scheme)
         elif entry.kind == StageKind.SEED and detail:
             digest = SeedReport.model_validate(detail).digest()
-        elif entry.kind == StageKind.CUSTOM and set(detail) == {"outcome"}:
-            digest = hashing.hash_params(detail)
+        elif entry.kind == StageKind.CUSTOM and set(detail) - {"scheme"} == {"outcome"}:
+            digest = hashing.hash_params({"outcome": detail["outcome"]}, scheme)
         elif entry.kind in _PARAMS_DETAIL_KINDS or entry.label == _RESULT_LABEL:
             digest = hashing.hash_params(detail)  # a study's records (documents.study)
         elif entry.kind == StageKind.PLAN and "plan" in detail and "salt" in detail:
@@ -315,6 +324,9 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
                                       f"(data={{{name!r}: df}})"])
         else:
             return LocalDigest(notes=["no local copy given"])
+    except InputError as exc:  # an unknown scheme, or a value the scheme cannot encode
+        return LocalDigest(error=f"the manifest's {entry.label} detail cannot be re-hashed: "
+                           f"{exc.message}", source=source)
     except ValidationError as exc:
         return LocalDigest(error=f"the manifest's {entry.label} detail is not a valid snapshot: "
                            f"{describe_validation(exc.errors(), limit=1)}", source=source)

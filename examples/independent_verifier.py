@@ -7,8 +7,10 @@ from algod and the Indexer:
   (docs/onchain-format.md §3, §5), compared with each event's head and the header box;
 * each note batch's Merkle root from its notes (docs/note-format.md §3-§5), compared with the
   anchored root;
-* with a manifest, its metadata digest (docs/onchain-format.md §0) and the seal's final digest
-  (docs/verification.md step 7, manifest v1 and v2).
+* with a manifest, its metadata digest (docs/onchain-format.md §0), the seal's final digest
+  (docs/verification.md step 7, manifest v1 and v2), and the digest of every params and metrics
+  stage from its detail (docs/hashing.md §4: scheme v1, or v2 = RFC 8785 with the `rfc8785`
+  package, the reference implementation the docs name, when the detail says so).
 
 Usage:
     ALGOD_SERVER=http://localhost ALGOD_PORT=4001 ALGOD_TOKEN=... INDEXER_SERVER=... \\
@@ -216,6 +218,18 @@ def canonical_json(value: Any) -> bytes:
                       allow_nan=False).encode()
 
 
+def params_digest(detail: dict[str, Any], value: Any) -> bytes:
+    """hashing.md §4: H(scheme, encoding(value)); the detail names the scheme (absent: v1)."""
+    scheme = detail.get("scheme", "algotrace-hash/v1/params")
+    if scheme == "algotrace-hash/v2/params":
+        import rfc8785  # RFC 8785 (JCS): any conforming implementation gives the same bytes
+
+        return sha256(scheme.encode(), b"\x00", rfc8785.dumps(value))
+    if scheme == "algotrace-hash/v1/params":
+        return sha256(scheme.encode(), b"\x00", canonical_json(value))
+    raise ValueError(f"unknown params scheme {scheme!r}")
+
+
 def final_digest(manifest: dict[str, Any]) -> bytes:
     """v2 leaves out where each write landed; v1 only the seal section."""
     body = {k: v for k, v in manifest.items() if k != "seal"}
@@ -338,6 +352,13 @@ def main(argv: list[str] | None = None) -> int:
         check("metadata_digest", sha256(b"algotrace/v1/metadata\x00", canonical_json(meta)),
               header["metadata_digest"])
         check("final_digest", final_digest(manifest), header["final_digest"])
+        on_chain = {e["index"]: e["digest"] for e in events if e["name"] == "StageRecorded"}
+        for stage in manifest["stages"]:
+            field = {4: "params", 7: "metrics"}.get(stage["kind"])
+            if field in stage["detail"] and stage["index"] in on_chain:
+                check(f"stage {stage['index']} {stage['label']}",
+                      params_digest(stage["detail"], stage["detail"][field]),
+                      on_chain[stage["index"]])
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

@@ -403,15 +403,18 @@ def test_a_model_object_detail() -> None:
 
 
 def test_params_metrics_outcome_and_snapshot_details() -> None:
+    v2 = hashing.PARAMS_SCHEME_V2
     digest, detail = stages.describe_params(PARAMS)
-    assert digest == hashing.hash_params(PARAMS)
-    assert detail == {"params": json.loads(hashing.canonical_json(PARAMS))}
+    assert digest == hashing.hash_params(PARAMS, v2)
+    assert detail == {"params": json.loads(hashing.canonical_json(PARAMS)), "scheme": v2}
     assert detail["params"]["layers"] == [64, 32]
 
     assert stages.describe_metrics({"b": 1, "a": 2.5}) == (
-        hashing.hash_params({"b": 1, "a": 2.5}), {"metrics": {"a": 2.5, "b": 1}})
+        hashing.hash_params({"b": 1, "a": 2.5}, v2), {"metrics": {"a": 2.5, "b": 1},
+                                                      "scheme": v2})
     assert stages.describe_outcome("interrupted") == (
-        hashing.hash_params({"outcome": "interrupted"}), {"outcome": "interrupted"})
+        hashing.hash_params({"outcome": "interrupted"}, v2),
+        {"outcome": "interrupted", "scheme": v2})
 
     report = SeedReport(seed=1, deterministic=False, strict=False, seeded=(), switches={})
     assert stages.describe_snapshot(report) == (report.digest(), report.model_dump(mode="json"))

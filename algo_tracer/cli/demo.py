@@ -2,7 +2,8 @@
 
 Starts the local network (unless ALGOD_SERVER points elsewhere), deploys the registry, traces
 examples/iris_sklearn.py end to end, verifies it from the chain through the Indexer, exports a
-proof bundle, and prints a summary. Everything lands in one output folder.
+proof bundle and an in-toto attestation signed by the recording account (docs/interop.md), and
+prints a summary. Everything lands in one output folder.
 """
 
 from __future__ import annotations
@@ -67,10 +68,16 @@ def run(args: argparse.Namespace) -> Outcome:
                                artifacts_dir=out)
     (out / "verification.json").write_text(report.model_dump_json(indent=2) + "\n")
 
-    say("5/5 exporting the proof bundle")
+    say("5/5 exporting the proof bundle and the in-toto attestation")
     bundle_path = out / "bundle.json"
     export_bundle(tracer.settings.algorand, summary.app_id, parse_id(summary.experiment_id),
                   manifest=manifest, path=bundle_path)
+    from algo_tracer.verify.attestation import export_attestation
+
+    attestation_path = out / "attestation.intoto.json"
+    export_attestation(tracer.settings.algorand, summary.app_id, parse_id(summary.experiment_id),
+                       private_key=tracer.settings.account.private_key,
+                       manifest=manifest).write(attestation_path)
 
     print()
     print(f"experiment   {summary.experiment_id}")
@@ -79,9 +86,10 @@ def run(args: argparse.Namespace) -> Outcome:
     print(f"cost         {summary.micro_algos} µALGO (fees + storage deposit)")
     print(f"verification {'VERIFIED' if report.ok else 'FAILED'}")
     print(f"output       {out}: manifest.json, MODEL_CARD.md, DATASHEET.md, bundle.json, "
-          "verification.json")
+          f"{attestation_path.name}, verification.json")
     print(f"verify again algo-tracer verify {summary.experiment_id} --app-id {summary.app_id} "
           f"--manifest {summary.manifest_path} --artifacts {out}")
+    print(f"attestation  algo-tracer verify --attestation {attestation_path}")
     print(f"took         {time.monotonic() - started:.1f}s")
     return Outcome.of(report.ok)
 

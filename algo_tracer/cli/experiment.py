@@ -28,7 +28,10 @@ from algo_tracer.verify.report_text import format_report, format_timeline
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
 
-__all__ = ["add_parsers", "app_id_arg", "format_report", "format_timeline"]
+__all__ = ["EXPORT_FORMATS", "add_parsers", "app_id_arg", "format_report", "format_timeline"]
+
+#: What `algo-tracer export --format` writes.
+EXPORT_FORMATS = ("bundle", "in-toto")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +50,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--artifacts", type=Path, metavar="DIR",
                    help="directory holding the traced files, re-hashed by base name")
     p.add_argument("--bundle", type=Path, metavar="B", help="verify this proof bundle")
+    p.add_argument("--attestation", type=Path, metavar="ATT",
+                   help="verify this in-toto attestation (`export --format in-toto`): its "
+                   "signature by the recorder and every claim against the chain")
+    p.add_argument("--model-card", type=Path, metavar="CARD",
+                   help="verify a MODEL_CARD.md's front matter (network, owner, seal, metric "
+                   "values) against the chain")
+    p.add_argument("--signed-model", nargs=3, metavar=("DIR", "SIGNATURE", "PUBLIC_KEY"),
+                   help="also check a model directory traced with its OpenSSF model_signing "
+                   "signature: model_signing's verifier with the PEM public key, and the pair "
+                   "against the experiment's signed_model stage (docs/interop.md)")
     p.add_argument("--offline", action="store_true",
                    help="with --bundle: check without any node (says what remains unchecked)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -57,10 +70,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    "commitment (when it was not revealed on chain)")
     p.set_defaults(handler=run_verify)
 
-    p = sub.add_parser("export", help="write a self-contained proof bundle")
+    p = sub.add_parser("export", help="write a self-contained proof bundle, or an in-toto "
+                       "attestation signed by the recorder")
     _common(p)
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="BUNDLE",
-                   help="bundle file to write (JSON)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="FILE",
+                   help="file to write (JSON)")
+    p.add_argument("--format", choices=EXPORT_FORMATS, default="bundle",
+                   help="bundle (default): the proof bundle; in-toto: an in-toto Statement v1 "
+                   "in a DSSE envelope signed with the recording account's key (docs/interop.md)")
     p.set_defaults(handler=run_export)
 
     p = sub.add_parser("resume", help="finish interrupted experiments from the journal")
@@ -162,6 +179,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_mlflow_run(args.mlflow_run, args.tracking_uri, manifest=args.manifest,
                                    indexer_timeout=args.indexer_timeout,
                                    progress=_progress(args))
+    elif args.attestation is not None or args.model_card is not None:
+        from algo_tracer.cli.interop import verify_document
+
+        report = verify_document(args)
     elif args.bundle is None:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
@@ -181,6 +202,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         report = verify_bundle(bundle, None if args.offline else _algorand(), args.offline,
                                manifest=manifest, artifacts_dir=args.artifacts,
                                progress=_progress(args))
+    if args.signed_model is not None:
+        from algo_tracer.cli.interop import check_signed_model
+
+        check_signed_model(report, *args.signed_model)
     if args.strict:
         report.make_strict()
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
@@ -198,6 +223,10 @@ def run_export(args: argparse.Namespace) -> Outcome:
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
+    if args.format == "in-toto":
+        from algo_tracer.cli.interop import export_attestation_file
+
+        return export_attestation_file(args, eid, manifest, app_id)
     bundle = export_bundle(_algorand(), app_id, eid, manifest=manifest,
                            indexer_timeout=args.indexer_timeout, progress=_progress(args))
     bundle.write(args.output)

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from algo_tracer.documents.atomic import write_text_atomic
+from algo_tracer.documents.card_metadata import card_front_matter, to_yaml
 from algo_tracer.documents.manifest import Manifest, StageKind
 
 NOT_GIVEN = "Not provided."
@@ -132,8 +133,11 @@ or that the experiment reproduces.
 
 
 def write_model_card(manifest: Manifest, info: ModelCardInfo, out_dir: Path) -> Path:
+    """model_card.json, and MODEL_CARD.md with Hugging Face front matter (card_metadata)."""
     card = build_model_card(manifest, info)
-    return write_document(out_dir, card, "model_card.json", render_markdown(card), "MODEL_CARD.md")
+    front = "---\n" + to_yaml(card_front_matter(manifest)) + "---\n\n"
+    return write_document(out_dir, card, "model_card.json", front + render_markdown(card),
+                          "MODEL_CARD.md")
 
 
 def write_document(out_dir: Path, model: BaseModel, json_name: str, markdown: str,

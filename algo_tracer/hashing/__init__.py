@@ -29,11 +29,15 @@ from typing import Any
 from algo_tracer.errors import InputError
 from algo_tracer.hashing._core import (
     DOMAIN_TAGS,
+    PARAMS_SCHEME_V1,
+    PARAMS_SCHEME_V2,
+    PARAMS_SCHEMES,
     SCHEME,
     Digest,
     canonical_json,
     hash_bytes,
     hash_params,
+    jcs_json,
 )
 from algo_tracer.hashing._files import (
     DEFAULT_CHUNK_SIZE,
@@ -112,6 +116,9 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_IGNORE",
     "DOMAIN_TAGS",
+    "PARAMS_SCHEMES",
+    "PARAMS_SCHEME_V1",
+    "PARAMS_SCHEME_V2",
     "SCHEME",
     "Digest",
     "DirectoryDigest",
@@ -128,4 +135,5 @@ __all__ = [
     "hash_model",
     "hash_params",
     "hash_path",
+    "jcs_json",
 ]

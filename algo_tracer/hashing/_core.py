@@ -15,9 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import rfc8785
+
 from algo_tracer.errors import InputError
 
 SCHEME = "algotrace-hash/v1"
+#: The params schemes, named by their domain tag; a stage detail's ``scheme`` says which one.
+#: v1: our own canonical JSON (`canonical_json`); v2: RFC 8785 (JCS, `jcs_json`).
+PARAMS_SCHEME_V1 = "algotrace-hash/v1/params"
+PARAMS_SCHEME_V2 = "algotrace-hash/v2/params"
+PARAMS_SCHEMES = (PARAMS_SCHEME_V1, PARAMS_SCHEME_V2)
 #: Domain tag of every decorated kind. Files have none: their digest is plain SHA-256.
 DOMAIN_TAGS: Mapping[str, str] = types.MappingProxyType(
     {
@@ -240,16 +247,50 @@ def _int_text(v: int, where: str) -> str:
         ) from exc
 
 
-def hash_params(params: Any) -> Digest:
-    """Digest of parameters: ``SHA-256("algotrace-hash/v1/params" || 0x00 || canonical_json)``.
+def jcs_json(obj: Any) -> bytes:
+    """Encode ``obj`` as RFC 8785 (JSON Canonicalization Scheme) bytes: params scheme v2.
+
+    The values accepted are those of `canonical_json` (same refusals, same messages: NaN and
+    infinities included, since JCS cannot spell them either), and integers must lie within
+    ±(2**53 - 1), where JCS numbers (IEEE doubles) are exact. The text is the `rfc8785`
+    package's: numbers as ECMAScript writes them (``1.0`` -> ``1``, ``1e-05`` -> ``0.00001``,
+    ``-0.0`` -> ``0``), keys sorted by UTF-16 code units.
+
+    Raises:
+        InputError: For what `canonical_json` refuses, and integers beyond ±(2**53 - 1).
+    """
+    # v1's walk first: it checks types, keys and cycles and names the location of a bad value;
+    # its output parses back to plain Python values exactly (floats are shortest round-trip).
+    plain = json.loads(canonical_json(obj))
+    try:
+        return rfc8785.dumps(plain)
+    except rfc8785.IntegerDomainError as exc:
+        raise InputError(
+            f"{exc}: RFC 8785 numbers are IEEE doubles, exact only within ±(2**53 - 1)",
+            fix="store such an integer as a string (str(n))",
+        ) from None
+
+
+def hash_params(params: Any, scheme: str = PARAMS_SCHEME_V1) -> Digest:
+    """Digest of parameters: ``SHA-256(scheme || 0x00 || encoding(params))``.
 
     Args:
         params: Anything `canonical_json` accepts, usually a Mapping.
+        scheme: `PARAMS_SCHEME_V1` (the default, so digests of existing records never change):
+            `canonical_json`, where ``1`` != ``1.0``; or `PARAMS_SCHEME_V2`: RFC 8785
+            (`jcs_json`), which any JCS library reproduces, and where ``1`` == ``1.0``.
 
     Returns:
-        A ``params`` digest; key order does not matter, values and types do (``1`` != ``1.0``).
+        A ``params`` digest; key order does not matter.
 
     Raises:
-        InputError: See `canonical_json`.
+        InputError: See `canonical_json` / `jcs_json`; an unknown scheme.
     """
-    return hash_bytes(DOMAIN_TAGS["params"], canonical_json(params), kind="params")
+    if scheme == PARAMS_SCHEME_V1:
+        return hash_bytes(scheme, canonical_json(params), kind="params")
+    if scheme == PARAMS_SCHEME_V2:
+        return hash_bytes(scheme, jcs_json(params), kind="params")
+    raise InputError(
+        f"unknown params scheme {scheme!r:.80}",
+        fix=f"use one of {', '.join(PARAMS_SCHEMES)} (a newer algo-tracer may know it)",
+    )

@@ -145,6 +145,12 @@ def settings_from_environment(state_dir: Path | None = None) -> Settings:
     return Settings(algorand, account, app_id, directory, is_localnet, genesis_id, genesis_hash)
 
 
+def recording_account(algorand: AlgorandClient, is_localnet: bool) -> SigningAccount:
+    """The recording account, as tracing gets it (ALGO_TRACER_MNEMONIC, else LocalNet's KMD
+    wallet): `algo-tracer export --format in-toto` signs with its key. Never print it."""
+    return _account(algorand, is_localnet)
+
+
 def _account(algorand: AlgorandClient, is_localnet: bool) -> SigningAccount:
     mnemonic = os.environ.get("ALGO_TRACER_MNEMONIC")
     if mnemonic:

@@ -34,6 +34,7 @@ from algo_tracer.format.records import NoteRecord
 from algo_tracer.network.endpoints import served_counts
 from algo_tracer.network.identity import Network, require_node_on
 from algo_tracer.progress import Progress
+from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
@@ -76,7 +77,7 @@ def verify_experiment(
             every batch whose notes rebuild the anchored root, and the private records whose
             proofs hold (MLflow's metric history is compared with them).
         plan_reveal: A private plan's reveal file, when it was published rather than sent on
-            chain (`algo-tracer reveal`): step 9 checks that it opens the commitment.
+            chain (`algo-tracer reveal`): step 10 checks that it opens the commitment.
 
     Returns:
         The report; `report.ok` is False when anything failed (`raise_for_failure()` raises).
@@ -87,6 +88,27 @@ def verify_experiment(
             network (another genesis hash), or no Indexer is configured.
         NetworkError: algod or the Indexer unreachable, or the Indexer does not catch up.
     """
+    return verify_with_evidence(algorand, app_id, experiment_id, manifest=manifest,
+                                artifacts_dir=artifacts_dir, data=data,
+                                indexer_timeout=indexer_timeout, progress=progress,
+                                records=records, plan_reveal=plan_reveal)[0]
+
+
+def verify_with_evidence(
+    algorand: AlgorandClient,
+    app_id: int,
+    experiment_id: bytes | str,
+    *,
+    manifest: Manifest | str | os.PathLike[str] | None = None,
+    artifacts_dir: str | os.PathLike[str] | None = None,
+    data: Mapping[str, Any] | None = None,
+    indexer_timeout: float = 60,
+    progress: Progress | None = None,
+    records: list[NoteRecord] | None = None,
+    plan_reveal: PlanReveal | None = None,
+) -> tuple[VerificationReport, Evidence]:
+    """`verify_experiment`, also returning the evidence it checked (for checks that need more
+    of the chain than the report keeps, e.g. the header's final digest; internal)."""
     started = time.monotonic()
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
     manifest = _load_manifest(manifest, eid)
@@ -118,7 +140,7 @@ def verify_experiment(
                   if n > served_before.get(service, {}).get(url, 0)}
         for service, counts in served_counts(algorand).items()}
     report.elapsed_seconds = round(time.monotonic() - started, 3)
-    return report.finalize()
+    return report.finalize(), ev
 
 
 def _load_manifest(manifest: Manifest | str | os.PathLike[str] | None,

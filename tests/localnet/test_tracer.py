@@ -182,7 +182,7 @@ def test_killed_process_resumes_without_loss_or_duplicates(localnet, tmp_path: P
     assert [(b.first_seq, b.count) for b in manifest.batches] == _contiguous(manifest)
     # The params stage, then the outcome `resume` records: the process never finished the run.
     assert stage_count == len(manifest.stages) == 2
-    assert manifest.stage("custom:outcome").detail == {"outcome": "interrupted"}
+    assert manifest.stage("custom:outcome").detail["outcome"] == "interrupted"
     assert again.returncode == 0 and "nothing to resume" in again.stdout
 
 
@@ -229,7 +229,7 @@ def test_a_run_interrupted_by_ctrl_c_is_finished_by_resume_in_the_same_process(
     manifest = Manifest.read(summary.manifest_path)
     assert summary.sealed and summary.experiment_id == exp.id_text
     assert summary.note_records == 1 and manifest.stage("params").detail["params"] == {"lr": 0.1}
-    assert manifest.stage("custom:outcome").detail == {"outcome": "interrupted"}
+    assert manifest.stage("custom:outcome").detail["outcome"] == "interrupted"
 
 
 def _contiguous(manifest: Manifest) -> list[tuple[int, int]]:

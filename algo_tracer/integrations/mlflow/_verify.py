@@ -185,9 +185,11 @@ class _MlflowChecks:
                                                detail="no stages on chain to compare with"))
             return
         self._binding()
-        self._compare("params", "params", lambda: hashing.hash_params(dict(run.data.params)))
-        self._compare("metrics", f"metrics:{_content.METRICS_STAGE}", lambda: hashing.hash_params(
-            _content.final_metrics(run.data.metrics)))
+        self._compare("params", "params",
+                      lambda: self._params_digest("params", dict(run.data.params)))
+        metrics_label = f"metrics:{_content.METRICS_STAGE}"
+        self._compare("metrics", metrics_label, lambda: self._params_digest(
+            metrics_label, _content.final_metrics(run.data.metrics)))
         self._compare("artifacts", f"artifact:{_content.ARTIFACTS_STAGE}",
                       lambda: _content.hash_artifacts(run.info.artifact_uri, self.tracking_uri,
                                                       exclude_manifest=True))
@@ -198,6 +200,19 @@ class _MlflowChecks:
                 self._compare(f"model {model_id}", row.label,
                               functools.partial(self._model_tree, model_id))
         self._tags()
+
+    def _params_digest(self, label: str, value: Any) -> hashing.Digest:
+        """`value` hashed by the params scheme its stage was recorded with (docs/hashing.md §4):
+        the manifest detail names it; without a manifest, the scheme whose digest the chain
+        holds (v2 for runs recorded since scheme v2, v1 before)."""
+        if self.manifest is not None:
+            entry = next((s for s in self.manifest.stages if s.label == label), None)
+            if entry is not None:
+                return hashing.hash_params(
+                    value, entry.detail.get("scheme", hashing.PARAMS_SCHEME_V1))
+        digests = [hashing.hash_params(value, s) for s in reversed(hashing.PARAMS_SCHEMES)]
+        on_chain = {r.chain_digest for r in self._rows(label)}
+        return next((d for d in digests if d.hex in on_chain), digests[0])
 
     def _binding(self) -> None:
         # The chain commits to the manifest's metadata; it must name this very run.

@@ -39,6 +39,30 @@
     return "sha256:" + toHex(await crypto.subtle.digest("SHA-256", bytes));
   }
 
+  // -- params scheme v2 of docs/hashing.md §4: RFC 8785 (JCS). JSON.stringify already writes
+  // numbers and strings as JCS does (ECMAScript Number::toString); keys sort by UTF-16 code
+  // units, which is what Array.prototype.sort compares. NaN/Infinity are refused, as in Python.
+  function jcs(value) {
+    if (typeof value === "number" && !Number.isFinite(value)) {
+      throw new Error(`${value} has no RFC 8785 form`);
+    }
+    if (value === null || typeof value !== "object") return JSON.stringify(value);
+    if (Array.isArray(value)) return "[" + value.map(jcs).join(",") + "]";
+    return "{" + Object.keys(value).sort()
+      .map((k) => JSON.stringify(k) + ":" + jcs(value[k])).join(",") + "}";
+  }
+
+  // A params / metrics stage's digest from its manifest detail (scheme v2 only: v1 keeps 1.0
+  // apart from 1, which a JS number cannot).
+  async function paramsDigest(value) {
+    const tag = new TextEncoder().encode("algotrace-hash/v2/params\0");
+    const body = new TextEncoder().encode(jcs(value));
+    const bytes = new Uint8Array(tag.length + body.length);
+    bytes.set(tag);
+    bytes.set(body, tag.length);
+    return digestBytes(bytes);
+  }
+
   async function digestFile(file) {
     let bytes;
     try {
@@ -374,6 +398,7 @@
   }
 
   // For tests and for anyone checking the scheme from the console.
-  window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages });
+  window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages, jcs,
+    paramsDigest });
   document.addEventListener("DOMContentLoaded", init);
 })();
