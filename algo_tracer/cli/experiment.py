@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algo_tracer.cli.outcome import Outcome
+from algo_tracer.cli.reproduce import format_reproductions
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.errors import ConfigError, InputError, shorten
 from algo_tracer.format.ids import format_id, parse_app_id, parse_id
@@ -140,10 +141,15 @@ def _algorand() -> AlgorandClient:
 def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> VerificationReport:
     from algo_tracer.verify.experiment import verify_experiment
 
+    from algo_tracer.verify.reproductions import attach_reproductions
+
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
-    return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
-                             indexer_timeout=args.indexer_timeout, progress=_progress(args))
+    algorand = _algorand()
+    report = verify_experiment(algorand, app_id, eid, manifest=manifest, artifacts_dir=artifacts,
+                               indexer_timeout=args.indexer_timeout, progress=_progress(args))
+    # Step 10: the reproductions found from the original alone (docs/reproductions.md).
+    return attach_reproductions(algorand, report, indexer_timeout=args.indexer_timeout)
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
@@ -324,6 +330,8 @@ def format_report(r: VerificationReport) -> str:
     for service, counts in r.served_by.items():
         lines.append(f"{service} endpoints: " + ", ".join(
             f"{url} answered {n}" for url, n in counts.items()))
+    if r.reproduced_by is not None:
+        lines.append(format_reproductions(r.reproduced_by))
     if r.not_checked:
         lines.append("not checked by this run:")
         lines += [f"  - {text}" for text in r.not_checked]
@@ -346,6 +354,8 @@ def format_timeline(r: VerificationReport) -> str:
     out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
+    if r.reproduced_by is not None:
+        out.append(format_reproductions(r.reproduced_by))
     problems = r.failures()
     out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
     return "\n".join(out)

@@ -56,6 +56,9 @@ class StageKind(IntEnum):
     ARTIFACT = 8
     MANIFEST = 9
     CUSTOM = 10
+    # 20-24: reproductions (docs/reproductions.md); 11-19, 25-34 are allocated elsewhere.
+    REPRODUCES = 20
+    COMPARISON = 21
 
 
 class _Model(BaseModel):

@@ -31,7 +31,7 @@ from algosdk import encoding
 
 from algo_tracer import hashing, stages
 from algo_tracer.documents.datasheet import DatasheetInfo, write_datasheet
-from algo_tracer.documents.manifest import Manifest, StageKind, stage_label
+from algo_tracer.documents.manifest import StageKind, stage_label
 from algo_tracer.documents.model_card import ModelCardInfo, write_model_card
 from algo_tracer.errors import (
     AlgoTracerError,
@@ -55,7 +55,15 @@ from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.process_lock import RecordingLock
+from algo_tracer.record.output_dir import check_output_dir, slug
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.reproduction import (
+    Reproduces,
+    original_from,
+    record_comparison,
+    send_claim,
+    start_reproduction,
+)
 from algo_tracer.record.writer import Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
@@ -88,16 +96,20 @@ class Tracer:
                    metadata: Mapping[str, Any] | None = None,
                    output_dir: str | os.PathLike[str] | None = None,
                    private_metrics: bool = False, max_pending: int = 100_000,
-                   flush_interval: float = 5.0) -> Experiment:
+                   flush_interval: float = 5.0, reproduces: Reproduces | None = None,
+                   reproduces_app_id: int | None = None) -> Experiment:
         """Start an experiment: registers it on chain (in the background) and returns it.
 
         `private_metrics=True` keeps metric values off chain: only Merkle roots over salted
         records are anchored, and values, salts and proofs stay in the local manifest.
+        `reproduces` (an id, manifest or manifest path; default: ALGO_TRACER_REPRODUCES) makes
+        it a reproduction of that sealed experiment (algo_tracer.record.reproduction).
         """
         if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
             raise InputError(f"experiment name {shorten(repr(name))} must be non-empty text of "
                              "at most 200 bytes", fix="pass a short name, e.g. 'iris-logreg'")
         self._check_funds()
+        original = original_from(self.settings, reproduces, reproduces_app_id)
         meta = dict(metadata or {})
         meta_digest = hashing.hash_bytes(
             METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
@@ -105,8 +117,8 @@ class Tracer:
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
         # Absolute, so that `resume` from another directory writes where the run would have.
         out = (Path(output_dir) if output_dir is not None else
-               self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}").resolve()
-        _check_output_dir(out)
+               self.output_root / f"{slug(name)}-{format_id(experiment_id)[:8]}").resolve()
+        check_output_dir(out)
         row = ExperimentRow(
             id=experiment_id, name=name, app_id=self.settings.app_id,
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
@@ -116,6 +128,8 @@ class Tracer:
         self.journal.add_experiment(row)
         exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
                          flush_interval=flush_interval)
+        if original is not None:  # the binding is the first stage (docs/reproductions.md)
+            start_reproduction(original, out, exp._stage)
         if seed is not None:
             exp.trace_seed(seed)
         return exp
@@ -329,6 +343,8 @@ class Experiment:
         if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
             digest, detail = stages.describe_outcome(outcome)
             self._stage(StageKind.CUSTOM, stages.OUTCOME_STAGE, digest.value, detail)
+        if row.status not in ("sealing", "sealed"):  # a reproduction compares what it has
+            record_comparison(self.journal, self.id, self.output_dir, outcome, self._stage)
         if row.status == "open":  # the run reached its end: a later `resume` seals it as is
             self.journal.update_experiment(self.id, status="finishing")
         if self._background is not None:
@@ -355,6 +371,7 @@ class Experiment:
         manifest.write(manifest_path)
         card_path = write_model_card(manifest, self.card, out)
         write_datasheet(manifest, self.datasheet, out)
+        send_claim(self.tracer.settings, self.journal, self.id, out)  # a reproduction's claim
         stats = self._writer.stats
         return ExperimentSummary(
             experiment_id=manifest.experiment_id, app_id=manifest.app_id,
@@ -403,24 +420,6 @@ class Experiment:
     def _wake(self) -> None:
         if self._background is not None:
             self._background.notify()
-
-
-def _check_output_dir(out: Path) -> None:
-    # A manifest is evidence (the seal binds it; private records live only there): a new
-    # experiment never overwrites another one's.
-    previous = out / "manifest.json"
-    if previous.exists():
-        try:
-            owner = f"experiment {Manifest.read(previous).experiment_id}"
-        except InputError:
-            owner = "another file"
-        raise InputError(f"{out} already holds the manifest of {owner}",
-                         fix="give each run its own output_dir, or leave output_dir out (each "
-                         "experiment then gets a new folder under the tracer's output_root)")
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "experiment"
 
 
 def _warn(exc: BaseException) -> None:

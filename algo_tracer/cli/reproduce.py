@@ -1,0 +1,90 @@
+"""`algo-tracer reproduce --of EXPERIMENT -- python train.py ...`, and the "reproduced by" text.
+
+The original is checked first (it must exist, be sealed and be on this network: otherwise exit
+2 and nothing is recorded); then the script runs with ALGO_TRACER_REPRODUCES set, so the
+`Tracer.from_environment()` inside it records each experiment as a reproduction of the
+original (docs/reproductions.md). The script's own exit status decides: 0 when it succeeded,
+2 when it failed (its tracer then seals the reproduction as failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from algo_tracer.cli.outcome import Outcome
+from algo_tracer.errors import InputError
+from algo_tracer.verify.reproduction_report import ReproducedBy
+
+__all__ = ["add_parser", "format_reproductions"]
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from algo_tracer.cli.experiment import app_id_arg
+
+    p = sub.add_parser("reproduce", help="re-run a script, recording it as a reproduction of a "
+                       "sealed experiment")
+    p.add_argument("--of", required=True, metavar="EXPERIMENT",
+                   help="the original: its id (base58) or its manifest.json")
+    p.add_argument("--app-id", type=app_id_arg, metavar="N",
+                   help="the original's registry app (default: the manifest's, then this "
+                   "network's registry)")
+    p.add_argument("script", nargs=argparse.REMAINDER, metavar="-- COMMAND ...",
+                   help="the re-run, e.g. -- python train.py")
+    p.set_defaults(handler=run_reproduce)
+
+
+def run_reproduce(args: argparse.Namespace) -> Outcome:
+    from algo_tracer.record.reproduction import (
+        REPRODUCES_APP_VAR,
+        REPRODUCES_VAR,
+        resolve_original,
+    )
+    from algo_tracer.record.tracer import Tracer
+
+    command = args.script[1:] if args.script[:1] == ["--"] else args.script
+    if not command:
+        raise InputError("no command to run", fix="algo-tracer reproduce --of ID -- python "
+                         "train.py")
+    of = str(Path(args.of).resolve()) if Path(args.of).is_file() else args.of
+    original = resolve_original(Tracer.from_environment().settings, of, args.app_id)
+    b = original.binding
+    print(f"reproducing experiment {b.experiment_id} (app {b.app_id}, sealed by {b.owner}, "
+          f"final digest {b.final_digest[:16]}…)", file=sys.stderr)
+    env = dict(os.environ, **{REPRODUCES_VAR: of, REPRODUCES_APP_VAR: str(b.app_id)})
+    try:
+        status = subprocess.run(command, env=env, check=False).returncode
+    except OSError as exc:
+        raise InputError(f"cannot run {command[0]!r}: {exc.strerror}",
+                         fix="check the command after `--`") from None
+    if status != 0:
+        print(f"error: the re-run exited with status {status}; its tracer sealed the "
+              "reproduction as failed with what was compared so far", file=sys.stderr)
+        return Outcome.ERROR
+    print(f"re-run finished: `algo-tracer verify {b.experiment_id}` lists the reproduction",
+          file=sys.stderr)
+    return Outcome.OK
+
+
+def format_reproductions(rb: ReproducedBy) -> str:
+    """The "reproduced by" section of `verify` and `show`."""
+    lines = [f"reproduced by: {rb.badge}"]
+    for r in rb.reproductions:
+        who = "the owner (self-reproduction, weaker)" if r.self_reproduction else r.recorder
+        lines.append(f"  {r.status.upper()}: {r.experiment_id or '?'} by {who or '?'}, sealed "
+                     f"in round {r.sealed_round or '-'}, claim in round {r.claim_round}: "
+                     f"{'matched' if r.matched else 'did not match'}"
+                     + (f" ({r.summary})" if r.summary else ""))
+        if r.comparison is not None:
+            for row in r.comparison.rows:
+                lines.append(f"      {row.label:<20} {row.status:<9} "
+                             + "; ".join(row.differences[:4]))
+            for m in r.comparison.metrics:
+                lines.append(f"      {m.stage}.{m.name}: {m.original} -> {m.reproduction} "
+                             f"(tolerance {m.tolerance:g}: "
+                             f"{'within' if m.within else 'OUTSIDE'})")
+        lines += [f"      problem: {p}" for p in r.problems[:5]]
+    return "\n".join(lines)
