@@ -140,7 +140,6 @@ def _algorand() -> AlgorandClient:
 
 def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> VerificationReport:
     from algo_tracer.verify.experiment import verify_experiment
-
     from algo_tracer.verify.reproductions import attach_reproductions
 
     eid, manifest = _load(args)

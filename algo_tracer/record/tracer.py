@@ -53,9 +53,9 @@ from algo_tracer.progress import Progress
 from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
+from algo_tracer.record.output_dir import check_output_dir, slug
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.process_lock import RecordingLock
-from algo_tracer.record.output_dir import check_output_dir, slug
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
 from algo_tracer.record.reproduction import (
     Reproduces,

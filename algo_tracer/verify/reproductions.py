@@ -90,7 +90,8 @@ def find_reproductions(algorand: AlgorandClient, app_id: int, original_id: bytes
     """Every claim about `original_id` up to `at_round`, each verified (module docstring)."""
     original = _read_header(algorand, app_id, original_id)
     indexer = wait_for_indexer(algorand, at_round, timeout=indexer_timeout)
-    groups: dict[tuple[str, bytes], list[tuple[dict[str, Any], ClaimChunk | None]]] = (
+    # One claim is one transaction group (a one-note claim: one transaction) of one sender.
+    groups: dict[tuple[str, str], list[tuple[dict[str, Any], ClaimChunk | None]]] = (
         defaultdict(list))
     for t in iter_transactions(indexer, note_prefix=claim_note_prefix(original_id),
                                max_round=at_round):
@@ -99,9 +100,7 @@ def find_reproductions(algorand: AlgorandClient, app_id: int, original_id: bytes
             chunk: ClaimChunk | None = decode_claim_note(note)
         except InputError:
             chunk = None
-        group = t.get("group") or t["id"]
-        groups[(t["sender"], chunk.reproduction_id if chunk else group.encode())].append(
-            (t, chunk))
+        groups[(t["sender"], t.get("group") or t["id"])].append((t, chunk))
     rows: list[ReproductionRow] = []
     seen: set[str] = set()
     for (sender, _), members in sorted(groups.items(), key=lambda g: _round(g[1])):
@@ -131,6 +130,9 @@ def _check_claim(algorand: AlgorandClient, app_id: int, original_id: bytes, orig
     chunks = [c for _, c in members if c is not None]
     if len(chunks) < len(members):
         row.problems.append("a note under the claim prefix is not a claim note")
+        return row
+    if len({c.reproduction_id for c in chunks}) != 1:
+        row.problems.append("the notes of one claim name different reproductions")
         return row
     try:
         claim = Claim.model_validate_json(assemble_claim(chunks))

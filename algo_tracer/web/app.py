@@ -39,6 +39,7 @@ from algo_tracer.network.algod import probe_algod, require_registry
 from algo_tracer.network.indexer import probe_indexer
 from algo_tracer.network.settings import app_id_from_environment, client_from_environment
 from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.reproductions import attach_reproductions
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
     TimelineRow,
@@ -208,6 +209,8 @@ def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
                                          fix=exc.fix)) from exc
     try:
         report = verify_experiment(algorand, app_id, eid, indexer_timeout=indexer_timeout)
+        # Step 10: reproductions found from this experiment alone (docs/reproductions.md).
+        attach_reproductions(algorand, report, indexer_timeout=indexer_timeout)
     except NetworkError as exc:
         raise _network_problem(algorand, exc, default_app_id) from exc
     except ConfigError as exc:

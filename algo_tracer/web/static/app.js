@@ -208,6 +208,8 @@
     renderTimeline(view);
     renderChecks(report);
     renderFiles();
+    // Separate blocks of the page (reproductions.js) render from the same view.
+    document.dispatchEvent(new CustomEvent("algotracer:experiment", { detail: view }));
     $("experiment").hidden = false;
   }
 
