@@ -32,7 +32,8 @@ def _account(algorand: AlgorandClient) -> SigningAccount:
 def _tracer(base: Tracer, root: Path, account: SigningAccount | None = None) -> Tracer:
     settings = base.settings if account is None else dataclasses.replace(
         base.settings, account=account)
-    return Tracer(dataclasses.replace(settings, state_dir=root / "state"), output_root=root / "runs")
+    return Tracer(dataclasses.replace(settings, state_dir=root / "state"),
+                  output_root=root / "runs")
 
 
 def _run(tracer: Tracer, name: str, *, accuracy: float, reproduces: Any = None,
@@ -206,7 +207,7 @@ def test_an_interrupted_reproduction_is_compared_sealed_and_claimed_by_resume(
 def test_unknown_unsealed_and_other_network_originals_are_refused_before_anything_is_recorded(
         owner_tracer: Tracer, reproduced: dict[str, Any], tmp_path: Path) -> None:
     tracer = _tracer(owner_tracer, tmp_path)
-    with pytest.raises(InputError, match="there is no experiment .* nothing to reproduce"):
+    with pytest.raises(InputError, match=r"there is no experiment .* nothing to reproduce"):
         tracer.experiment("x", reproduces=format_id(os.urandom(32)))
 
     left = tracer.experiment("left-open")
@@ -219,10 +220,10 @@ def test_unknown_unsealed_and_other_network_originals_are_refused_before_anythin
     manifest = Manifest.read(reproduced["original"].summary.manifest_path)
     elsewhere = manifest.model_copy(update={"genesis_hash": base64.b64encode(
         bytes(32)).decode()})
-    with pytest.raises(ConfigError, match="original experiment .* is from"):
+    with pytest.raises(ConfigError, match=r"original experiment .* is from"):
         tracer.experiment("x", reproduces=elsewhere)
     edited = manifest.model_copy(update={"name": "edited"})
-    with pytest.raises(InputError, match="not the one experiment .* was sealed with"):
+    with pytest.raises(InputError, match=r"not the one experiment .* was sealed with"):
         tracer.experiment("x", reproduces=edited)
     assert [row.name for row in tracer.journal.experiments()] == ["left-open"]
 
