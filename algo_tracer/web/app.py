@@ -39,13 +39,13 @@ from algo_tracer.network.algod import probe_algod, require_registry
 from algo_tracer.network.indexer import probe_indexer
 from algo_tracer.network.settings import app_id_from_environment, client_from_environment
 from algo_tracer.verify.experiment import verify_experiment
-from algo_tracer.verify.reproductions import attach_reproductions
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
     TimelineRow,
     VerificationReport,
     timeline_rows,
 )
+from algo_tracer.verify.reproductions import attach_reproductions
 
 __all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
 
