@@ -212,6 +212,7 @@ def test_unknown_unsealed_and_other_network_originals_are_refused_before_anythin
 
     left = tracer.experiment("left-open")
     left.trace_params({"a": 1})
+    assert left._background is not None
     left._background.drain()  # the create and the stage are on chain; the seal is not
     with pytest.raises(InputError, match="is not sealed"):
         tracer.experiment("x", reproduces=left.id_text)
