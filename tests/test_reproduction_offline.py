@@ -32,7 +32,12 @@ from algo_tracer.format.claim_notes import (
     encode_claim_notes,
 )
 from algo_tracer.hashing import hash_params
-from algo_tracer.verify.reproduction_report import ReproducedBy, ReproductionRow, badge_text
+from algo_tracer.verify.reproduction_report import (
+    ClaimStatus,
+    ReproducedBy,
+    ReproductionRow,
+    badge_text,
+)
 
 ORIGINAL, REPRO = bytes(range(32)), bytes(range(32, 64))
 BINDING = Binding(experiment_id="orig", app_id=7, genesis_hash="g", owner="A" * 58,
@@ -176,7 +181,7 @@ def test_a_claim_round_trips_through_its_canonical_json() -> None:
 # -- reporting -----------------------------------------------------------------------------
 
 
-def _row(status: str, recorder: str, *, matched: bool = True, own: bool = False
+def _row(status: ClaimStatus, recorder: str, *, matched: bool = True, own: bool = False
          ) -> ReproductionRow:
     return ReproductionRow(experiment_id=f"r-{recorder}", recorder=recorder, status=status,
                            matched=matched, self_reproduction=own, summary="data match",

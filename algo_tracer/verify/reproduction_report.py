@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.documents.reproduction import Comparison
 
-__all__ = ["ReproducedBy", "ReproductionRow", "badge_text"]
+__all__ = ["ClaimStatus", "ReproducedBy", "ReproductionRow", "badge_text"]
 
 #: verified: every check held and the comparison follows from both records; forged: the claim
 #: does not follow from them; invalid: the reproduction itself fails verification or is not
