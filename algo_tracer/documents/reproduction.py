@@ -114,7 +114,7 @@ class Comparison(_Model):
 
 
 class Claim(_Model):
-    """What the claim notes carry (docs/note-format.md §8)."""
+    """What the claim notes carry (docs/note-format.md §10)."""
 
     format: Literal["algo-tracer-reproduction-claim/v1"] = CLAIM_FORMAT
     reproduction: ExperimentRef

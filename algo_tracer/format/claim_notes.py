@@ -2,7 +2,7 @@
 
 A reproduction is found from the original alone with one indexed Indexer query: every claim
 note starts with `claim_note_prefix(original_id)`, so `note-prefix` search on
-`/v2/transactions` returns exactly the claims about that original. docs/note-format.md §8
+`/v2/transactions` returns exactly the claims about that original. docs/note-format.md §10
 fixes the layout:
 
     note = b"algotrace:r" || 0x01 (version) || original id (32) || reproduction id (32)

@@ -5,7 +5,7 @@
     >>> report.reproduced_by.badge                                             # doctest: +SKIP
 
 One indexed Indexer query finds the claims: transactions whose note starts with
-`claim_note_prefix(original id)` (docs/note-format.md §8). Each claim is then checked
+`claim_note_prefix(original id)` (docs/note-format.md §10). Each claim is then checked
 (docs/verification.md, step 10):
 
 1. its notes decode to one claim about this original (else *malformed*);
