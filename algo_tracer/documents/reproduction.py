@@ -67,7 +67,7 @@ class Binding(_Model):
 
 class ExperimentRef(_Model):
     experiment_id: str
-    app_id: int
+    app_id: int = Field(ge=1, le=2**64 - 1)
 
 
 class ComparisonRow(_Model):

@@ -43,6 +43,8 @@ class ReproductionRow(_Model):
 
 class ReproducedBy(_Model):
     claims_found: int = Field(description="claim notes groups found under the original's id")
+    claims_not_checked: int = Field(default=0, description="claims past the first MAX_CLAIMS "
+                                    "(oldest first), neither verified nor counted")
     independent_accounts: int = Field(description="distinct accounts other than the owner "
                                       "whose verified reproduction matched")
     self_reproductions: int = 0

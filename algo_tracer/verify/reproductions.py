@@ -40,7 +40,7 @@ from algo_tracer.documents.reproduction import (
     detail_digest,
     summary_text,
 )
-from algo_tracer.errors import InputError, describe_validation
+from algo_tracer.errors import ConfigError, InputError, describe_validation
 from algo_tracer.format import chain
 from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page
 from algo_tracer.format.claim_notes import (
@@ -61,6 +61,8 @@ from algo_tracer.verify.reproduction_report import ReproducedBy, ReproductionRow
 __all__ = ["attach_reproductions", "find_reproductions"]
 
 STEP = 10
+#: Claims verified per lookup, oldest first; the rest are counted in `claims_not_checked`.
+MAX_CLAIMS = 100
 
 
 def attach_reproductions(algorand: AlgorandClient, report: VerificationReport, *,
@@ -73,6 +75,9 @@ def attach_reproductions(algorand: AlgorandClient, report: VerificationReport, *
                                at_round=report.data_round, indexer_timeout=indexer_timeout,
                                progress=progress)
     report.reproduced_by = found
+    if found.claims_not_checked:
+        report.not_checked.append(f"{found.claims_not_checked} later reproduction claim(s) "
+                                  f"past the first {MAX_CLAIMS} were not verified")
     for row in found.reproductions:
         if row.status != "verified":
             report.findings.append(Finding(
@@ -103,7 +108,14 @@ def find_reproductions(algorand: AlgorandClient, app_id: int, original_id: bytes
         groups[(t["sender"], t.get("group") or t["id"])].append((t, chunk))
     rows: list[ReproductionRow] = []
     seen: set[str] = set()
-    for (sender, _), members in sorted(groups.items(), key=lambda g: _round(g[1])):
+    ordered = sorted(groups.items(), key=lambda g: _round(g[1]))
+    if len(ordered) > MAX_CLAIMS:
+        # Anyone can post claims: verifying each costs a verification, so the count is capped.
+        skipped = ordered[MAX_CLAIMS:]
+        ordered = ordered[:MAX_CLAIMS]
+    else:
+        skipped = []
+    for (sender, _), members in ordered:
         row = _check_claim(algorand, app_id, original_id, original, sender, members,
                            indexer_timeout, progress)
         if row.experiment_id is not None and row.status == "verified":
@@ -112,8 +124,9 @@ def find_reproductions(algorand: AlgorandClient, app_id: int, original_id: bytes
             seen.add(row.experiment_id)
         rows.append(row)
     badge, independent, own = badge_text(rows)
-    return ReproducedBy(claims_found=len(groups), independent_accounts=independent,
-                        self_reproductions=own, badge=badge, reproductions=rows)
+    return ReproducedBy(claims_found=len(groups), claims_not_checked=len(skipped),
+                        independent_accounts=independent, self_reproductions=own, badge=badge,
+                        reproductions=rows)
 
 
 def _round(members: list[tuple[dict[str, Any], ClaimChunk | None]]) -> int:
@@ -153,8 +166,13 @@ def _check_claim(algorand: AlgorandClient, app_id: int, original_id: bytes, orig
         return row
     # (10.2) The reproduction verifies and is sealed.
     rid = chunks[0].reproduction_id
-    rep = verify_experiment(algorand, claim.reproduction.app_id, rid,
-                            indexer_timeout=indexer_timeout, progress=progress)
+    try:
+        rep = verify_experiment(algorand, claim.reproduction.app_id, rid,
+                                indexer_timeout=indexer_timeout, progress=progress)
+    except (ConfigError, InputError) as exc:  # e.g. a claim naming an app that is no registry
+        row.status = "invalid"
+        row.problems.append(f"the reproduction cannot be read: {exc.message}")
+        return row
     row.recorder, row.sealed_round, row.sealed_time = rep.owner, rep.sealed_round, rep.sealed_time
     row.self_reproduction = rep.owner == original.owner
     if not rep.ok or not rep.sealed:

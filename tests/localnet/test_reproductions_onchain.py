@@ -140,18 +140,24 @@ def test_a_tampered_comparison_and_a_copied_claim_are_reported_and_not_counted(
     forged = claim.model_copy(update={"comparison": claim.comparison.model_copy(
         update={"metrics": metrics})})
     _post(algorand, reproducer, original.id, honest.id, forged)
-    # ...and a stranger copies the honest claim under its own name.
+    # ...a stranger copies the honest claim under its own name, and another points a claim at
+    # an app that is no registry (reported, never an error of the original's verification).
     _post(algorand, _account(algorand), original.id, honest.id, claim)
+    _post(algorand, _account(algorand), original.id, honest.id, claim.model_copy(update={
+        "reproduction": claim.reproduction.model_copy(update={"app_id": 2**40})}))
 
     report = _verify(algorand, original.app_id, original.id_text)
     rows = report["reproduced_by"]["reproductions"]
     statuses = sorted((r["status"], r["claim_sender"] == reproducer.address) for r in rows)
-    assert statuses == [("forged", False), ("forged", True), ("verified", True)]
+    assert statuses == [("forged", False), ("forged", True), ("invalid", False),
+                        ("verified", True)]
     forged_row = next(r for r in rows if r["status"] == "forged" and
                       r["claim_sender"] == reproducer.address)
     assert any("comparison stage digest" in p for p in forged_row["problems"])
     copied = next(r for r in rows if r["status"] == "forged" and r is not forged_row)
     assert any("not by the reproduction's owner" in p for p in copied["problems"])
+    invalid = next(r for r in rows if r["status"] == "invalid")
+    assert any(f"application {2**40} does not exist" in p for p in invalid["problems"])
     assert report["reproduced_by"]["independent_accounts"] == 0  # the honest one did not match
     warnings = [f for f in report["findings"] if f["code"] == "reproduction_forged"]
     assert len(warnings) == 2 and all(f["severity"] == "warning" for f in warnings)
