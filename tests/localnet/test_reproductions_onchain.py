@@ -247,3 +247,57 @@ def test_claim_notes_are_found_by_one_note_prefix_query(
     assert {r.row.owner for r in reproduced["reproductions"]} <= senders
     assert all(base64.b64decode(t["note"]).startswith(b"algotrace:r\x01" + original.id)
                for t in found)
+
+
+SCRIPT = """
+import sys
+from pathlib import Path
+from algo_tracer import Tracer
+
+with Tracer.from_environment().experiment("scripted", output_dir=Path(sys.argv[1])) as exp:
+    exp.trace_params({"C": 1.0, "max_iter": 200})
+    exp.trace_data("train", b"sepal,petal\\n5.1,1.4\\n")
+    if sys.argv[2] == "crash":
+        raise SystemExit("the re-run crashed")
+"""
+
+
+def test_reproduce_runs_the_script_as_a_reproduction_of_a_proof_bundles_original(
+        owner_tracer: Tracer, reproduced: dict[str, Any], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from algosdk import mnemonic
+
+    original = reproduced["original"]
+    account = _account(owner_tracer.settings.algorand)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALGO_TRACER_")}
+    env |= {"ALGO_TRACER_DIR": str(tmp_path / "state"),
+            "ALGO_TRACER_MNEMONIC": mnemonic.from_private_key(account.private_key)}
+    (tmp_path / "train.py").write_text(SCRIPT)
+    bundle = tmp_path / "bundle.json"
+    assert main(["export", original.id_text, "--manifest", str(original.summary.manifest_path),
+                 "-o", str(bundle), "-q"]) == 0
+    cli = [str(Path(sys.executable).parent / "algo-tracer"), "reproduce", "--of", str(bundle),
+           "--", sys.executable, str(tmp_path / "train.py")]
+
+    ok = subprocess.run([*cli, str(tmp_path / "ok"), "ok"], env=env, cwd=tmp_path,
+                        capture_output=True, text=True, timeout=600)
+    crashed = subprocess.run([*cli, str(tmp_path / "crash"), "crash"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=600)
+    unknown = subprocess.run([*cli[:3], format_id(os.urandom(32)), *cli[4:], "x", "ok"],
+                             env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+
+    assert ok.returncode == 0, ok.stderr
+    assert f"reproducing experiment {original.id_text}" in ok.stderr
+    assert crashed.returncode == 2 and "sealed the reproduction as failed" in crashed.stderr
+    assert unknown.returncode == 2 and "nothing to reproduce" in unknown.stderr
+    assert not (tmp_path / "x").exists()
+    report = _verify(owner_tracer.settings.algorand, original.app_id, original.id_text)
+    mine = {r["outcome"]: r for r in report["reproduced_by"]["reproductions"]
+            if r["recorder"] == account.address}
+    assert set(mine) == {"completed", "failed: SystemExit"}
+    assert all(r["status"] == "verified" for r in mine.values())
+    by_label = {r["label"]: r["status"] for r in mine["completed"]["comparison"]["rows"]}
+    assert by_label["params"] == by_label["data:train"] == "equal"  # labels: the bundle's manifest
+    assert by_label["model"] == "missing" and not mine["completed"]["matched"]
