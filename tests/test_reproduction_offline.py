@@ -197,7 +197,9 @@ def test_the_badge_counts_independent_accounts_and_leaves_out_what_is_not_verifi
     assert text == ("reproduced by 2 independent accounts: data match (and 1 by the owner, "
                     "weaker evidence); 1 reproduction(s) did not match; 1 claim(s) not counted "
                     "(forged, invalid or malformed)")
-    assert badge_text([])[0] == "no independent reproduction"
+    assert badge_text([])[0] == "no reproduction found on chain"
+    assert badge_text([_row("forged", "D")])[0] == (
+        "no independent reproduction; 1 claim(s) not counted (forged, invalid or malformed)")
 
 
 def test_the_reproduced_by_section_names_self_reproductions_and_problems() -> None:

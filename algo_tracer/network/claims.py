@@ -21,8 +21,8 @@ from algo_tracer.network.algod import ALGOD_ERRORS, algod_call, algod_error
 
 __all__ = ["send_claim_notes"]
 
-_FIX = ("nothing is lost: the reproduction is sealed; `algo-tracer resume` (or "
-        "tracer.resume()) sends its claim again once the node answers")
+_FIX = ("nothing is lost: the reproduction is sealed; `algo-tracer resume REPRODUCTION_ID` "
+        "(or tracer.resume(id)) sends its claim once the node answers")
 
 
 def send_claim_notes(algorand: AlgorandClient, sender: str, signer: TransactionSigner,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,11 @@ def record_comparison(journal: Journal, experiment_id: bytes, output_dir: Path, 
     views = original.views()
     comparison = compare(views, mine, binding=original.binding, outcome=outcome,
                          tolerance=tolerance_for(plan_of(views)))
+    if not _fits(comparison, experiment_id, journal):
+        # The explanatory lines are what can grow (long package lists): without them the
+        # claim still says every status and metric, and fits the notes of one group.
+        comparison = comparison.model_copy(update={"rows": [
+            r.model_copy(update={"differences": []}) for r in comparison.rows]})
     detail = comparison_detail(comparison)
     stage(StageKind.COMPARISON, None, bytes.fromhex(_digest(detail)), detail)
     return comparison
@@ -180,11 +186,14 @@ def send_claim(settings: Settings, journal: Journal, experiment_id: bytes,
     if not found:
         return None
     comparison = Comparison.model_validate(found[0].detail["comparison"])
-    claim = Claim(reproduction=ExperimentRef(experiment_id=format_id(experiment_id),
-                                             app_id=journal.experiment(experiment_id).app_id),
-                  comparison=comparison)
+    claim = _claim(comparison, experiment_id, journal)
     original_id = parse_id(comparison.original.experiment_id)
-    notes = encode_claim_notes(original_id, experiment_id, claim.to_json())
+    try:
+        notes = encode_claim_notes(original_id, experiment_id, claim.to_json())
+    except InputError as exc:  # sealed already: say why it cannot be announced, do not fail
+        print(f"algo-tracer: the reproduction {format_id(experiment_id)} is sealed, but its "
+              f"claim cannot be posted: {exc.message}", file=sys.stderr)
+        return None
     txids = send_claim_notes(settings.algorand, settings.account.address,
                              settings.account.signer, notes,
                              [claim_lease(experiment_id, i) for i in range(len(notes))])
@@ -192,6 +201,22 @@ def send_claim(settings: Settings, journal: Journal, experiment_id: bytes,
     write_text_atomic(output_dir / CLAIM_MARKER, json.dumps(
         {"claim": claim.model_dump(mode="json"), "txids": txids}, indent=2) + "\n")
     return txids
+
+
+def _claim(comparison: Comparison, experiment_id: bytes, journal: Journal) -> Claim:
+    return Claim(reproduction=ExperimentRef(experiment_id=format_id(experiment_id),
+                                            app_id=journal.experiment(experiment_id).app_id),
+                 comparison=comparison)
+
+
+def _fits(comparison: Comparison, experiment_id: bytes, journal: Journal) -> bool:
+    claim = _claim(comparison, experiment_id, journal)
+    try:
+        encode_claim_notes(parse_id(comparison.original.experiment_id), experiment_id,
+                           claim.to_json())
+    except InputError:
+        return False
+    return True
 
 
 def _manifest(reproduces: Reproduces) -> Manifest | None:

@@ -54,6 +54,8 @@ class ReproducedBy(_Model):
 
 def badge_text(rows: list[ReproductionRow]) -> tuple[str, int, int]:
     """The badge, the count of independent accounts and of matching self-reproductions."""
+    if not rows:
+        return "no reproduction found on chain", 0, 0
     good = [r for r in rows if r.status == "verified" and r.matched]
     independent = sorted({r.recorder for r in good if not r.self_reproduction and r.recorder})
     own = sum(r.self_reproduction for r in good)

@@ -301,3 +301,24 @@ def test_reproduce_runs_the_script_as_a_reproduction_of_a_proof_bundles_original
     by_label = {r["label"]: r["status"] for r in mine["completed"]["comparison"]["rows"]}
     assert by_label["params"] == by_label["data:train"] == "equal"  # labels: the bundle's manifest
     assert by_label["model"] == "missing" and not mine["completed"]["matched"]
+
+
+def test_a_claim_sent_again_by_resume_lands_once(
+        owner_tracer: Tracer, reproduced: dict[str, Any]) -> None:
+    from algo_tracer.network.indexer import iter_transactions, require_indexer
+
+    first = reproduced["reproductions"][0]
+    reproducer = reproduced["others"][0]
+    marker = first.output_dir / "reproduction-claim.json"
+    sent = json.loads(marker.read_text())["txids"]
+    marker.unlink()  # as if the process died between sending the claim and noting it
+
+    [summary] = reproducer.resume(first.id)
+
+    again = json.loads(marker.read_text())
+    claims = [t for t in iter_transactions(require_indexer(owner_tracer.settings.algorand),
+                                           note_prefix=claim_note_prefix(
+                                               reproduced["original"].id))
+              if base64.b64decode(t["note"])[44:76] == first.id]
+    assert summary.sealed and sent and again["txids"] is None  # the ledger refused a copy
+    assert sorted(t["id"] for t in claims) == sorted(sent)
