@@ -329,7 +329,7 @@ def format_report(r: VerificationReport) -> str:
     for service, counts in r.served_by.items():
         lines.append(f"{service} endpoints: " + ", ".join(
             f"{url} answered {n}" for url, n in counts.items()))
-    if r.reproduced_by is not None:
+    if r.reproduced_by is not None and r.reproduced_by.reproductions:
         lines.append(format_reproductions(r.reproduced_by))
     if r.not_checked:
         lines.append("not checked by this run:")
@@ -353,7 +353,7 @@ def format_timeline(r: VerificationReport) -> str:
     out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
-    if r.reproduced_by is not None:
+    if r.reproduced_by is not None and r.reproduced_by.reproductions:
         out.append(format_reproductions(r.reproduced_by))
     problems = r.failures()
     out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
