@@ -85,3 +85,9 @@ def test_the_page_shows_the_reproduction_badge_and_the_list(
     assert reproduced["address"][:6] in theirs and "data:train: equal" in theirs
     assert "metrics.accuracy: 0.97 → 0.97 (tolerance 0: within)" in theirs
     assert "the owner (self-reproduction: weaker evidence)" in mine
+
+    # Each reproduction links to its own timeline.
+    page.locator(f"#reproductions a[href*='{reproduced['other'].id_text}']").click()
+    page.wait_for_selector("body[data-state=ready]", timeout=180_000)
+    assert page.locator("#exp-id").inner_text() == reproduced["other"].id_text
+    assert page.locator("#timeline tbody tr.row-stage").count() == 5  # binding .. comparison

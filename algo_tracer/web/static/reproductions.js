@@ -49,6 +49,12 @@
         (r.status === "verified" ? (r.matched ? ": matched" : ": did not match") : ""));
       head.className = "reproduction-head";
       item.append(head);
+      if (r.experiment_id && r.app_id) {
+        // The reproduction's own page: its whole timeline, verified the same way.
+        const link = el("a", "its timeline", "reproduction-link");
+        link.href = `/?${new URLSearchParams({ app: r.app_id, id: r.experiment_id })}`;
+        item.append(link);
+      }
       if (r.summary) item.append(el("div", r.summary, "reproduction-summary"));
       const rows = el("ul", undefined, "reproduction-timeline");
       if (r.comparison) {
