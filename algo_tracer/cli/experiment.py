@@ -156,13 +156,17 @@ def _algorand() -> AlgorandClient:
 
 def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> VerificationReport:
     from algo_tracer.verify.experiment import verify_experiment
+    from algo_tracer.verify.reproductions import attach_reproductions
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
     reveal = getattr(args, "plan_reveal", None)
-    return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
-                             indexer_timeout=args.indexer_timeout, progress=_progress(args),
-                             plan_reveal=PlanReveal.read(reveal) if reveal else None)
+    algorand = _algorand()
+    report = verify_experiment(algorand, app_id, eid, manifest=manifest, artifacts_dir=artifacts,
+                               indexer_timeout=args.indexer_timeout, progress=_progress(args),
+                               plan_reveal=PlanReveal.read(reveal) if reveal else None)
+    # The reproductions found from the original alone (docs/reproductions.md).
+    return attach_reproductions(algorand, report, indexer_timeout=args.indexer_timeout)
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:

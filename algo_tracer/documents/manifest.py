@@ -66,6 +66,9 @@ class StageKind(IntEnum):
     TRIAL = 14
     #: A study's last stage: the selection rule and the trial it selects.
     SELECTION = 15
+    #: 20-24: reproductions (docs/reproductions.md).
+    REPRODUCES = 20
+    COMPARISON = 21
     #: A model directory bound to its OpenSSF model_signing signature (issue 18's range 30-34;
     #: algo_tracer.integrations.signed_models, docs/interop.md §4).
     SIGNED_MODEL = 30

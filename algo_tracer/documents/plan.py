@@ -35,6 +35,7 @@ from algo_tracer.hashing import canonical_json, hash_bytes
 __all__ = [
     "PLAN_DOMAIN",
     "PlanReveal",
+    "declared_tolerance",
     "describe_plan",
     "load_plan",
     "plan_commitment",
@@ -132,12 +133,24 @@ def plan_direction(plan: Mapping[str, Any] | None) -> tuple[str | None, str | No
     return plan.get("metric"), plan.get("direction")
 
 
+def declared_tolerance(plan: Mapping[str, Any] | None) -> float | dict[str, float] | None:
+    """The absolute tolerance the plan declares: a number for every metric, or per metric name;
+    None (exact) without a plan or a valid `tolerance`. A reproduction records this."""
+    value = None if plan is None else plan.get("tolerance")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) and value >= 0:
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): float(v) for k, v in value.items()
+                if isinstance(v, int | float) and not isinstance(v, bool) and v >= 0}
+    return None
+
+
 def tolerance_for(plan: Mapping[str, Any] | None, metric: str) -> float:
     """The absolute tolerance the plan declares for `metric`: 0.0 (exact) when none."""
-    tolerance = (plan or {}).get("tolerance")
-    if isinstance(tolerance, Mapping):
-        tolerance = tolerance.get(metric)
-    return float(tolerance) if isinstance(tolerance, int | float) else 0.0
+    tolerance = declared_tolerance(plan)
+    return tolerance.get(metric, 0.0) if isinstance(tolerance, dict) else tolerance or 0.0
 
 
 def _check_tolerance(tolerance: Any) -> None:

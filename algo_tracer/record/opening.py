@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from algo_tracer.documents.manifest import Manifest
-from algo_tracer.errors import InputError, InsufficientFundsError
+from algo_tracer.errors import InputError, InsufficientFundsError, shorten
 from algo_tracer.format import chain
 from algo_tracer.network.algod import account_balance
 from algo_tracer.network.settings import Settings
 
-__all__ = ["MIN_FEE", "check_funds", "check_output_dir", "slug"]
+__all__ = ["MIN_FEE", "check_funds", "check_name", "check_output_dir", "slug"]
 
 MIN_FEE = 1_000
+
+
+def check_name(name: object) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
+        raise InputError(f"experiment name {shorten(repr(name))} must be non-empty text of "
+                         "at most 200 bytes", fix="pass a short name, e.g. 'iris-logreg'")
 
 
 def check_funds(settings: Settings) -> None:

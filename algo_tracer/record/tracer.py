@@ -49,11 +49,18 @@ from algo_tracer.progress import Progress
 from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
-from algo_tracer.record.opening import check_funds, check_output_dir, slug
+from algo_tracer.record.opening import check_funds, check_name, check_output_dir, slug
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.plans import Revealed, plan_stage, reveal_plan
 from algo_tracer.record.process_lock import RecordingLock
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.reproduction import (
+    Reproduces,
+    original_from,
+    record_comparison,
+    send_claim,
+    start_reproduction,
+)
 from algo_tracer.record.resuming import resume_experiments
 from algo_tracer.record.study import Study, load_study, open_study
 from algo_tracer.record.writer import Writer
@@ -89,20 +96,23 @@ class Tracer:
                    private_metrics: bool = False, max_pending: int = 100_000,
                    flush_interval: float = 5.0,
                    plan: Mapping[str, Any] | str | os.PathLike[str] | None = None,
-                   private_plan: bool = False) -> Experiment:
+                   private_plan: bool = False, reproduces: Reproduces | None = None,
+                   reproduces_app_id: int | None = None) -> Experiment:
         """Start an experiment: registers it on chain (in the background) and returns it.
 
         `private_metrics=True` keeps metric values off chain: only Merkle roots over salted
         records are anchored, and values, salts and proofs stay in the local manifest.
-        `plan` (a mapping, or a .json/.toml file) is recorded first, before anything else:
-        the protocol fixed in advance (docs/studies.md). `private_plan=True` records only its
-        salted commitment until `reveal`.
+        `plan` (a mapping, or a .json/.toml file) is recorded first: the protocol fixed in
+        advance (docs/studies.md); `private_plan=True` records only its salted commitment until
+        `reveal`. `reproduces` (an id or manifest; default: ALGO_TRACER_REPRODUCES) makes it a
+        reproduction of that sealed experiment, under its plan (docs/reproductions.md).
         """
         plan_doc = load_plan(plan) if plan is not None else None  # refused before anything
-        if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
-            raise InputError(f"experiment name {shorten(repr(name))} must be non-empty text of "
-                             "at most 200 bytes", fix="pass a short name, e.g. 'iris-logreg'")
+        check_name(name)
         check_funds(self.settings)
+        original = original_from(self.settings, reproduces, reproduces_app_id)
+        if original is not None and plan_doc is not None:
+            raise InputError("a reproduction follows its original's plan", fix="drop plan=...")
         meta = dict(metadata or {})
         meta_digest = hashing.hash_bytes(
             METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
@@ -121,6 +131,8 @@ class Tracer:
         self.journal.add_experiment(row)
         exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
                          flush_interval=flush_interval)
+        if original is not None:  # the binding is the first stage (docs/reproductions.md)
+            start_reproduction(original, out, exp._stage)
         if plan_doc is not None:
             exp.trace_plan(plan_doc, private=private_plan)
         if seed is not None:
@@ -329,6 +341,8 @@ class Experiment:
         if row.status not in ("sealing", "sealed") and outcome != "completed" and not recorded:
             digest, detail = stages.describe_outcome(outcome)
             self._stage(StageKind.CUSTOM, stages.OUTCOME_STAGE, digest.value, detail)
+        if row.status not in ("sealing", "sealed"):  # a reproduction compares what it has
+            record_comparison(self.journal, self.id, self.output_dir, outcome, self._stage)
         if row.status == "open":  # the run reached its end: a later `resume` seals it as is
             self.journal.update_experiment(self.id, status="finishing")
         if self._background is not None:
@@ -355,6 +369,7 @@ class Experiment:
         manifest.write(manifest_path)
         card_path = write_model_card(manifest, self.card, out)
         write_datasheet(manifest, self.datasheet, out)
+        send_claim(self.tracer.settings, self.journal, self.id, out)  # a reproduction's claim
         stats = self._writer.stats
         return ExperimentSummary(
             experiment_id=manifest.experiment_id, app_id=manifest.app_id,

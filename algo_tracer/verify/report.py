@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.errors import VerificationError
+from algo_tracer.verify.reproduction_report import ReproducedBy
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck
 
 __all__ = [
@@ -151,6 +152,8 @@ class VerificationReport(_Model):
     counts: Counts = Field(default_factory=Counts)
     not_checked: list[str] = Field(default_factory=list,
                                    description="what this run could not establish")
+    reproduced_by: ReproducedBy | None = Field(
+        default=None, description="step 15: reproductions found on chain (docs/reproductions.md)")
     data_round: int | None = Field(default=None, description="round the sources were read at")
     served_by: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="with endpoint lists: requests each endpoint answered "

@@ -14,6 +14,7 @@ from algo_tracer.verify.report import (
     VerificationReport,
     timeline_rows,
 )
+from algo_tracer.verify.reproduction_report import format_reproductions
 from algo_tracer.verify.study_text import format_study
 
 __all__ = [
@@ -67,6 +68,8 @@ def format_report(r: VerificationReport) -> str:
     for service, counts in r.served_by.items():
         lines.append(f"{service} endpoints: " + ", ".join(
             f"{url} answered {n}" for url, n in counts.items()))
+    if r.reproduced_by is not None and r.reproduced_by.reproductions:
+        lines.append(format_reproductions(r.reproduced_by))
     if r.not_checked:
         lines.append("not checked by this run:")
         lines += [f"  - {text}" for text in r.not_checked]
@@ -90,6 +93,8 @@ def format_timeline(r: VerificationReport) -> str:
     out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in table]
     out += format_study(r)
+    if r.reproduced_by is not None and r.reproduced_by.reproductions:
+        out.append(format_reproductions(r.reproduced_by))
     out.append(timeline_verdict(r))
     return "\n".join(out)
 

@@ -37,7 +37,7 @@ from algo_tracer.verify.evidence import chain_txn, read_experiment_boxes
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
-__all__ = ["check_plan", "check_study"]
+__all__ = ["check_plan", "check_study", "read_plan"]
 
 _PLAN_STEP, _STUDY_STEP = 10, 11
 
@@ -247,6 +247,21 @@ def _find_reveal(algorand: AlgorandClient, ev: Evidence, plan: Stage, check: Pla
         check.state, check.plan = "revealed", note.detail["plan"]
         check.revealed_round, check.revealed_txid = txn.round, txn.txid
         return
+
+
+def read_plan(algorand: AlgorandClient, app_id: int, experiment_id: bytes, owner: str,
+              commitment: bytes) -> dict[str, Any] | None:
+    """An experiment's plan as the chain discloses it: its public plan stage's note, or a
+    reveal by the owner, whichever opens `commitment` first; None for a plan never disclosed."""
+    indexer = require_indexer(algorand, needed_by="reading a plan needs one")
+    for t in iter_transactions(indexer, note_prefix=stage_note_prefix(StageKind.PLAN,
+                                                                      experiment_id),
+                               address=owner, address_role="sender"):
+        note = decode_stage_note(base64.b64decode(t.get("note") or ""))
+        app = (t.get("application-transaction") or {}).get("application-id")
+        if note is not None and app in (None, 0, app_id) and _opens(note, commitment):
+            return dict(note.detail["plan"])
+    return None
 
 
 def _opens(note: StageNote, digest: bytes) -> bool:

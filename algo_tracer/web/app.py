@@ -45,6 +45,7 @@ from algo_tracer.verify.report import (
     VerificationReport,
     timeline_rows,
 )
+from algo_tracer.verify.reproductions import attach_reproductions
 
 __all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
 
@@ -208,6 +209,8 @@ def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
                                          fix=exc.fix)) from exc
     try:
         report = verify_experiment(algorand, app_id, eid, indexer_timeout=indexer_timeout)
+        # Step 15: reproductions found from this experiment alone (docs/reproductions.md).
+        attach_reproductions(algorand, report, indexer_timeout=indexer_timeout)
     except NetworkError as exc:
         raise _network_problem(algorand, exc, default_app_id) from exc
     except ConfigError as exc:

@@ -233,6 +233,8 @@
     window.algoTracerStudy.render(report, view.app_id, $("study-card"));  // static/study.js
     renderChecks(report);
     renderFiles();
+    // Separate blocks of the page (reproductions.js) render from the same view.
+    document.dispatchEvent(new CustomEvent("algotracer:experiment", { detail: view }));
     $("experiment").hidden = false;
   }
 
