@@ -38,6 +38,7 @@ __all__ = [
     "declared_tolerance",
     "describe_plan",
     "load_plan",
+    "opens_commitment",
     "plan_commitment",
     "plan_direction",
     "tolerance_for",
@@ -115,6 +116,14 @@ def plan_commitment(plan: Mapping[str, Any], salt: bytes) -> bytes:
         raise InputError(f"a plan salt is {_SALT_BYTES} bytes, not {len(salt)}",
                          fix="use the salt saved with the plan")
     return hash_bytes(PLAN_DOMAIN, salt + canonical_json(dict(plan))).value
+
+
+def opens_commitment(detail: Mapping[str, Any], commitment: bytes) -> bool:
+    """Whether `detail` ({"plan": ..., "salt": hex}, e.g. a stage note's) opens `commitment`."""
+    try:
+        return plan_commitment(detail["plan"], bytes.fromhex(detail["salt"])) == commitment
+    except (KeyError, ValueError, TypeError, AttributeError, InputError):
+        return False
 
 
 def describe_plan(plan: Mapping[str, Any], *, private: bool,

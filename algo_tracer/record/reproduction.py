@@ -45,6 +45,7 @@ from algo_tracer.errors import InputError, shorten
 from algo_tracer.format.claim_notes import claim_lease, encode_claim_notes
 from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.network.claims import send_claim_notes
+from algo_tracer.network.disclosed_plan import read_plan
 from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings
@@ -130,9 +131,14 @@ def resolve_original(settings: Settings, reproduces: Reproduces,
     stages = []
     for s in registry.stages(eid, header.stage_count):
         entry = entries.get(s.index)
+        detail = dict(entry.detail) if entry else {}
+        if s.kind == StageKind.PLAN and "plan" not in detail:
+            # Only an id, or a private plan: the plan as the chain discloses it (or none), the
+            # same reading the verifier makes of the tolerance the comparison records.
+            plan = read_plan(settings.algorand, app, eid, header.owner, s.digest)
+            detail = detail if plan is None else {**detail, "plan": plan}
         stages.append(_OriginalStage(index=s.index, kind=s.kind, digest=s.digest.hex(),
-                                     label=entry.label if entry else None,
-                                     detail=dict(entry.detail) if entry else {}))
+                                     label=entry.label if entry else None, detail=detail))
     binding = Binding(experiment_id=text, app_id=app, genesis_hash=settings.genesis_hash,
                       owner=header.owner, final_digest=header.final_digest.hex())
     return Original(binding=binding, stages=stages)

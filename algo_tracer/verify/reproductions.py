@@ -53,12 +53,12 @@ from algo_tracer.format.claim_notes import (
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import hash_params
 from algo_tracer.network.algod import read_box
+from algo_tracer.network.disclosed_plan import read_plan
 from algo_tracer.network.indexer import iter_transactions, wait_for_indexer
 from algo_tracer.progress import Progress
 from algo_tracer.verify.experiment import verify_experiment
 from algo_tracer.verify.report import Finding, VerificationReport
 from algo_tracer.verify.reproduction_report import ReproducedBy, ReproductionRow, badge_text
-from algo_tracer.verify.study_checks import read_plan
 
 __all__ = ["attach_reproductions", "find_reproductions"]
 

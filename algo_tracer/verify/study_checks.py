@@ -17,7 +17,7 @@ from algokit_utils import AlgorandClient
 from pydantic import ValidationError
 
 from algo_tracer.documents.manifest import Manifest, StageKind
-from algo_tracer.documents.plan import PlanReveal, plan_commitment
+from algo_tracer.documents.plan import PlanReveal, opens_commitment, plan_commitment
 from algo_tracer.documents.study import (
     RESULT_STAGE,
     StudySpec,
@@ -29,7 +29,7 @@ from algo_tracer.documents.study import (
 from algo_tracer.format.boxes import Stage
 from algo_tracer.format.events import StageRecorded, decode_event
 from algo_tracer.format.ids import format_id, parse_id
-from algo_tracer.format.stage_notes import StageNote, decode_stage_note, stage_note_prefix
+from algo_tracer.format.stage_notes import decode_stage_note, stage_note_prefix
 from algo_tracer.hashing import hash_params
 from algo_tracer.network.indexer import iter_transactions, require_indexer
 from algo_tracer.verify.check_run import ChainTxn, Evidence
@@ -37,7 +37,7 @@ from algo_tracer.verify.evidence import chain_txn, read_experiment_boxes
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
-__all__ = ["check_plan", "check_study", "read_plan"]
+__all__ = ["check_plan", "check_study"]
 
 _PLAN_STEP, _STUDY_STEP = 10, 11
 
@@ -61,7 +61,7 @@ def noted_detail(ev: Evidence, calls: dict[int, tuple[ChainTxn, StageRecorded]],
     txn = calls.get(index, (None, None))[0]
     note = decode_stage_note(txn.note) if txn is not None and txn.note else None
     if note is not None and note.kind == stage.kind and note.subject == ev.experiment_id and (
-            _opens(note, stage.digest) if stage.kind == StageKind.PLAN
+            opens_commitment(note.detail, stage.digest) if stage.kind == StageKind.PLAN
             else hash_params(note.detail).value == stage.digest):
         return note.detail
     if manifest is not None and index < len(manifest.stages):
@@ -240,35 +240,13 @@ def _find_reveal(algorand: AlgorandClient, ev: Evidence, plan: Stage, check: Pla
             StageKind.PLAN, ev.experiment_id), address=owner, address_role="sender"):
         txn = chain_txn(t)
         note = decode_stage_note(txn.note or b"")
-        if txn.sender != owner or note is None or not _opens(note, plan.digest):
+        if txn.sender != owner or note is None or not opens_commitment(note.detail, plan.digest):
             if txn.sender == owner and check.state == "committed":
                 check.state = "mismatch"
             continue
         check.state, check.plan = "revealed", note.detail["plan"]
         check.revealed_round, check.revealed_txid = txn.round, txn.txid
         return
-
-
-def read_plan(algorand: AlgorandClient, app_id: int, experiment_id: bytes, owner: str,
-              commitment: bytes) -> dict[str, Any] | None:
-    """An experiment's plan as the chain discloses it: its public plan stage's note, or a
-    reveal by the owner, whichever opens `commitment` first; None for a plan never disclosed."""
-    indexer = require_indexer(algorand, needed_by="reading a plan needs one")
-    for t in iter_transactions(indexer, note_prefix=stage_note_prefix(StageKind.PLAN,
-                                                                      experiment_id),
-                               address=owner, address_role="sender"):
-        note = decode_stage_note(base64.b64decode(t.get("note") or ""))
-        app = (t.get("application-transaction") or {}).get("application-id")
-        if note is not None and app in (None, 0, app_id) and _opens(note, commitment):
-            return dict(note.detail["plan"])
-    return None
-
-
-def _opens(note: StageNote, digest: bytes) -> bool:
-    try:
-        return plan_commitment(note.detail["plan"], bytes.fromhex(note.detail["salt"])) == digest
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return False
 
 
 def _logs(t: dict[str, Any]) -> list[bytes]:
