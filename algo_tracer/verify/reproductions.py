@@ -51,7 +51,7 @@ from algo_tracer.format.claim_notes import (
     decode_claim_note,
 )
 from algo_tracer.format.ids import format_id, parse_id
-from algo_tracer.hashing import hash_params
+from algo_tracer.hashing import PARAMS_SCHEMES, hash_params
 from algo_tracer.network.algod import read_box
 from algo_tracer.network.disclosed_plan import read_plan
 from algo_tracer.network.indexer import iter_transactions, wait_for_indexer
@@ -224,7 +224,7 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
                         f"original's plan declares ({declared_tolerance(plan)})")
     for side, views in (("original", theirs), ("reproduction", mine)):
         for v in views:
-            if v.metrics is not None and hash_params(v.metrics).hex != v.digest:
+            if v.metrics is not None and not _hashes_to(v.metrics, v.digest):
                 problems.append(f"the claimed {side} metric values of {v.label} do not hash "
                                 "to its recorded metrics stage")
     if problems:
@@ -235,10 +235,17 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
         problems.append("the claimed comparison does not follow from the two records (stage "
                         "statuses, digests or metric differences differ when recomputed)")
     if claimed.outcome != "completed" and not any(
-            k == StageKind.CUSTOM and d == hash_params({"outcome": claimed.outcome}).hex
+            k == StageKind.CUSTOM and _hashes_to({"outcome": claimed.outcome}, d)
             for _, k, d in stages):
         problems.append(f"the claimed outcome {claimed.outcome!r} is not recorded")
     return problems
+
+
+def _hashes_to(value: dict[str, Any], digest: str) -> bool:
+    """Whether `value` hashes to the hex `digest` under a params scheme (v1, or v2 = RFC 8785,
+    docs/hashing.md §4): the schemes are domain-separated, so a match under either is the
+    value recorded under that one."""
+    return any(hash_params(value, scheme).hex == digest for scheme in PARAMS_SCHEMES)
 
 
 def _view(index: int, kind: int, digest: str, labels: dict[int, str], claimed: Comparison,
