@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> Outcome:
     print(f"algo-tracer: serving the verification page on http://{shown}:{args.port}/ "
           f"(API schema: /api/openapi.json)", file=sys.stderr, flush=True)
     if not _is_loopback(args.host):
-        print("algo-tracer: browsers hash files (Web Crypto) only on https:// or localhost "
-              "pages; from other machines, put the server behind https", file=sys.stderr,
+        print("algo-tracer: to serve other machines, put the server behind https: a page "
+              "served over plain http can be altered on the way (docs/web.md)", file=sys.stderr,
               flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return Outcome.OK

@@ -14,7 +14,8 @@
 Every verdict comes from `algo_tracer.verify.experiment.verify_experiment`, the function behind
 `algo-tracer verify`; this module only arranges its report as a timeline and names the state
 when there is no report (unknown experiment or app, network down, Indexer behind). Files are
-never sent here: the page hashes them in the browser (Web Crypto) and compares the digests.
+never sent here: the page hashes them in the browser (a worker, slice by slice) and compares
+the digests.
 """
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+
+# The hashing worker runs hash-wasm, whose SHA-256 is WebAssembly: its script (and only its
+# script: a dedicated worker follows the policy it is served with) may compile WebAssembly
+# ('wasm-unsafe-eval'), which still allows no JavaScript eval. The page keeps the policy above.
+WORKER_PATH = "/static/hash-worker.js"
+WORKER_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; "
+              "base-uri 'none'")
 
 type ProblemState = Literal["invalid_input", "unknown_app", "unknown_experiment",
                             "network_down", "indexer_behind", "network_error", "config_error"]
@@ -156,6 +164,8 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
     async def security_headers(request: Request, call_next: Any) -> Response:
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        if request.url.path == WORKER_PATH:
+            response.headers["Content-Security-Policy"] = WORKER_CSP
         return response
 
     @app.exception_handler(_ProblemError)

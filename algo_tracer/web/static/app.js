@@ -1,9 +1,9 @@
 // algo-tracer verification page: plain JavaScript, no build step, nothing loaded from elsewhere.
 //
 // The server (algo_tracer/web/app.py) verifies an experiment with algo_tracer.verify and returns
-// its timeline. Files given to the page are hashed here with Web Crypto, SHA-256 of the bytes
-// exactly as algo_tracer.hashing does for files (docs/hashing.md, section 2), and compared with
-// the stages' on-chain digests. No file, and no digest of one, is ever sent to the server.
+// its timeline. Files given to the page are hashed here, in a worker and slice by slice, SHA-256
+// of the bytes exactly as algo_tracer.hashing does for files (docs/hashing.md, section 2), and
+// compared with the stages' on-chain digests. No file, and no digest of one, is ever sent to the server.
 "use strict";
 
 (() => {
@@ -26,28 +26,52 @@
   const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0 };
 
   // -- hashing: the `file` scheme of docs/hashing.md is plain SHA-256 of the content ----------
+  //
+  // Files are hashed in a Web Worker (hash-worker.js) that reads them in 8 MiB slices and feeds
+  // an incremental SHA-256 (hash-wasm, vendored under static/vendor/): memory stays flat for
+  // multi-GB files, the page stays responsive, and progress is reported per slice.
 
-  function toHex(buffer) {
-    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hashing = { worker: null, next: 0, pending: new Map() };
+
+  function hashWorker() {
+    if (hashing.worker) return hashing.worker;
+    const worker = new Worker("/static/hash-worker.js");
+    worker.onmessage = (event) => {
+      const { id, type } = event.data;
+      const job = hashing.pending.get(id);
+      if (!job) return;
+      if (type === "progress") {
+        if (job.onProgress) job.onProgress(event.data.done, event.data.total);
+        return;
+      }
+      hashing.pending.delete(id);
+      if (type === "done") job.resolve(event.data.digest);
+      else job.reject(new Error(`the browser could not hash ${job.name} (${event.data.message})` +
+        "; compare `sha256sum FILE` with the digests above instead"));
+    };
+    worker.onerror = (event) => {
+      // The worker itself failed (its script or hash-wasm did not load): fail every job, and
+      // start a new worker for the next file.
+      event.preventDefault();
+      for (const job of hashing.pending.values()) {
+        job.reject(new Error(`the page's hashing worker failed (${event.message || "no detail"})` +
+          "; reload the page, or compare `sha256sum FILE` with the digests above"));
+      }
+      hashing.pending.clear();
+      worker.terminate();
+      hashing.worker = null;
+    };
+    hashing.worker = worker;
+    return worker;
   }
 
-  async function digestBytes(bytes) {
-    if (!window.isSecureContext || !crypto.subtle) {
-      throw new Error("this browser offers Web Crypto only on https:// pages and on " +
-        "localhost; open the page through http://localhost:PORT or serve it over https");
-    }
-    return "sha256:" + toHex(await crypto.subtle.digest("SHA-256", bytes));
-  }
-
-  async function digestFile(file) {
-    let bytes;
-    try {
-      bytes = await file.arrayBuffer();
-    } catch (err) {
-      throw new Error(`the browser could not read ${file.name} (${err.name}); for very large ` +
-        "files compare `sha256sum FILE` with the digests above instead");
-    }
-    return digestBytes(bytes);
+  // "sha256:<hex>" of a File or Blob; onProgress(done, total) in bytes as slices are hashed.
+  function digestFile(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const id = ++hashing.next;
+      hashing.pending.set(id, { resolve, reject, onProgress, name: file.name || "the file" });
+      hashWorker().postMessage({ id, file });
+    });
   }
 
   function matchingStages(digest, view) {
@@ -263,11 +287,11 @@
 
   async function addFiles(fileList) {
     for (const file of Array.from(fileList)) {
-      const item = { name: file.name, size: file.size, digest: null, error: null };
+      const item = { name: file.name, size: file.size, done: 0, digest: null, error: null };
       page.files.unshift(item);
       renderFiles();
       try {
-        item.digest = await digestFile(file);
+        item.digest = await digestFile(file, (done) => { item.done = done; showProgress(item); });
       } catch (err) {
         item.error = err.message;
       }
@@ -294,7 +318,12 @@
         li.append(el("span", `cannot be checked: ${file.error}`));
       } else if (!file.digest) {
         li.classList.add("pending");
-        li.append(el("span", "hashing…"));
+        const bar = el("progress");
+        bar.max = Math.max(file.size, 1);
+        bar.value = file.done;
+        li.append(bar, el("span", "", "progress-text"));
+        file.node = li;
+        showProgress(file);
       } else {
         const hits = matchingStages(file.digest, page.view);
         li.classList.add(hits.length ? "match" : "mismatch");
@@ -319,6 +348,17 @@
       }
       list.append(li);
     }
+  }
+
+  // Updates one file's progress bar in place: a full re-render per slice would be wasted work.
+  function showProgress(file) {
+    const li = file.node;
+    if (!li || !li.isConnected) return;
+    const pct = file.size ? Math.floor((100 * file.done) / file.size) : 0;
+    li.querySelector("progress").value = file.done;
+    li.querySelector(".progress-text").textContent =
+      ` hashing… ${size(file.done)} of ${size(file.size)} (${pct}%)`;
+    li.dataset.progress = String(pct);
   }
 
   // -- wiring --------------------------------------------------------------------------------
@@ -373,6 +413,6 @@
   }
 
   // For tests and for anyone checking the scheme from the console.
-  window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages });
+  window.algoTracer = Object.freeze({ digestFile, matchingStages });
   document.addEventListener("DOMContentLoaded", init);
 })();
