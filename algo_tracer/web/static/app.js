@@ -19,11 +19,13 @@
     indexer_behind: "Indexer behind",
     network_error: "Network error",
     config_error: "Server configuration problem",
+    busy: "Server busy",
     server_down: "The algo-tracer server does not answer",
     loading: "Verifying…",
   };
 
-  const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0 };
+  const BATCH_PAGE = 100; // note batches per timeline page (the API's default)
+  const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0, offset: 0 };
 
   // -- hashing: the `file` scheme of docs/hashing.md is plain SHA-256 of the content ----------
   //
@@ -158,9 +160,10 @@
     page.retryTimer = null;
   }
 
-  async function lookup(appId, experimentId, { retry = false } = {}) {
+  async function lookup(appId, experimentId, { retry = false, offset = 0 } = {}) {
     clearRetry();
     if (!retry) page.retries = 0;
+    page.offset = offset;
     const seq = ++page.seq;
     $("experiment").hidden = true;
     showState("loading", `Reading experiment ${experimentId} of app ${appId} from algod and ` +
@@ -170,7 +173,8 @@
     let response, body;
     try {
       response = await fetch(`/api/apps/${encodeURIComponent(appId)}/experiments/` +
-        encodeURIComponent(experimentId), { cache: "no-store" });
+        `${encodeURIComponent(experimentId)}?batch_offset=${offset}&batch_limit=${BATCH_PAGE}`,
+      { cache: "no-store" });
       body = await response.json();
     } catch {
       if (seq !== page.seq) return;
@@ -184,7 +188,7 @@
     if (!response.ok) {
       const state = body.state || (response.status < 500 ? "invalid_input" : "network_error");
       if (!body.state) body.message = `the server answered HTTP ${response.status} to this lookup`;
-      if (state === "indexer_behind" && page.retries < RETRY_LIMIT) {
+      if ((state === "indexer_behind" || state === "busy") && page.retries < RETRY_LIMIT) {
         page.retries += 1;
         let left = body.retry_after || 5;
         const tick = () => showState(state, body.message, body.fix,
@@ -194,7 +198,7 @@
           left -= 1;
           if (left > 0) { tick(); return; }
           clearRetry();
-          lookup(appId, experimentId, { retry: true });
+          lookup(appId, experimentId, { retry: true, offset });
         }, 1000);
       } else {
         showState(state, body.message || JSON.stringify(body), body.fix);
@@ -224,12 +228,16 @@
         "`algo-tracer resume`";
     $("exp-seal").className = view.sealed ? "sealed" : "open";
     $("exp-checked").textContent = `${utc(report.verified_at)} UTC at round ${report.data_round}` +
+      (view.cache === "cache" ? ` (cached result, checked through round ${view.checked_round})`
+        : "") +
       `, ${report.counts.events} events, ${report.counts.stages} stages` +
+      (report.counts.note_records ? `, ${report.counts.note_records} note records` : "") +
       (report.counts.anchors ? `, ${report.counts.anchors} anchored ` +
         (report.counts.anchors === 1 ? "batch" : "batches") : "");
     $("exp-link").href = view.link;
     $("exp-link").textContent = new URL(view.link, location.href).href;
     renderTimeline(view);
+    renderPager(view);
     renderChecks(report);
     renderFiles();
     $("experiment").hidden = false;
@@ -264,6 +272,17 @@
       if (entry.txid) row.title = `transaction ${entry.txid}`;
       body.append(row);
     }
+  }
+
+  // Large experiments have hundreds of note batches: the timeline shows one page of them.
+  function renderPager(view) {
+    const pager = $("batch-pager");
+    pager.hidden = view.batches_total <= view.batch_limit;
+    const last = Math.min(view.batch_offset + view.batch_limit, view.batches_total);
+    $("batch-range").textContent = ` note batches ${view.batches_total ? view.batch_offset + 1 : 0}` +
+      `–${last} of ${view.batches_total} `;
+    $("batch-prev").disabled = view.batch_offset === 0;
+    $("batch-next").disabled = last >= view.batches_total;
   }
 
   function renderChecks(report) {
@@ -380,6 +399,14 @@
       if (url !== location.pathname + location.search) history.pushState(null, "", url);
       lookup(app, id);
     });
+    const turn = (delta) => {
+      const view = page.view;
+      if (!view) return;
+      const offset = Math.max(0, view.batch_offset + delta * view.batch_limit);
+      lookup(String(view.app_id), view.experiment_id, { offset });
+    };
+    $("batch-prev").addEventListener("click", () => turn(-1));
+    $("batch-next").addEventListener("click", () => turn(1));
     window.addEventListener("popstate", () => {
       const target = fromUrl();
       if (target) lookup(...target);
