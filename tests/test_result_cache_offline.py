@@ -20,7 +20,7 @@ from algo_tracer.format.ids import format_id
 from algo_tracer.verify import cached
 from algo_tracer.verify.cached import Busy, CachedVerifier, StillRunning
 from algo_tracer.verify.report import VerificationReport
-from algo_tracer.verify.result_cache import CacheKey, CachedResult, ResultCache
+from algo_tracer.verify.result_cache import CachedResult, CacheKey, ResultCache
 
 EID = bytes(range(32))
 OTHER_EID = bytes(range(1, 33))
@@ -208,7 +208,8 @@ def test_disk_entries_survive_a_restart_and_never_cross_networks(tmp_path: Path)
     ResultCache(directory=tmp_path).put(a, CachedResult.of(a, report("genesis-A"), 100))
 
     restarted = ResultCache(directory=tmp_path)
-    assert restarted.get(a) is not None and restarted.get(a).report.genesis_hash == "genesis-A"
+    entry = restarted.get(a)
+    assert entry is not None and entry.report.genesis_hash == "genesis-A"
     assert restarted.get(b) is None
     # A file of network A under B's name (copied, renamed) is still not B's entry.
     (tmp_path / b.file_name()).write_bytes((tmp_path / a.file_name()).read_bytes())
