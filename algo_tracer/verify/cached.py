@@ -28,10 +28,10 @@ Every report returned was made by `verify_experiment`; nothing here judges the c
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import threading
 import time
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Literal
@@ -97,6 +97,7 @@ class CachedVerifier:
         self._genesis: tuple[str, float] | None = None  # (hash, monotonic time read)
         self._fresh: dict[CacheKey, _Fresh] = {}  # when each entry was last checked
         self._lock = threading.Lock()
+        self._genesis_lock = threading.Lock()
 
     def genesis_hash(self) -> str:
         now = time.monotonic()
@@ -104,10 +105,30 @@ class CachedVerifier:
             known = self._genesis
         if known is not None and now - known[1] < self.genesis_ttl:
             return known[0]
-        value = genesis(self.algorand)[1]
+        with self._genesis_lock:  # one caller asks algod; the others wait for its answer
+            with self._lock:
+                known = self._genesis
+            if known is not None and known[1] >= now:
+                return known[0]  # asked meanwhile, after this call began
+            value = genesis(self.algorand)[1]
+            with self._lock:
+                self._genesis = (value, time.monotonic())
+            return value
+
+    def peek(self, app_id: int, experiment_id: bytes) -> VerifyOutcome | None:
+        """`verify`'s answer when it needs no I/O at all (a known network and an entry in
+        memory), else None: the fast path of a server under a crowd. A re-check due is
+        started in the background, as by `verify`."""
         with self._lock:
-            self._genesis = (value, time.monotonic())
-        return value
+            known = self._genesis
+        if known is None or time.monotonic() - known[1] >= self.genesis_ttl:
+            return None
+        key = CacheKey.of(known[0], app_id, format_id(experiment_id))
+        entry = self.cache.get(key, memory_only=True)
+        if entry is None:
+            return None
+        self._recheck_if_due(key, experiment_id, entry, None)
+        return self._outcome(key, entry, "cache")
 
     def verify(self, app_id: int, experiment_id: bytes | str, *, timeout: float | None = None,
                manifest: Manifest | None = None, recheck_first: bool = False) -> VerifyOutcome:
@@ -129,16 +150,9 @@ class CachedVerifier:
         key = CacheKey.of(self.genesis_hash(), app_id, format_id(eid), inputs)
         entry = self.cache.get(key)
         if entry is not None:
-            with self._lock:
-                fresh = self._fresh.get(key)
-            if (fresh is None or fresh.entry is not entry
-                    or time.monotonic() - fresh.checked_at >= self.revalidate_after):
-                # Re-check in the background; this caller gets the entry as far as it goes.
-                with contextlib.suppress(Busy):
-                    recheck, _ = self.flights.submit(
-                        key, lambda: self._compute(key, eid, entry, manifest))
-                    if recheck_first:
-                        return recheck.result(timeout=timeout)
+            recheck = self._recheck_if_due(key, eid, entry, manifest)
+            if recheck is not None and recheck_first:
+                return recheck.result(timeout=timeout)
             return self._outcome(key, entry, "cache")
         future, started = self.flights.submit(key, lambda: self._compute(key, eid, None,
                                                                           manifest))
@@ -150,6 +164,20 @@ class CachedVerifier:
             return outcome
         return VerifyOutcome(outcome.report, "shared", key, outcome.checked_round,
                              outcome.checked_at)
+
+    def _recheck_if_due(self, key: CacheKey, eid: bytes, entry: CachedResult,
+                        manifest: Manifest | None) -> Future[VerifyOutcome] | None:
+        with self._lock:
+            fresh = self._fresh.get(key)
+        if (fresh is not None and fresh.entry is entry
+                and time.monotonic() - fresh.checked_at < self.revalidate_after):
+            return None
+        # Due (or read from disk): re-check in the background; callers get the entry as far
+        # as it goes meanwhile.
+        try:
+            return self.flights.submit(key, lambda: self._compute(key, eid, entry, manifest))[0]
+        except Busy:
+            return None
 
     def _compute(self, key: CacheKey, eid: bytes, entry: CachedResult | None,
                  manifest: Manifest | None) -> VerifyOutcome:

@@ -122,12 +122,15 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._memory)
 
-    def get(self, key: CacheKey) -> CachedResult | None:
+    def get(self, key: CacheKey, *, memory_only: bool = False) -> CachedResult | None:
+        """The entry of `key`, from memory, else from disk (unless `memory_only`)."""
         with self._lock:
             entry = self._memory.get(key)
             if entry is not None:
                 self._memory.move_to_end(key)
                 return entry
+        if memory_only:
+            return None
         entry = self._read(key)
         if entry is not None:
             self._remember(key, entry)

@@ -23,9 +23,8 @@ slice) and compares the digests.
 
 from __future__ import annotations
 
-import threading
+import re
 import urllib.parse
-from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -37,6 +36,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from algo_tracer import __version__
 from algo_tracer.errors import ConfigError, InputError, NetworkError
@@ -52,8 +52,17 @@ from algo_tracer.verify.report import (
     timeline_rows,
 )
 from algo_tracer.verify.result_cache import ResultCache
+from algo_tracer.web.serving import (
+    SECURITY_HEADERS,
+    WORKER_CSP,
+    WORKER_PATH,
+    Encoded,
+    FastAnswers,
+    SecurityHeaders,
+)
 
-__all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
+__all__ = ["SECURITY_HEADERS", "WORKER_CSP", "WORKER_PATH", "ExperimentView", "NetworkStatus",
+           "Problem", "TimelineEntry", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 LAG_TOLERANCE = 2  # rounds an Indexer may trail algod before the status calls it behind
@@ -61,22 +70,6 @@ RETRY_AFTER = 5  # seconds the page waits before asking again while the Indexer 
 BATCH_PAGE = 100  # note batches per timeline page by default (1,000,000 records: ~700 batches)
 MAX_BATCH_PAGE = 1000
 ENCODED_ENTRIES = 512  # encoded answers of cached results kept, ready to send
-
-# The page loads nothing from elsewhere and can send nothing elsewhere (connect-src 'self'):
-# a dropped file cannot leave the browser even through a script injected into the page.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-# The hashing worker runs hash-wasm, whose SHA-256 is WebAssembly: its script (and only its
-# script: a dedicated worker follows the policy it is served with) may compile WebAssembly
-# ('wasm-unsafe-eval'), which still allows no JavaScript eval. The page keeps the policy above.
-WORKER_PATH = "/static/hash-worker.js"
-WORKER_CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; "
-              "base-uri 'none'")
 
 type ProblemState = Literal["invalid_input", "unknown_app", "unknown_experiment",
                             "network_down", "indexer_behind", "network_error", "config_error",
@@ -182,7 +175,7 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
     client = algorand or client_from_environment()
     verifier = CachedVerifier(client, cache, indexer_timeout=indexer_timeout,
                               max_running=max_running, revalidate_after=revalidate_after)
-    encoded = _Encoded(ENCODED_ENTRIES)
+    encoded = Encoded(ENCODED_ENTRIES)
     if default_app_id is None:
         default_app_id = app_id_from_environment()
     app = FastAPI(title="algo-tracer", version=__version__, openapi_url="/api/openapi.json",
@@ -190,13 +183,9 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
                   description="Look up an experiment recorded with algo-tracer and verify it "
                   "against the chain (docs/web.md, docs/verification.md).")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        if request.url.path == WORKER_PATH:
-            response.headers["Content-Security-Policy"] = WORKER_CSP
-        return response
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(FastAnswers, answer=lambda path, query: _ready_answer(
+        verifier, encoded, path, query))
 
     @app.exception_handler(_ProblemError)
     async def problem_response(_request: Request, exc: _ProblemError) -> JSONResponse:
@@ -230,14 +219,22 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
 
     @app.get("/api/apps/{app_id}/experiments/{experiment_id}", response_model=ExperimentView,
              responses=_PROBLEMS, tags=["experiments"])
-    def experiment(app_id: Annotated[int, PathParam(ge=1, le=MAX_APP_ID)],
-                   experiment_id: str,
-                   batch_offset: Annotated[int, Query(ge=0)] = 0,
-                   batch_limit: Annotated[int, Query(ge=1, le=MAX_BATCH_PAGE)] = BATCH_PAGE,
-                   ) -> Response:
+    async def experiment(app_id: Annotated[int, PathParam(ge=1, le=MAX_APP_ID)],
+                         experiment_id: str,
+                         batch_offset: Annotated[int, Query(ge=0)] = 0,
+                         batch_limit: Annotated[int, Query(ge=1, le=MAX_BATCH_PAGE)] = BATCH_PAGE,
+                         ) -> Response:
         """The experiment's timeline and its verification report, read from the chain."""
-        outcome = lookup(verifier, app_id, experiment_id, timeout=request_timeout,
-                         default_app_id=default_app_id)
+        # A cached result in memory is answered on the event loop; anything that may wait
+        # (algod, the Indexer, a verification, the disk) goes to the thread pool.
+        try:
+            outcome = verifier.peek(app_id, parse_id(experiment_id))
+        except InputError:
+            outcome = None
+        if outcome is None:
+            outcome = await run_in_threadpool(lookup, verifier, app_id, experiment_id,
+                                              timeout=request_timeout,
+                                              default_app_id=default_app_id)
         # A cached result answers a crowd: its encoded page is kept, ready to send.
         at = (outcome.key, outcome.checked_round, batch_offset, batch_limit)
         body = encoded.get(at) if outcome.source == "cache" else None
@@ -251,24 +248,30 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
     return app
 
 
-class _Encoded:
-    """A bounded LRU of encoded answers (thread-safe)."""
+_EXPERIMENT_PATH = re.compile(r"/api/apps/([1-9][0-9]{0,19})/experiments/"
+                              r"([1-9A-HJ-NP-Za-km-z]{32,44}|[0-9a-fA-F]{64})")
 
-    def __init__(self, size: int) -> None:
-        self.size, self._items, self._lock = size, OrderedDict[Any, bytes](), threading.Lock()
 
-    def get(self, key: Any) -> bytes | None:
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-            return body
-
-    def put(self, key: Any, body: bytes) -> None:
-        with self._lock:
-            self._items[key] = body
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+def _ready_answer(verifier: CachedVerifier, encoded: Encoded, path: str,
+                  query: bytes) -> bytes | None:
+    """The encoded answer of a lookup already answered from the cache, if it is ready and
+    nothing needs checking (else None: the route handles the request in full)."""
+    match = _EXPERIMENT_PATH.fullmatch(path)
+    if match is None:
+        return None
+    params = dict(urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    try:
+        offset = int(params.pop("batch_offset", 0))
+        limit = int(params.pop("batch_limit", BATCH_PAGE))
+        app_id, eid = int(match[1]), parse_id(match[2])
+    except (ValueError, InputError):
+        return None
+    if params or offset < 0 or not 1 <= limit <= MAX_BATCH_PAGE or app_id > MAX_APP_ID:
+        return None
+    outcome = verifier.peek(app_id, eid)
+    if outcome is None:
+        return None
+    return encoded.get((outcome.key, outcome.checked_round, offset, limit))
 
 
 def lookup(verifier: CachedVerifier, app_id: int, experiment_id: str, *,

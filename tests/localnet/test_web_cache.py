@@ -24,7 +24,8 @@ from verify_helpers import LOCALNET_ENV, Traced, trace_experiment
 from web_helpers import client, serving
 
 from algo_tracer import Tracer
-from algo_tracer.verify.result_cache import CacheKey, CachedResult, ResultCache
+from algo_tracer.verify import VerificationReport, verify_experiment
+from algo_tracer.verify.result_cache import CachedResult, CacheKey, ResultCache
 from algo_tracer.web.app import create_app
 
 
@@ -103,8 +104,7 @@ def test_an_entry_is_served_only_for_its_network_app_and_experiment(
     app.state.verifier.close()
 
 
-def get_report(t: Traced):  # type: ignore[no-untyped-def]
-    from algo_tracer.verify import verify_experiment
+def get_report(t: Traced) -> VerificationReport:
 
     return verify_experiment(t.algorand, t.app_id, t.experiment_id, indexer_timeout=120)
 
@@ -117,8 +117,8 @@ def test_an_open_experiment_is_verified_again_and_grows_as_records_land(
         path = f"/api/apps/{exp.app_id}/experiments/{exp.id_text}"
         seen = []
         for total in (200, 400):
-            while exp._next_seq < total:  # noqa: SLF001 - records logged so far
-                exp.log_metric("loss", 1 / (exp._next_seq + 1))  # noqa: SLF001
+            while exp._next_seq < total:
+                exp.log_metric("loss", 1 / (exp._next_seq + 1))
             seen.append(wait_for_records(base, path, total))
     sealed = wait_for_records(base, path, 400, sealed=True)
 
@@ -163,7 +163,7 @@ def test_verify_cache_says_where_its_answer_came_from(traced: Traced, tmp_path: 
                str(tmp_path / "cache"), "-q"]
     first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    plain = subprocess.run(command[:5] + ["-q"], capture_output=True, text=True, env=env,
+    plain = subprocess.run([*command[:5], "-q"], capture_output=True, text=True, env=env,
                            timeout=300)
 
     assert (first.returncode, second.returncode, plain.returncode) == (0, 0, 0), first.stderr
