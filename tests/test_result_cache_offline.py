@@ -223,3 +223,47 @@ def test_a_cache_directory_that_cannot_be_made_is_a_config_error(tmp_path: Path)
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="cannot create the result cache directory"):
         ResultCache(directory=blocker / "results")
+
+
+def test_the_server_answers_a_cached_lookup_without_routing_it_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    import httpx
+
+    from algo_tracer.web import app as web_app
+
+    chain = FakeChain(monkeypatch)
+    app = web_app.create_app(chain.algorand, default_app_id=7)
+    app.state.verifier.genesis_ttl = 3600  # the stand-in algod answers once
+    path = f"/api/apps/7/experiments/{format_id(EID)}"
+
+    async def get(*paths: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://test") as http:
+            return [await http.get(p) for p in paths]
+
+    computed, cached_ = asyncio.run(get(path, path))
+
+    ready = web_app._ready_answer
+    answered: list[bool] = []
+
+    def counted(*args: Any) -> bytes | None:
+        body = ready(*args)
+        answered.append(body is not None)
+        return body
+
+    monkeypatch.setattr(web_app, "_ready_answer", counted)  # what the middleware calls
+    fast, other_page = asyncio.run(get(path, path + "?batch_offset=0&batch_limit=100"))
+    # Another page is not ready yet: routed, and made from the cached result in memory.
+    page7, invalid = asyncio.run(get(path + "?batch_limit=7", path + "?batch_limit=0"))
+
+    assert (computed.json()["cache"], cached_.json()["cache"]) == ("computed", "cache")
+    assert fast.status_code == other_page.status_code == 200
+    assert fast.content == cached_.content == other_page.content
+    assert fast.headers["content-security-policy"] == cached_.headers["content-security-policy"]
+    assert answered == [True, True, False, False]  # answered before routing, then routed
+    assert page7.json()["cache"] == "cache" and page7.json()["batch_limit"] == 7
+    assert invalid.status_code == 422 and invalid.json()["state"] == "invalid_input"
+    assert len(chain.calls) == 1
+    app.state.verifier.close()
