@@ -19,6 +19,7 @@ Bounded: at most `REQUESTS` requests, each with a time limit, and the whole load
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -64,7 +65,8 @@ async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
     return status, length
 
 
-async def _load(port: int, path: str, clients: int, requests: int) -> dict[str, Any]:
+async def _load(port: int, path: str, clients: int, requests: int,
+                per_request_s: float = 60) -> dict[str, Any]:
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors: list[str] = []
@@ -82,7 +84,8 @@ async def _load(port: int, path: str, clients: int, requests: int) -> dict[str, 
                 left[0] -= 1
                 started = time.perf_counter()
                 try:
-                    status, size[0] = await asyncio.wait_for(_get(reader, writer, path), 60)
+                    status, size[0] = await asyncio.wait_for(_get(reader, writer, path),
+                                                            per_request_s)
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     errors.append(type(exc).__name__)
                     return
@@ -92,7 +95,8 @@ async def _load(port: int, path: str, clients: int, requests: int) -> dict[str, 
             writer.close()
 
     started = time.perf_counter()
-    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), LOAD_TIMEOUT_S)
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))),
+                           max(LOAD_TIMEOUT_S, per_request_s))
     wall = time.perf_counter() - started
     ms = sorted(x * 1000 for x in latencies)
     pick = (lambda q: round(ms[min(len(ms) - 1, int(q * len(ms)))], 1)) if ms else (
@@ -109,21 +113,28 @@ async def _load(port: int, path: str, clients: int, requests: int) -> dict[str, 
 
 def run(ctx: Context) -> dict[str, dict[str, Any]]:
     n_records = int(os.environ.get("BENCH_WEB_RECORDS") or (20_000 if ctx.quick else 1_000_000))
-    tracer = ctx.tracer()
-    started = time.perf_counter()
-    with tracer.experiment("bench-web", output_dir=ctx.workdir / "runs" / "web") as exp:
-        exp.trace_params({"records": n_records})
-        for i in range(n_records):
-            exp.log_metric("loss", 1.0 / (i + 1), step=i)
-    summary = exp.summary
-    traced_s = time.perf_counter() - started
-    algorand = tracer.settings.algorand
-    algod, indexer = algorand.client.algod, algorand.client.indexer
+    reuse = os.environ.get("BENCH_WEB_EXPERIMENT")  # "APP_ID:EXPERIMENT_ID" of an earlier run
+    traced_s = None
+    if reuse:
+        app_text, experiment_id = reuse.split(":")
+        app_id = int(app_text)
+    else:
+        tracer = ctx.tracer()
+        started = time.perf_counter()
+        with tracer.experiment("bench-web", output_dir=ctx.workdir / "runs" / "web") as exp:
+            exp.trace_params({"records": n_records})
+            for i in range(n_records):
+                exp.log_metric("loss", 1.0 / (i + 1), step=i)
+        app_id, experiment_id = exp.summary.app_id, exp.summary.experiment_id
+        traced_s = round(time.perf_counter() - started, 1)
+        print(f"[web] traced BENCH_WEB_EXPERIMENT={app_id}:{experiment_id} in {traced_s} s",
+              file=sys.stderr, flush=True)
+    algod, indexer = ctx.algorand.client.algod, ctx.algorand.client.indexer
     wait_for_round(indexer, int(algod.status()["last-round"]), algod=algod, timeout=300)
 
     port = _free_port()
-    path = f"/api/apps/{summary.app_id}/experiments/{summary.experiment_id}"
-    env = {**os.environ, "ALGO_TRACER_APP_ID": str(summary.app_id)}
+    path = f"/api/apps/{app_id}/experiments/{experiment_id}"
+    env = {**os.environ, "ALGO_TRACER_APP_ID": str(app_id)}
     server = subprocess.Popen(
         [sys.executable, "-m", "algo_tracer.cli", "serve", "--port", str(port),
          "--request-timeout", "600", "--indexer-timeout", "300"],
@@ -132,10 +143,13 @@ def run(ctx: Context) -> dict[str, dict[str, Any]]:
         wait_for(lambda: _answers(port), timeout=60, poll=0.2, what="algo-tracer serve")
         rss_idle = _rss_kib(server.pid)
         t0 = time.perf_counter()
-        first = asyncio.run(_load(port, path, 1, 1))
+        first = asyncio.run(_load(port, path, 1, 1, per_request_s=600))
         uncached_s = time.perf_counter() - t0
         if first["statuses"] != {"200": 1}:
             raise SystemExit(f"the first lookup failed: {first}")
+        check = asyncio.run(_count_records(port, path))
+        if check != n_records:
+            raise SystemExit(f"the server verified {check} note records, not {n_records}")
         rss_computed = _rss_kib(server.pid)
         cpu_before, load_avg = _cpu_s(server.pid), os.getloadavg()[0]
         load = asyncio.run(_load(port, path, CLIENTS, REQUESTS))
@@ -148,7 +162,8 @@ def run(ctx: Context) -> dict[str, dict[str, Any]]:
     passed = p95 is not None and p95 < TARGET_P95_MS and load["errors"] == 0 \
         and load["requests"] == REQUESTS
     details: dict[str, Any] = {
-        "note_records": n_records, "trace_and_seal_s": round(traced_s, 1),
+        "note_records": n_records, "trace_and_seal_s": traced_s,
+        "experiment": f"{app_id}:{experiment_id}",
         "clients": CLIENTS, "requests": REQUESTS, "cached_load": load,
         "uncached_first_lookup_s": round(uncached_s, 2),
         "server_cpu_ms_per_cached_request": round(1000 * server_cpu / max(load["requests"], 1),
@@ -166,6 +181,19 @@ def run(ctx: Context) -> dict[str, dict[str, Any]]:
         f"sealed {n_records:,}-record experiment, after the first verification",
         baseline=f"the first (uncached) lookup: {uncached_s:.2f} s",
         target=f"< {TARGET_P95_MS} ms and no error", passed=passed, details=details)}
+
+
+async def _count_records(port: int, path: str) -> int | None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        view = json.loads(await reader.readexactly(length))
+    finally:
+        writer.close()
+    return view["report"]["counts"]["note_records"] if view.get("verified") else None
 
 
 def _free_port() -> int:
