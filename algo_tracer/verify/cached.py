@@ -121,14 +121,34 @@ class CachedVerifier:
         started in the background, as by `verify`."""
         with self._lock:
             known = self._genesis
-        if known is None or time.monotonic() - known[1] >= self.genesis_ttl:
+        age = time.monotonic() - known[1] if known is not None else None
+        if known is None or age is None or age >= self.genesis_ttl:
             return None
+        if age >= 0.5 * self.genesis_ttl:
+            self._refresh_genesis_soon()  # so that a crowd never waits for algod
         key = CacheKey.of(known[0], app_id, format_id(experiment_id))
         entry = self.cache.get(key, memory_only=True)
         if entry is None:
             return None
         self._recheck_if_due(key, experiment_id, entry, None)
         return self._outcome(key, entry, "cache")
+
+    def _refresh_genesis_soon(self) -> None:
+        if not self._genesis_lock.acquire(blocking=False):
+            return  # a refresh is under way
+
+        def refresh() -> None:
+            asked = time.monotonic()  # the answer is at least this fresh
+            try:
+                value = genesis(self.algorand)[1]
+            except NetworkError:
+                return  # the next lookup past the TTL asks again, and answers network_down
+            finally:
+                self._genesis_lock.release()
+            with self._lock:
+                self._genesis = (value, asked)
+
+        threading.Thread(target=refresh, name="algo-tracer-genesis", daemon=True).start()
 
     def verify(self, app_id: int, experiment_id: bytes | str, *, timeout: float | None = None,
                manifest: Manifest | None = None, recheck_first: bool = False) -> VerifyOutcome:
