@@ -30,12 +30,14 @@ from algo_tracer.errors import (
 )
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
+from algo_tracer.record.plans import Revealed
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.study import Study, StudySummary, Trial, TrialPruned
 from algo_tracer.record.tracer import Experiment, Tracer
 from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.verify.experiment import verify_experiment
-from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.report import Timeline, VerificationReport
 from algo_tracer.verify.reproducible import check_reproducible
 
 __version__ = "0.1.0"
@@ -58,10 +60,16 @@ __all__ = [
     "ModelCardInfo",
     "NetworkError",
     "ReproducibilityError",
+    "Revealed",
     "SealTimeoutError",
     "StageKind",
     "StageReceipt",
+    "Study",
+    "StudySummary",
+    "Timeline",
     "Tracer",
+    "Trial",
+    "TrialPruned",
     "VerificationError",
     "VerificationReport",
     "__version__",

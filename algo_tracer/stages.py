@@ -46,6 +46,8 @@ from algo_tracer import hashing
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot
 from algo_tracer.diffs import MAX_LINES, mapping_changes, mapping_diff
 from algo_tracer.documents.manifest import StageEntry, StageKind
+from algo_tracer.documents.plan import plan_commitment
+from algo_tracer.documents.study import RESULT_STAGE
 from algo_tracer.errors import InputError, describe_validation
 from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
@@ -76,6 +78,10 @@ MAX_LISTED_FILES = 1000
 OUTCOME_STAGE = "outcome"
 #: Stage kinds whose detail `path` names a file or directory to look for locally.
 _PATH_KINDS = (StageKind.DATA, StageKind.MODEL, StageKind.ARTIFACT)
+#: Stage kinds whose digest is `hash_params` of their detail (a study's records).
+_PARAMS_DETAIL_KINDS = (StageKind.STUDY, StageKind.TRIAL_OF, StageKind.TRIAL,
+                        StageKind.SELECTION)
+_RESULT_LABEL = f"custom:{RESULT_STAGE}"
 
 
 def stage_name(label: str) -> str:
@@ -291,6 +297,14 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
             digest = SeedReport.model_validate(detail).digest()
         elif entry.kind == StageKind.CUSTOM and set(detail) == {"outcome"}:
             digest = hashing.hash_params(detail)
+        elif entry.kind in _PARAMS_DETAIL_KINDS or entry.label == _RESULT_LABEL:
+            digest = hashing.hash_params(detail)  # a study's records (documents.study)
+        elif entry.kind == StageKind.PLAN and "plan" in detail and "salt" in detail:
+            digest = hashing.Digest("plan", plan_commitment(detail["plan"],
+                                                            bytes.fromhex(detail["salt"])))
+        elif entry.kind == StageKind.PLAN:
+            return LocalDigest(notes=["a private plan: its commitment opens with the revealed "
+                                      "plan (`algo-tracer reveal`, or --plan-reveal FILE)"])
         elif entry.kind == StageKind.ENVIRONMENT and detail:
             digest = EnvironmentSnapshot.model_validate(detail).digest()
         elif entry.kind == StageKind.CODE and detail:

@@ -23,6 +23,7 @@ figure sees the longest quiet period this run can give it):
 | tracing | benchmarks/bench_tracing.py | LocalNet |
 | verify | benchmarks/bench_verify.py | LocalNet + Indexer |
 | overhead | benchmarks/bench_overhead.py | LocalNet, MLflow |
+| study | benchmarks/bench_study.py | LocalNet, Optuna |
 | realtime | benchmarks/bench_realtime.py | realtime LocalNet (`--block-time real`) |
 | web | benchmarks/bench_web.py | LocalNet + Indexer (`algo-tracer serve` under load) |
 
@@ -96,6 +97,7 @@ GROUPS: dict[str, Runner] = {
     "tracing": _module("bench_tracing"),
     "verify": _module("bench_verify"),
     "overhead": _module("bench_overhead"),
+    "study": _module("bench_study"),
     "realtime": _module("bench_realtime"),
     "web": _module("bench_web"),
 }
@@ -121,6 +123,15 @@ ORDER: dict[str, str] = {
     "note_path_microalgos_per_record": "WriterStats fees of the anchor groups / records "
                                        "(create and seal excluded, in details)",
     "private_path_microalgos_per_record": "private_metrics=True, 10,000 records, fees / records",
+    "study_trial_overhead_s": "traced Optuna study (traced(study, objective)) vs the same "
+                              "untraced study, 20 trials, seeded TPE, best of 2 alternating "
+                              "runs, per trial",
+    "study_trial_overhead_cpu_s": "the same runs, process CPU time (training, Optuna and "
+                                  "writer threads), traced - untraced, per trial",
+    "study_trial_transactions": "transactions of one traced study / trials (its own writes "
+                                "included), counted from the journal",
+    "study_trial_microalgos": "minimum fees + box deposits of one traced study / trials (its "
+                              "own writes included), counted from the journal",
     "box_path_records_per_s": "trace_params x N (one box stage each) until all confirmed",
     "box_path_microalgos_per_record": "WriterStats fees + box deposits / stages",
     "note_path_speedup_vs_one_txn_per_record": "note path records/s vs one JSON-note 0-ALGO "

@@ -243,8 +243,8 @@ def test_rehashing_an_artifact_shows_progress_when_asked(synth: Synthetic) -> No
 
     assert report.finalize().ok
     lines = out.getvalue().splitlines()
-    assert lines and all(line.startswith("algo-tracer: hashing train.csv [") for line in lines)
-    assert "] 100% 12 B/12 B (" in lines[-1]
+    assert lines and all(line.startswith("algo-tracer: hashing train.csv: ") for line in lines)
+    assert "100%|##########| 12.0/12.0 [" in lines[-1] and "B/s]" in lines[-1]
 
 
 def test_changed_data_file_is_a_mismatch_naming_the_file(synth: Synthetic) -> None:

@@ -109,6 +109,7 @@ class Block:
     txids: tuple[str, ...]
     notes: tuple[bytes, ...]  # the notes of the groups' payments, in block order
     calls: tuple[str, ...] = ()  # the registry call of each group, in block order
+    call_notes: tuple[bytes, ...] = ()  # the notes the registry calls carry (stage notes)
 
 
 def _u64(value: bytes) -> int:
@@ -179,7 +180,10 @@ class FakeChain:
                       tuple(bytes(s.transaction.note) for g, _ in landed for s in g.signed
                             if isinstance(s.transaction, transaction.PaymentTxn)
                             and s.transaction.note),
-                      tuple(d.txid for _, d in landed))
+                      tuple(d.txid for _, d in landed),
+                      tuple(bytes(s.transaction.note) for g, _ in landed for s in g.signed
+                            if isinstance(s.transaction, transaction.ApplicationCallTxn)
+                            and s.transaction.note))
         self.blocks.append(block)
         return block
 
@@ -438,9 +442,10 @@ class FakeRegistry:
                                                       metadata_digest))
 
     def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
-                      digest: bytes) -> SignedGroup:
+                      digest: bytes, note: bytes | None = None) -> SignedGroup:
         return self._sign(self._deposit(), self._call(
-            b"record_stage", experiment_id, struct.pack(">Q", index), bytes([kind]), digest))
+            b"record_stage", experiment_id, struct.pack(">Q", index), bytes([kind]), digest,
+            note=note))
 
     def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,
                        notes: list[bytes], leases: list[bytes]) -> SignedGroup:
@@ -531,10 +536,10 @@ class FakeRegistry:
         return transaction.PaymentTxn(self.owner.address, self._params(), self.app_address,
                                       DEPOSIT)
 
-    def _call(self, method: bytes, *args: bytes,
-              sp: transaction.SuggestedParams | None = None) -> transaction.ApplicationCallTxn:
+    def _call(self, method: bytes, *args: bytes, sp: transaction.SuggestedParams | None = None,
+              note: bytes | None = None) -> transaction.ApplicationCallTxn:
         return transaction.ApplicationNoOpTxn(self.owner.address, sp or self._params(), APP_ID,
-                                              app_args=[method, *args])
+                                              app_args=[method, *args], note=note)
 
     def _sign(self, *txns: transaction.Transaction) -> SignedGroup:
         grouped = transaction.assign_group_id(list(txns)) if len(txns) > 1 else list(txns)

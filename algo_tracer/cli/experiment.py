@@ -1,4 +1,5 @@
 """`algo-tracer show | verify | export | resume | deploy | hash`: thin shells over the library.
+(`reveal`, and a study's part of `verify` and `show`, are in algo_tracer.cli.study.)
 
 Experiments are named by their base58 id. The registry app is `--app-id`, else
 `ALGO_TRACER_APP_ID`, else the manifest's (or bundle's) `app_id`. Reading and verifying need no
@@ -13,21 +14,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from algo_tracer.cli.outcome import Outcome
 from algo_tracer.documents.manifest import Manifest
+from algo_tracer.documents.plan import PlanReveal
 from algo_tracer.errors import ConfigError, InputError, shorten
 from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.progress import Progress
-from algo_tracer.verify.report import (
-    FAILING_STATUSES,
-    TimelineRow,
-    VerificationReport,
-    timeline_rows,
-)
+from algo_tracer.verify.report import VerificationReport
+from algo_tracer.verify.report_text import format_report, format_timeline, utc_time
 
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
@@ -59,6 +56,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache", nargs="?", const="", metavar="DIR",
                    help="reuse the stored result of a sealed experiment, re-checked for notes "
                    "landed since (default DIR: ~/.cache/algo-tracer/results); says so on stderr")
+    p.add_argument("--plan-reveal", type=Path, metavar="FILE",
+                   help="a private plan's published reveal file, checked against its "
+                   "commitment (when it was not revealed on chain)")
     p.set_defaults(handler=run_verify)
 
     p = sub.add_parser("export", help="write a self-contained proof bundle")
@@ -146,14 +146,19 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
 
     eid, manifest = _load(args)
     app_id = _app_id(args, manifest.app_id if manifest else None)
+    reveal = getattr(args, "plan_reveal", None)
     return verify_experiment(_algorand(), app_id, eid, manifest=manifest, artifacts_dir=artifacts,
-                             indexer_timeout=args.indexer_timeout, progress=_progress(args))
+                             indexer_timeout=args.indexer_timeout, progress=_progress(args),
+                             plan_reveal=PlanReveal.read(reveal) if reveal else None)
 
 
 def _verify_cached(args: argparse.Namespace) -> VerificationReport:
     from algo_tracer.verify.cached import CachedVerifier
     from algo_tracer.verify.result_cache import ResultCache, default_cache_dir
 
+    if getattr(args, "plan_reveal", None) is not None:
+        raise ConfigError("--cache cannot be used with --plan-reveal: the result would depend "
+                          "on a local file", fix="drop --cache, or --plan-reveal")
     if args.artifacts is not None:
         raise ConfigError("--cache cannot be used with --artifacts: local files can change "
                           "between runs", fix="drop --cache, or --artifacts")
@@ -170,7 +175,7 @@ def _verify_cached(args: argparse.Namespace) -> VerificationReport:
     # Never silent (issue 20): say where the answer came from, even with -q or --json.
     if outcome.source == "cache":
         said = (f"result from the cache {shorten(str(directory))}: verified at "
-                f"{_time(r.verified_at)} (round {r.data_round}), checked through round "
+                f"{utc_time(r.verified_at)} (round {r.data_round}), checked through round "
                 f"{outcome.checked_round} for notes landed since")
     elif r.sealed and r.owner is not None:
         said = f"verified now; the result is stored in the cache {shorten(str(directory))}"
@@ -250,6 +255,9 @@ def run_resume(args: argparse.Namespace) -> Outcome:
 
     eid = parse_id(args.experiment) if args.experiment else None
     tracer = Tracer.from_environment()
+    if eid is not None and tracer.journal.experiment(eid).metadata.get("kind") == "study":
+        print(tracer.load_study(eid).finish())  # appends its sealed trials, selects, seals
+        return Outcome.OK
     summaries = tracer.resume(eid)
     for summary in summaries:
         print(summary)
@@ -319,83 +327,3 @@ def run_deploy(args: argparse.Namespace) -> Outcome:
               f"verifies there, not in app {app_id}; unset it (LocalNet) or set it to "
               f"{app_id}", file=sys.stderr)
     return Outcome.OK
-
-
-# -- formatting ----------------------------------------------------------------------------
-
-
-def _short(address: str | None) -> str:
-    return f"{address[:6]}…{address[-4:]}" if address else "-"
-
-
-def _network(r: VerificationReport) -> str:
-    """The genesis id and the hash that names the network (every LocalNet is dockernet-v1)."""
-    name = r.genesis_id or "?"
-    return name if r.genesis_hash is None else f"{name} (genesis hash {r.genesis_hash})"
-
-
-def _time(t: datetime | None) -> str:
-    return t.strftime("%Y-%m-%d %H:%M:%SZ") if t else "-"
-
-
-def format_report(r: VerificationReport) -> str:
-    """Human report: one OK:/FAIL: line per stage and batch, then checks and findings."""
-    lines = [f"experiment {r.experiment_id} (app {r.app_id} on {_network(r)}, "
-             f"{'bundle' + (' offline' if r.offline else '') if r.source == 'bundle' else 'chain'}"
-             f"): owner {r.owner or '?'}, {'sealed' if r.sealed else 'not sealed'}"]
-    for s in r.stages:
-        tag = "FAIL:" if s.status in FAILING_STATUSES else "OK:  "
-        index = "-" if s.index is None else str(s.index)
-        lines.append(f"{tag} stage {index:>3} {s.label:<24} {s.status.value:<16} {s.message}")
-    for b in r.batches:
-        tag = "FAIL:" if b.status == "mismatch" else "OK:  "
-        lines.append(f"{tag} batch {b.index:>3} {b.record_count} records from seq {b.first_seq}"
-                     f"{' (private)' if b.private else ''}: {b.status}: {b.message}")
-    lines.append("checks:")
-    lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
-    if r.findings:
-        lines.append("findings:")
-        failing = r.strict_failures()
-        lines += [f"  {f.severity.upper()} {f.code}"
-                  f"{' (fails in strict mode)' if f in failing else ''}: {f.message}"
-                  for f in r.findings]
-    for service, counts in r.served_by.items():
-        lines.append(f"{service} endpoints: " + ", ".join(
-            f"{url} answered {n}" for url, n in counts.items()))
-    if r.not_checked:
-        lines.append("not checked by this run:")
-        lines += [f"  - {text}" for text in r.not_checked]
-    c = r.counts
-    tail = (f"{c.stages} stages, {c.note_records} note records, {c.private_records} private "
-            f"records verified in {r.elapsed_seconds:.2f} s")
-    strict = len(r.strict_failures())
-    lines.append(f"VERIFIED: {tail}" if r.ok else
-                 f"FAILED: {len(r.failures())} problem(s)"
-                 + (f", {strict} of them warning(s) that fail in strict mode (--strict)"
-                    if strict else "") + f"; {tail}")
-    return "\n".join(lines)
-
-
-def format_timeline(r: VerificationReport) -> str:
-    """`show`: every write of the experiment in chain order."""
-    header = ["#", "label / kind", "digest", "recorder", "round", "time (UTC)", "status"]
-    table = [header] + [_timeline_cells(row) for row in timeline_rows(r)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    out = [f"experiment {r.experiment_id} in app {r.app_id} on {_network(r)}"]
-    out += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-            for row in table]
-    problems = r.failures()
-    out.append("all checks pass" if r.ok else "problems:\n  " + "\n  ".join(problems))
-    return "\n".join(out)
-
-
-def _timeline_cells(row: TimelineRow) -> list[str]:
-    if (s := row.stage) is not None:
-        return ["-" if s.index is None else str(s.index), s.label,
-                (s.chain_digest or s.manifest_digest or "")[:12], _short(s.recorder),
-                str(s.round or "-"), _time(s.time), s.status.value]
-    if (b := row.batch) is not None:
-        return [f"a{b.index}", f"batch: {b.record_count} records", b.root[:12],
-                _short(b.recorder), str(b.round or "-"), _time(b.time), b.status]
-    return ["-", row.type, "-", _short(row.recorder), str(row.round), _time(row.time),
-            "open" if row.type == "created" else "sealed"]

@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from algo_tracer.cli import demo, experiment, localnet, serve
+from algo_tracer.cli import demo, experiment, localnet, serve, study
 from algo_tracer.cli.outcome import Outcome, exit_code
 from algo_tracer.errors import AlgoTracerError, InputError, VerificationError, shorten
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     localnet.add_parser(sub)
     demo.add_parser(sub)
     serve.add_parser(sub)
+    study.add_parser(sub)
     return parser
 
 

@@ -22,15 +22,16 @@ __all__ = ["read_model", "write_text_atomic"]
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, mode: int = 0o666) -> Path:
     """Replace `path` with `text` (UTF-8) atomically, creating its directory; returns the path.
 
-    The file gets the usual permissions (0666 less the umask), as a plain `open` would give it.
+    The file gets `mode` less the umask: by default the usual permissions, as a plain `open`
+    would give it; 0o600 for what only its owner may read (a private plan's salt).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, _FLAGS, 0o666)
+    fd = os.open(tmp, _FLAGS, mode)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

@@ -56,6 +56,16 @@ class StageKind(IntEnum):
     ARTIFACT = 8
     MANIFEST = 9
     CUSTOM = 10
+    #: The evaluation plan fixed before anything else: its commitment (docs/studies.md).
+    PLAN = 11
+    #: A study's search: search space, budget, objective and direction.
+    STUDY = 12
+    #: A trial's first stage: the study it belongs to, and its number there.
+    TRIAL_OF = 13
+    #: In a study: one finished trial (state, objective value, the trial's final digest).
+    TRIAL = 14
+    #: A study's last stage: the selection rule and the trial it selects.
+    SELECTION = 15
 
 
 class _Model(BaseModel):

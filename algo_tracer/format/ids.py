@@ -5,7 +5,9 @@
 
 The random salt makes every run a new id even for the same name and owner, and binds the owner
 and name into it. The printable form is base58 (Bitcoin alphabet: no 0/O/I/l), 43-44 characters,
-selectable with a double click; 64 hex characters are accepted as well.
+selectable with a double click; 64 hex characters are accepted as well. The codec is the `base58`
+package's (leading zero bytes are '1's, as in Bitcoin); this module adds only our id's rules: 32
+bytes, and errors that name the bad characters.
 
 `parse_app_id` is the one rule for the text of an application id (command line, environment).
 """
@@ -15,12 +17,13 @@ from __future__ import annotations
 import os
 import re
 
+import base58
+
 from algo_tracer.errors import InputError, shorten
 from algo_tracer.hashing import hash_bytes
 
 ID_DOMAIN = "algotrace/v1/experiment-id"
-_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-_INDEX = {c: i for i, c in enumerate(_ALPHABET)}
+_ALPHABET = frozenset(base58.BITCOIN_ALPHABET.decode())
 MAX_APP_ID = 2**64 - 1
 
 
@@ -45,12 +48,7 @@ def new_experiment_id(owner_public_key: bytes, name: str, *, salt: bytes | None 
 
 def format_id(experiment_id: bytes) -> str:
     """Base58 text of a 32-byte id (leading zero bytes become '1's, as in Bitcoin)."""
-    n = int.from_bytes(experiment_id, "big")
-    out = ""
-    while n:
-        n, r = divmod(n, 58)
-        out = _ALPHABET[r] + out
-    return "1" * (len(experiment_id) - len(experiment_id.lstrip(b"\0"))) + out
+    return base58.b58encode(experiment_id).decode("ascii")
 
 
 def parse_id(text: str) -> bytes:
@@ -58,19 +56,14 @@ def parse_id(text: str) -> bytes:
     text = text.strip()
     if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", text):
         return bytes.fromhex(text.removeprefix("0x"))
-    bad = sorted({c for c in text if c not in _INDEX})
+    bad = sorted({c for c in text if c not in _ALPHABET})
     if not text or bad:
         raise InputError(
             f"experiment id {shorten(repr(text))} is not base58"
             + (f" (bad characters: {shorten(''.join(bad))})" if bad else ""),
             fix="copy the id as printed by algo-tracer (43-44 base58 characters) or give the "
             "64-character hex form")
-    n = 0
-    for c in text:
-        n = n * 58 + _INDEX[c]
-    zeros = len(text) - len(text.lstrip("1"))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    raw = b"\0" * zeros + body
+    raw = base58.b58decode(text)  # every character was checked above: it cannot raise
     if len(raw) != 32:
         raise InputError(f"experiment id {shorten(repr(text))} decodes to {len(raw)} bytes, not 32",
                          fix="check the id was copied whole")

@@ -147,14 +147,14 @@ class Registry:
         return self._sign([call])
 
     def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
-                      digest: bytes) -> SignedGroup:
+                      digest: bytes, note: bytes | None = None) -> SignedGroup:
         page, _ = chain.stage_location(index)
         pay = self._deposit(chain.stage_mbr(index))
+        params = self._refs(chain.header_key(experiment_id), chain.page_key(experiment_id, page),
+                            note=note)
         call = self.client.params.record_stage(
             RecordStageArgs(id=experiment_id, expected_index=index, kind=kind, digest=digest,
-                            payment=pay),
-            params=self._refs(chain.header_key(experiment_id),
-                              chain.page_key(experiment_id, page)))
+                            payment=pay), params=params)
         return self._sign([call])
 
     def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,
@@ -199,6 +199,15 @@ class Registry:
                                            params=refs)
         return self._sign([call])
 
+    def prepare_note(self, note: bytes) -> SignedGroup:
+        """A 0-ALGO payment to the sender itself carrying `note` (a plan's reveal); its
+        `app_call` index names the payment, which `send`/`wait` then follow."""
+        params = algod_call("suggested parameters", self.algorand.client.algod.suggested_params)
+        txn = transaction.PaymentTxn(self.sender, params, self.sender, 0, note=note)
+        signed = self.signer.sign_transactions([txn], [0])
+        return SignedGroup(signed=cast(list[transaction.SignedTransaction], signed), app_call=0,
+                           first_valid=params.first, last_valid=params.last)
+
     @cached_property
     def seals_after_counts(self) -> bool:
         """Whether this app has `seal_after` (a seal that checks the stage and anchor counts):
@@ -217,11 +226,11 @@ class Registry:
                           lambda: self.algorand.create_transaction.payment(payment))
 
     @staticmethod
-    def _refs(*keys: bytes, first: int | None = None,
-              last: int | None = None) -> CommonAppCallParams:
+    def _refs(*keys: bytes, first: int | None = None, last: int | None = None,
+              note: bytes | None = None) -> CommonAppCallParams:
         # Naming the boxes spares a simulate round trip per call (resource population).
         return CommonAppCallParams(box_references=list(keys), first_valid_round=first,
-                                   last_valid_round=last)
+                                   last_valid_round=last, note=note)
 
     def _sign(self, items: list[AppCallMethodCallParams | PaymentParams]) -> SignedGroup:
         composer = self.algorand.new_group()

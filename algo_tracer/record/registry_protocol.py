@@ -62,8 +62,9 @@ class WriterRegistry(Protocol):
         ...
 
     def prepare_stage(self, experiment_id: bytes, index: int, kind: int,
-                      digest: bytes) -> SignedGroup:
-        """Sign the record_stage group for stage `index` (its expected index)."""
+                      digest: bytes, note: bytes | None = None) -> SignedGroup:
+        """Sign the record_stage group for stage `index` (its expected index); `note` goes in
+        the call's note field (a stage note, format.stage_notes)."""
         ...
 
     def prepare_anchor(self, experiment_id: bytes, index: int, root: bytes, count: int,

@@ -31,31 +31,31 @@ from algosdk import encoding
 
 from algo_tracer import hashing, stages
 from algo_tracer.documents.datasheet import DatasheetInfo, write_datasheet
-from algo_tracer.documents.manifest import Manifest, StageKind, stage_label
+from algo_tracer.documents.manifest import StageKind, stage_label
 from algo_tracer.documents.model_card import ModelCardInfo, write_model_card
+from algo_tracer.documents.plan import load_plan
 from algo_tracer.errors import (
     AlgoTracerError,
     ExperimentBusyError,
     InputError,
-    InsufficientFundsError,
-    JournalError,
     SealTimeoutError,
     shorten,
 )
-from algo_tracer.format import chain
-from algo_tracer.format.ids import format_id, new_experiment_id
+from algo_tracer.format.ids import format_id, new_experiment_id, parse_id
 from algo_tracer.format.records import NoteRecord, RecordKind
-from algo_tracer.network.algod import account_balance
-from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
 from algo_tracer.progress import Progress
 from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
+from algo_tracer.record.opening import check_funds, check_output_dir, slug
 from algo_tracer.record.pending_log import RecordLog
+from algo_tracer.record.plans import Revealed, plan_stage, reveal_plan
 from algo_tracer.record.process_lock import RecordingLock
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
+from algo_tracer.record.resuming import resume_experiments
+from algo_tracer.record.study import Study, load_study, open_study
 from algo_tracer.record.writer import Writer
 
 METADATA_DOMAIN = "algotrace/v1/metadata"
@@ -63,7 +63,6 @@ NOTIFY_EVERY = 1024
 #: How long `Experiment.finish` waits for the chain before leaving the experiment to `resume`:
 #: minutes of outage are ridden out (the writer retries), a node that stays down is not.
 FINISH_TIMEOUT = 600.0
-MIN_FEE = 1_000
 
 
 class Tracer:
@@ -88,16 +87,22 @@ class Tracer:
                    metadata: Mapping[str, Any] | None = None,
                    output_dir: str | os.PathLike[str] | None = None,
                    private_metrics: bool = False, max_pending: int = 100_000,
-                   flush_interval: float = 5.0) -> Experiment:
+                   flush_interval: float = 5.0,
+                   plan: Mapping[str, Any] | str | os.PathLike[str] | None = None,
+                   private_plan: bool = False) -> Experiment:
         """Start an experiment: registers it on chain (in the background) and returns it.
 
         `private_metrics=True` keeps metric values off chain: only Merkle roots over salted
         records are anchored, and values, salts and proofs stay in the local manifest.
+        `plan` (a mapping, or a .json/.toml file) is recorded first, before anything else:
+        the protocol fixed in advance (docs/studies.md). `private_plan=True` records only its
+        salted commitment until `reveal`.
         """
+        plan_doc = load_plan(plan) if plan is not None else None  # refused before anything
         if not isinstance(name, str) or not name.strip() or len(name.encode()) > 200:
             raise InputError(f"experiment name {shorten(repr(name))} must be non-empty text of "
                              "at most 200 bytes", fix="pass a short name, e.g. 'iris-logreg'")
-        self._check_funds()
+        check_funds(self.settings)
         meta = dict(metadata or {})
         meta_digest = hashing.hash_bytes(
             METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
@@ -105,8 +110,8 @@ class Tracer:
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
         # Absolute, so that `resume` from another directory writes where the run would have.
         out = (Path(output_dir) if output_dir is not None else
-               self.output_root / f"{_slug(name)}-{format_id(experiment_id)[:8]}").resolve()
-        _check_output_dir(out)
+               self.output_root / f"{slug(name)}-{format_id(experiment_id)[:8]}").resolve()
+        check_output_dir(out)
         row = ExperimentRow(
             id=experiment_id, name=name, app_id=self.settings.app_id,
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
@@ -116,23 +121,25 @@ class Tracer:
         self.journal.add_experiment(row)
         exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
                          flush_interval=flush_interval)
+        if plan_doc is not None:
+            exp.trace_plan(plan_doc, private=private_plan)
         if seed is not None:
             exp.trace_seed(seed)
         return exp
 
-    def _check_funds(self) -> None:
-        """Refuse to start (nothing journaled) when the account cannot even pay the create."""
-        address = self.settings.account.address
-        amount, locked = account_balance(self.settings.algorand, address)
-        available = amount - locked
-        needed = chain.header_box_mbr() + 2 * MIN_FEE
-        if available < needed:
-            per_stage = chain.stage_mbr(1) + 2 * MIN_FEE
-            raise InsufficientFundsError(
-                f"account {address} has {max(available, 0)} µALGO available (balance minus its "
-                f"locked minimum); starting an experiment needs {needed} µALGO (box deposit "
-                f"{chain.header_box_mbr()} + fees), and each stage about {per_stage} more",
-                fix=f"send at least {needed + 10 * per_stage} µALGO to {address}")
+    def study(self, name: str, *, objective: str, direction: str, **options: Any) -> Study:
+        """Open a study: a search recorded trial by trial (docs/studies.md; options: n_trials,
+        search_space, plan, private_plan, output_dir, metadata)."""
+        return open_study(self, name, objective=objective, direction=direction, **options)
+
+    def load_study(self, study_id: bytes | str) -> Study:
+        """Reopen an unsealed study of this journal (another worker, or after a crash)."""
+        return load_study(self, study_id)
+
+    def reveal(self, experiment_id: bytes | str) -> Revealed:
+        """Publish the private plan of an experiment or study on chain (docs/studies.md)."""
+        eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
+        return reveal_plan(self.journal, self.registry, self.settings.state_dir, eid)
 
     def resume(self, experiment_id: bytes | None = None) -> list[ExperimentSummary]:
         """Finish interrupted experiments from the journal: send what is missing, seal, write.
@@ -141,27 +148,7 @@ class Tracer:
         A run whose own process never reached `finish()` (killed, Ctrl-C, crashed) is sealed
         with the outcome ``interrupted``, so its record does not claim it completed.
         """
-        rows = ([self.journal.experiment(experiment_id)] if experiment_id
-                else self.journal.experiments(unfinished=True))
-        summaries = []
-        for row in rows:
-            require_same_network(f"experiment {format_id(row.id)} (journaled)",
-                                 Network(row.genesis_id, row.genesis_hash), self.settings.network)
-            if row.app_id != self.settings.app_id:
-                raise JournalError(f"experiment {format_id(row.id)} was traced on app "
-                                   f"{row.app_id}, this tracer writes to {self.settings.app_id}",
-                                   fix="resume with the original run's ALGO_TRACER_APP_ID")
-            try:
-                exp = Experiment(self, row, private_metrics=False, background=False)
-            except ExperimentBusyError as exc:
-                if experiment_id is not None:
-                    raise
-                print(f"algo-tracer: skipped: {exc.message}", file=sys.stderr)
-                continue
-            finished = row.final_digest is not None or row.status in ("finishing", "sealing",
-                                                                       "sealed")
-            summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
-        return summaries
+        return resume_experiments(self, experiment_id)
 
 
 class Experiment:
@@ -209,6 +196,19 @@ class Experiment:
         return self.row.app_id
 
     # -- stages --------------------------------------------------------------------------------
+
+    def trace_plan(self, plan: Mapping[str, Any] | str | os.PathLike[str], *,
+                   private: bool = False) -> StageReceipt:
+        """The evaluation plan (a mapping or a .json/.toml file), recorded before anything else
+        is traced; `private`: only its salted commitment, until `reveal` (docs/studies.md)."""
+        plan_doc = load_plan(plan)
+        if self.journal.stages(self.id) or self._next_seq:
+            raise InputError("a plan must be recorded before anything else: this experiment "
+                             "already traced stages or metrics", fix="pass plan=... to "
+                             "tracer.experiment(...) (or call trace_plan first)")
+        digest, detail = plan_stage(self.tracer.settings.state_dir, self.id, plan_doc,
+                                    private=private)
+        return self._stage(StageKind.PLAN, None, digest, detail)
 
     def trace_environment(self, project_dir: str | os.PathLike[str] = ".") -> StageReceipt:
         """Python, OS, hardware, installed packages and lock-file digests."""
@@ -382,6 +382,11 @@ class Experiment:
                 _warn(seal_error)
                 self._recording.release()  # the journal keeps it for `resume`
 
+    def detach(self) -> None:
+        """Stop recording from this object without sealing: the journal keeps the experiment
+        open for another writer (a study's appends, `algo_tracer.record.study`)."""
+        self._leave()
+
     def _leave(self) -> None:
         """Leave the journal as it is: `resume` (here, or `algo-tracer resume`) finishes it. The
         writer thread ends its current step first, so no two writers ever share the journal."""
@@ -403,24 +408,6 @@ class Experiment:
     def _wake(self) -> None:
         if self._background is not None:
             self._background.notify()
-
-
-def _check_output_dir(out: Path) -> None:
-    # A manifest is evidence (the seal binds it; private records live only there): a new
-    # experiment never overwrites another one's.
-    previous = out / "manifest.json"
-    if previous.exists():
-        try:
-            owner = f"experiment {Manifest.read(previous).experiment_id}"
-        except InputError:
-            owner = "another file"
-        raise InputError(f"{out} already holds the manifest of {owner}",
-                         fix="give each run its own output_dir, or leave output_dir out (each "
-                         "experiment then gets a new folder under the tracer's output_root)")
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name)[:40] or "experiment"
 
 
 def _warn(exc: BaseException) -> None:

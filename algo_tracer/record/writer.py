@@ -46,6 +46,7 @@ from algo_tracer.errors import (
     NetworkError,
 )
 from algo_tracer.format import notes
+from algo_tracer.format.stage_notes import stage_note_for
 from algo_tracer.network.registry import Confirmed, SignedGroup
 from algo_tracer.record.batch_packing import PRIVATE_BATCH, new_batches
 from algo_tracer.record.journal import CONFIRMED, SUBMITTED, BatchRow, Journal
@@ -180,14 +181,15 @@ class Writer:
                 self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
                 continue
             yield self._stage_write(stage.idx, stage.kind, stage.digest,
-                                    self._still_valid(stage.signed))
+                                    self._still_valid(stage.signed),
+                                    note=stage_note_for(self.id, stage.kind, stage.detail))
 
     def _stage_write(self, idx: int, kind: int, digest: bytes,
-                     sent: SignedGroup | None = None) -> _Write:
+                     sent: SignedGroup | None = None, note: bytes | None = None) -> _Write:
         def sign() -> SignedGroup:
             if sent is not None:
                 return sent
-            group = self.registry.prepare_stage(self.id, idx, kind, digest)
+            group = self.registry.prepare_stage(self.id, idx, kind, digest, note)
             self.journal.set_stage(self.id, idx, status=SUBMITTED,
                                    txid=group.txids[group.app_call], signed=group.to_bytes())
             return group

@@ -15,7 +15,7 @@ from typing import Any
 from algokit_utils import AlgorandClient
 
 from algo_tracer.format import chain, notes
-from algo_tracer.format.boxes import decode_header, decode_page
+from algo_tracer.format.boxes import Header, Stage, decode_header, decode_page
 from algo_tracer.format.events import BatchAnchored, decode_event
 from algo_tracer.network.algod import genesis, read_box, require_registry
 from algo_tracer.network.indexer import (
@@ -26,7 +26,7 @@ from algo_tracer.network.indexer import (
 from algo_tracer.progress import Progress, track
 from algo_tracer.verify.check_run import ChainTxn, Evidence
 
-__all__ = ["gather_evidence"]
+__all__ = ["chain_txn", "gather_evidence", "read_experiment_boxes"]
 
 
 def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes, *,
@@ -43,24 +43,15 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
         NetworkError: algod or the Indexer fails, or the Indexer does not catch up.
     """
     genesis_id, genesis_hash = genesis(algorand)
-    key = chain.header_key(experiment_id)
-    box = read_box(algorand, app_id, key)
-    if box is None:
+    found = read_experiment_boxes(algorand, app_id, experiment_id)
+    if found is None:
         # No header box: an unknown experiment (a finding) only in a registry that exists.
         require_registry(algorand, app_id, where=f"{genesis_id} ({genesis_hash})",
                          fix="check --app-id / ALGO_TRACER_APP_ID (the registry's app id is "
                          "printed by `algo-tracer deploy`) and ALGOD_SERVER")
         return Evidence(experiment_id, app_id, None, genesis_id=genesis_id,
                         genesis_hash=genesis_hash)
-    header, at_round = decode_header(box[0]), box[1]
-    boxes = {key: box[0]}
-    stages = []
-    for page in range((header.stage_count + chain.PAGE_CAPACITY - 1) // chain.PAGE_CAPACITY):
-        key = chain.page_key(experiment_id, page)
-        value = read_box(algorand, app_id, key)
-        boxes[key] = value[0] if value else b""
-        stages.extend(decode_page(page, boxes[key]))
-    stages = stages[:header.stage_count]
+    header, stages, at_round, boxes = found
 
     indexer = wait_for_indexer(algorand, at_round, timeout=indexer_timeout, on_behind=None
                                if progress is None else lambda r: progress.say(
@@ -80,9 +71,9 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
         for t in iter_transactions(indexer, application_id=app_id, **rounds):
             count(1)
             if t["id"] in event_logs:
-                app_txns.append(_chain_txn(t, logs=event_logs[t["id"]]))
+                app_txns.append(chain_txn(t, logs=event_logs[t["id"]]))
     for txid in event_logs.keys() - {t.txid for t in app_txns}:  # e.g. an inner transaction
-        app_txns += [_chain_txn(t, logs=event_logs[txid])
+        app_txns += [chain_txn(t, logs=event_logs[txid])
                      for t in iter_transactions(indexer, txid=txid)]
 
     prefix = notes.experiment_note_prefix(experiment_id)
@@ -90,20 +81,39 @@ def gather_evidence(algorand: AlgorandClient, app_id: int, experiment_id: bytes,
     with track(progress, "Indexer: note transactions", unit="txns") as count:
         for t in iter_transactions(indexer, note_prefix=prefix, max_round=at_round):
             count(1)
-            note_txns.append(_chain_txn(t))
+            note_txns.append(chain_txn(t))
     owner_groups = {t.group for t in note_txns if t.sender == header.owner}
     groups: dict[bytes, list[ChainTxn]] = {}
     for txn in app_txns:
         anchors = [e for e in map(decode_event, txn.logs) if isinstance(e, BatchAnchored)]
         if anchors and txn.group and txn.group not in owner_groups:
-            groups[txn.group] = [_chain_txn(t) for t in iter_transactions(
+            groups[txn.group] = [chain_txn(t) for t in iter_transactions(
                 indexer, group_id=txn.group, min_round=txn.round, max_round=txn.round)]
     return Evidence(experiment_id, app_id, header, stages, app_txns, note_txns, groups,
                     boxes=boxes, data_round=at_round, genesis_id=genesis_id,
                     genesis_hash=genesis_hash)
 
 
-def _chain_txn(t: dict[str, Any], *, logs: tuple[bytes, ...] = ()) -> ChainTxn:
+def read_experiment_boxes(algorand: AlgorandClient, app_id: int, experiment_id: bytes
+                          ) -> tuple[Header, list[Stage], int, dict[bytes, bytes]] | None:
+    """(header, stages, round read at, raw boxes) of one experiment from algod; None when it
+    has no header box."""
+    key = chain.header_key(experiment_id)
+    box = read_box(algorand, app_id, key)
+    if box is None:
+        return None
+    header, at_round = decode_header(box[0]), box[1]
+    boxes = {key: box[0]}
+    stages: list[Stage] = []
+    for page in range((header.stage_count + chain.PAGE_CAPACITY - 1) // chain.PAGE_CAPACITY):
+        key = chain.page_key(experiment_id, page)
+        value = read_box(algorand, app_id, key)
+        boxes[key] = value[0] if value else b""
+        stages.extend(decode_page(page, boxes[key]))
+    return header, stages[:header.stage_count], at_round, boxes
+
+
+def chain_txn(t: dict[str, Any], *, logs: tuple[bytes, ...] = ()) -> ChainTxn:
     group, note = t.get("group"), t.get("note")
     return ChainTxn(txid=t["id"], round=int(t["confirmed-round"]),
                     intra=int(t.get("intra-round-offset", 0)), sender=t["sender"],

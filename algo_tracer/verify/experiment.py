@@ -27,6 +27,7 @@ from typing import Any
 from algokit_utils import AlgorandClient
 
 from algo_tracer.documents.manifest import Manifest
+from algo_tracer.documents.plan import PlanReveal
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.format.records import NoteRecord
@@ -36,6 +37,7 @@ from algo_tracer.progress import Progress
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
+from algo_tracer.verify.study_checks import check_plan, check_study
 
 __all__ = ["verify_experiment"]
 
@@ -54,6 +56,7 @@ def verify_experiment(
     indexer_timeout: float = 60,
     progress: Progress | None = None,
     records: list[NoteRecord] | None = None,
+    plan_reveal: PlanReveal | None = None,
 ) -> VerificationReport:
     """Check one experiment of registry `app_id`; see docs/verification.md for the steps.
 
@@ -72,6 +75,8 @@ def verify_experiment(
         records: A list that receives the records the chain proves: the public records of
             every batch whose notes rebuild the anchored root, and the private records whose
             proofs hold (MLflow's metric history is compared with them).
+        plan_reveal: A private plan's reveal file, when it was published rather than sent on
+            chain (`algo-tracer reveal`): step 9 checks that it opens the commitment.
 
     Returns:
         The report; `report.ok` is False when anything failed (`raise_for_failure()` raises).
@@ -105,6 +110,8 @@ def verify_experiment(
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=data, progress=progress, records=records)
+    check_plan(algorand, ev, report, manifest, plan_reveal)
+    check_study(algorand, ev, report, manifest)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {
         service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()

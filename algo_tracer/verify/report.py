@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.errors import VerificationError
+from algo_tracer.verify.study_report import PlanCheck, StudyCheck
 
 __all__ = [
     "FAILING_STATUSES",
@@ -26,6 +27,7 @@ __all__ = [
     "Finding",
     "StageRow",
     "StageStatus",
+    "Timeline",
     "TimelineRow",
     "VerificationReport",
     "timeline_rows",
@@ -153,6 +155,8 @@ class VerificationReport(_Model):
     served_by: dict[str, dict[str, int]] = Field(
         default_factory=dict, description="with endpoint lists: requests each endpoint answered "
         "for this verification, by service (algod, indexer)")
+    plan: PlanCheck | None = Field(default=None, description="step 10: the experiment's plan")
+    study: StudyCheck | None = Field(default=None, description="step 11: a study's trials")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 
@@ -182,6 +186,25 @@ class VerificationReport(_Model):
                   for f in self.strict_failures()]
         return lines
 
+    def timeline(self) -> Timeline:
+        """Every write of the experiment in chain order (`algo-tracer show`; a notebook
+        cell ending with it shows a table)."""
+        return Timeline(self, timeline_rows(self))
+
+    # Displays: the text `algo-tracer verify` prints, and the same content as HTML in a notebook.
+    # Imported when called: both renderers import this module.
+    def __repr__(self) -> str:
+        from algo_tracer.verify.report_text import format_report
+
+        return format_report(self)
+
+    __str__ = __repr__  # print(report) too, not pydantic's field dump
+
+    def _repr_html_(self) -> str:
+        from algo_tracer.verify.report_html import report_html
+
+        return report_html(self)
+
     def raise_for_failure(self) -> None:
         """Raise `VerificationError` listing the failures, unless `ok`."""
         if not self.ok:
@@ -203,6 +226,25 @@ class TimelineRow:
     recorder: str | None
     stage: StageRow | None = None  # type "stage"
     batch: BatchRow | None = None  # type "batch"
+
+
+@dataclass(frozen=True, repr=False)
+class Timeline:
+    """An experiment's timeline (`VerificationReport.timeline`): shown as `algo-tracer show`
+    prints it, or as a table in a notebook."""
+
+    report: VerificationReport
+    rows: list[TimelineRow]
+
+    def __repr__(self) -> str:
+        from algo_tracer.verify.report_text import format_timeline
+
+        return format_timeline(self.report)
+
+    def _repr_html_(self) -> str:
+        from algo_tracer.verify.report_html import timeline_html
+
+        return timeline_html(self.report)
 
 
 def timeline_rows(r: VerificationReport) -> list[TimelineRow]:

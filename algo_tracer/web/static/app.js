@@ -238,6 +238,7 @@
     $("exp-link").textContent = new URL(view.link, location.href).href;
     renderTimeline(view);
     renderPager(view);
+    window.algoTracerStudy.render(report, view.app_id, $("study-card"));  // static/study.js
     renderChecks(report);
     renderFiles();
     $("experiment").hidden = false;
