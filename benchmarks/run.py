@@ -25,6 +25,7 @@ figure sees the longest quiet period this run can give it):
 | overhead | benchmarks/bench_overhead.py | LocalNet, MLflow |
 | study | benchmarks/bench_study.py | LocalNet, Optuna |
 | realtime | benchmarks/bench_realtime.py | realtime LocalNet (`--block-time real`) |
+| web | benchmarks/bench_web.py | LocalNet + Indexer (`algo-tracer serve` under load) |
 
 These are measurements, not tests: nothing here fails a build. The exit status is 0 when every
 figure with a target meets it, 1 otherwise.
@@ -98,6 +99,7 @@ GROUPS: dict[str, Runner] = {
     "overhead": _module("bench_overhead"),
     "study": _module("bench_study"),
     "realtime": _module("bench_realtime"),
+    "web": _module("bench_web"),
 }
 
 #: Headline order and a one-line method note for the Markdown (details stay in latest.json).
@@ -149,6 +151,9 @@ ORDER: dict[str, str] = {
                                     "rounds from the last call to the seal",
     "realtime_log_metric_stall_s": "realtime LocalNet: log_metric paced at 2,000/s for 120 s, "
                                    "time blocked in back-pressure",
+    "web_cached_p95_ms": "algo-tracer serve on loopback: 200 clients, 2,000 lookups of one "
+                         "sealed experiment after its first (uncached, the baseline) "
+                         "verification",
     "indexer_idle_start_latency_s": "first txn after a quiet period: confirmation to Indexer "
                                     "health round",
     "indexer_lag_s_after_1000_tx": "1,000 txns back to back: last confirmation to Indexer "

@@ -94,11 +94,12 @@ def test_an_app_that_is_not_a_registry_is_called_that_not_no_experiment() -> Non
 
 def test_the_web_page_calls_an_app_that_is_not_a_registry_an_unknown_registry_app() -> None:
     pytest.importorskip("fastapi")
+    from algo_tracer.verify.cached import CachedVerifier
     from algo_tracer.web.app import _ProblemError, lookup
 
     with pytest.raises(_ProblemError) as raised:
-        lookup(_node(OTHER_PROGRAM), 5, "7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n",
-               indexer_timeout=1)
+        lookup(CachedVerifier(_node(OTHER_PROGRAM), indexer_timeout=1), 5,
+               "7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n", timeout=10)
 
     assert raised.value.status_code == 404 and raised.value.problem.state == "unknown_app"
     assert "is not an ExperimentRegistry" in raised.value.problem.message

@@ -13,6 +13,7 @@ mismatch or tampering was found, 2 for any other error (e.g. the Indexer is down
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +24,7 @@ from algo_tracer.errors import ConfigError, InputError, shorten
 from algo_tracer.format.ids import format_id, parse_app_id, parse_id
 from algo_tracer.progress import Progress
 from algo_tracer.verify.report import VerificationReport
-from algo_tracer.verify.report_text import format_report, format_timeline
+from algo_tracer.verify.report_text import format_report, format_timeline, utc_time
 
 if TYPE_CHECKING:
     from algokit_utils import AlgorandClient
@@ -65,6 +66,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--strict", action="store_true",
                    help="warnings (e.g. notes posted by strangers) fail too")
+    p.add_argument("--cache", nargs="?", const="", metavar="DIR",
+                   help="reuse the stored result of a sealed experiment, re-checked for notes "
+                   "landed since (default DIR: ~/.cache/algo-tracer/results); says so on stderr")
     p.add_argument("--plan-reveal", type=Path, metavar="FILE",
                    help="a private plan's published reveal file, checked against its "
                    "commitment (when it was not revealed on chain)")
@@ -169,11 +173,47 @@ def _verify_network(args: argparse.Namespace, artifacts: Path | None) -> Verific
     return attach_reproductions(algorand, report, indexer_timeout=args.indexer_timeout)
 
 
+def _verify_cached(args: argparse.Namespace) -> VerificationReport:
+    from algo_tracer.verify.cached import CachedVerifier
+    from algo_tracer.verify.result_cache import ResultCache, default_cache_dir
+
+    if getattr(args, "plan_reveal", None) is not None:
+        raise ConfigError("--cache cannot be used with --plan-reveal: the result would depend "
+                          "on a local file", fix="drop --cache, or --plan-reveal")
+    if args.artifacts is not None:
+        raise ConfigError("--cache cannot be used with --artifacts: local files can change "
+                          "between runs", fix="drop --cache, or --artifacts")
+    directory = Path(args.cache) if args.cache else default_cache_dir()
+    eid, manifest = _load(args)
+    app_id = _app_id(args, manifest.app_id if manifest else None)
+    verifier = CachedVerifier(_algorand(), ResultCache(directory=directory),
+                              indexer_timeout=args.indexer_timeout)
+    try:
+        outcome = verifier.verify(app_id, eid, manifest=manifest, recheck_first=True)
+    finally:
+        verifier.close()
+    r = outcome.report
+    # Never silent (issue 20): say where the answer came from, even with -q or --json.
+    if outcome.source == "cache":
+        said = (f"result from the cache {shorten(str(directory))}: verified at "
+                f"{utc_time(r.verified_at)} (round {r.data_round}), checked through round "
+                f"{outcome.checked_round} for notes landed since")
+    elif r.sealed and r.owner is not None:
+        said = f"verified now; the result is stored in the cache {shorten(str(directory))}"
+    else:
+        said = "verified now; not cached (only sealed experiments are)"
+    print(f"algo-tracer: {said}", file=sys.stderr, flush=True)
+    return r
+
+
 def run_verify(args: argparse.Namespace) -> Outcome:
     if args.artifacts is not None and not (_exists(args.artifacts) and args.artifacts.is_dir()):
         # Before any node is asked: a wrong directory would only show as "no local copy".
         raise InputError(f"--artifacts {shorten(str(args.artifacts))} is not a directory",
                          fix="give the directory holding the traced files")
+    if args.cache is not None and (args.bundle is not None or args.mlflow_run is not None):
+        raise ConfigError("--cache works only for an experiment read from the chain",
+                          fix="drop --cache, or --bundle / --mlflow-run")
     if args.mlflow_run is not None:
         if args.experiment or args.bundle or args.offline or args.artifacts:
             raise ConfigError("--mlflow-run takes the experiment from the run's tags",
@@ -191,7 +231,8 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
                               "source", fix="export a bundle first: algo-tracer export ID -o B")
-        report = _verify_network(args, args.artifacts)
+        report = (_verify_cached(args) if args.cache is not None
+                  else _verify_network(args, args.artifacts))
     else:
         from algo_tracer.verify.bundle import Bundle, verify_bundle
 
@@ -211,7 +252,7 @@ def run_verify(args: argparse.Namespace) -> Outcome:
 
         check_signed_model(report, *args.signed_model)
     if args.strict:
-        report.make_strict()
+        report = report.model_copy(deep=True).make_strict()  # a cached report stays as made
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
     return Outcome.of(report.ok)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import sys
+from pathlib import Path
 
 from algo_tracer.cli.experiment import app_id_arg
 from algo_tracer.cli.outcome import Outcome
@@ -29,6 +30,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--indexer-timeout", type=float, default=20, metavar="S",
                    help="seconds a lookup waits for the indexer before answering "
                    "'indexer behind' (default 20)")
+    p.add_argument("--cache-dir", type=Path, metavar="DIR",
+                   help="also keep results of sealed experiments on disk here, so a restart "
+                   "does not recompute (default: memory only)")
+    p.add_argument("--cache-entries", type=int, default=256, metavar="N",
+                   help="results of sealed experiments kept in memory (default 256)")
+    p.add_argument("--max-verifications", type=int, default=4, metavar="N",
+                   help="verifications run at once; past that lookups get HTTP 503 with "
+                   "Retry-After (default 4)")
+    p.add_argument("--request-timeout", type=float, default=30, metavar="S",
+                   help="seconds a lookup waits for its verification before answering 'busy' "
+                   "(the verification goes on; default 30)")
     p.set_defaults(handler=run)
 
 
@@ -40,13 +52,20 @@ def run(args: argparse.Namespace) -> Outcome:
     except ImportError as exc:
         raise ConfigError(f"`algo-tracer serve` needs FastAPI and uvicorn ({exc.name} is "
                           "missing)", fix="pip install 'algo-tracer[web]'") from exc
-    app = create_app(default_app_id=args.app_id, indexer_timeout=args.indexer_timeout)
+    from algo_tracer.verify.result_cache import ResultCache
+
+    if args.max_verifications < 1 or args.request_timeout <= 0:
+        raise ConfigError("--max-verifications must be at least 1 and --request-timeout more "
+                          "than 0", fix="give positive numbers")
+    app = create_app(default_app_id=args.app_id, indexer_timeout=args.indexer_timeout,
+                     cache=ResultCache(args.cache_entries, args.cache_dir),
+                     max_running=args.max_verifications, request_timeout=args.request_timeout)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"algo-tracer: serving the verification page on http://{shown}:{args.port}/ "
           f"(API schema: /api/openapi.json)", file=sys.stderr, flush=True)
     if not _is_loopback(args.host):
-        print("algo-tracer: browsers hash files (Web Crypto) only on https:// or localhost "
-              "pages; from other machines, put the server behind https", file=sys.stderr,
+        print("algo-tracer: to serve other machines, put the server behind https: a page "
+              "served over plain http can be altered on the way (docs/web.md)", file=sys.stderr,
               flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return Outcome.OK

@@ -12,25 +12,31 @@
 | `GET /api/openapi.json` | the OpenAPI schema of the above |
 
 Every verdict comes from `algo_tracer.verify.experiment.verify_experiment`, the function behind
-`algo-tracer verify`; this module only arranges its report as a timeline and names the state
-when there is no report (unknown experiment or app, network down, Indexer behind). Files are
-never sent here: the page hashes them in the browser (Web Crypto) and compares the digests.
+`algo-tracer verify`, through `algo_tracer.verify.cached.CachedVerifier` (sealed experiments are
+verified once and served from the cache; identical concurrent lookups share one verification;
+at most `max_running` run at once, past that HTTP 503 with Retry-After). This module only
+arranges the report as a timeline (note batches by pages: `?batch_offset=&batch_limit=`) and
+names the state when there is no report (unknown experiment or app, network down, Indexer
+behind). Files are never sent here: the page hashes them in the browser (a worker, slice by
+slice) and compares the digests.
 """
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from algokit_utils import AlgorandClient
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from algo_tracer import __version__
 from algo_tracer.errors import ConfigError, InputError, NetworkError
@@ -38,32 +44,36 @@ from algo_tracer.format.ids import MAX_APP_ID, format_id, parse_id
 from algo_tracer.network.algod import probe_algod, require_registry
 from algo_tracer.network.indexer import probe_indexer
 from algo_tracer.network.settings import app_id_from_environment, client_from_environment
-from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.cached import Busy, CachedVerifier, StillRunning, VerifyOutcome
 from algo_tracer.verify.report import (
     FAILING_STATUSES,
     TimelineRow,
     VerificationReport,
     timeline_rows,
 )
-from algo_tracer.verify.reproductions import attach_reproductions
+from algo_tracer.verify.result_cache import ResultCache
+from algo_tracer.web.serving import (
+    SECURITY_HEADERS,
+    WORKER_CSP,
+    WORKER_PATH,
+    Encoded,
+    FastAnswers,
+    SecurityHeaders,
+)
 
-__all__ = ["ExperimentView", "NetworkStatus", "Problem", "TimelineEntry", "create_app"]
+__all__ = ["SECURITY_HEADERS", "WORKER_CSP", "WORKER_PATH", "ExperimentView", "NetworkStatus",
+           "Problem", "TimelineEntry", "create_app"]
 
 STATIC = Path(__file__).parent / "static"
 LAG_TOLERANCE = 2  # rounds an Indexer may trail algod before the status calls it behind
 RETRY_AFTER = 5  # seconds the page waits before asking again while the Indexer is behind
-
-# The page loads nothing from elsewhere and can send nothing elsewhere (connect-src 'self'):
-# a dropped file cannot leave the browser even through a script injected into the page.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-                               "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+BATCH_PAGE = 100  # note batches per timeline page by default (1,000,000 records: ~700 batches)
+MAX_BATCH_PAGE = 1000
+ENCODED_ENTRIES = 512  # encoded answers of cached results kept, ready to send
 
 type ProblemState = Literal["invalid_input", "unknown_app", "unknown_experiment",
-                            "network_down", "indexer_behind", "network_error", "config_error"]
+                            "network_down", "indexer_behind", "network_error", "config_error",
+                            "busy"]
 
 
 class Endpoint(BaseModel):
@@ -89,7 +99,8 @@ class Problem(BaseModel):
     message: str
     fix: str | None = None
     network: NetworkStatus | None = None
-    retry_after: int | None = Field(default=None, description="seconds; indexer_behind only")
+    retry_after: int | None = Field(default=None,
+                                    description="seconds; indexer_behind and busy only")
 
 
 class TimelineEntry(BaseModel):
@@ -114,8 +125,16 @@ class ExperimentView(BaseModel):
     link: str = Field(description="shareable page link, relative to this server")
     verified: bool = Field(description="report.ok: every check of docs/verification.md held")
     sealed: bool
-    timeline: list[TimelineEntry]
-    report: VerificationReport
+    cache: Literal["computed", "shared", "cache"] = Field(
+        description="verified for this request, shared with a concurrent one, or from the "
+                    "cache of sealed experiments")
+    checked_round: int = Field(description="the chain is checked through this round")
+    batches_total: int = Field(description="note batches of the experiment, all pages")
+    batch_offset: int
+    batch_limit: int
+    timeline: list[TimelineEntry] = Field(description="created, stages, the note batches of "
+                                          "this page, sealed; in chain order")
+    report: VerificationReport = Field(description="the report; its `batches` are this page's")
 
 
 class _ProblemError(Exception):
@@ -130,11 +149,13 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
         (422, "invalid_input: a malformed experiment id or app id"),
         (500, "config_error: the server's network configuration is incomplete"),
         (502, "network_error: a node answered with an error"),
-        (503, "network_down or indexer_behind (with a Retry-After header)"))}
+        (503, "network_down, indexer_behind or busy (with a Retry-After header)"))}
 
 
 def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | None = None,
-               indexer_timeout: float = 20.0) -> FastAPI:
+               indexer_timeout: float = 20.0, cache: ResultCache | None = None,
+               max_running: int = 4, request_timeout: float = 30.0,
+               revalidate_after: float = 30.0) -> FastAPI:
     """The web application.
 
     Args:
@@ -144,8 +165,17 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
             (`ConfigError` when it is set to anything but an app id).
         indexer_timeout: Seconds a lookup waits for the Indexer before answering
             `indexer_behind` (the page then retries by itself).
+        cache: Results of sealed experiments (default: 256 in memory, none on disk).
+        max_running: Verifications run at once; past that a lookup answers `busy` (503).
+        request_timeout: Seconds a lookup waits for its verification before answering `busy`
+            (the verification goes on, and a sealed result is then cached).
+        revalidate_after: Seconds after which a cached result is re-checked in the background
+            for notes landed since (docs/web.md section 7).
     """
     client = algorand or client_from_environment()
+    verifier = CachedVerifier(client, cache, indexer_timeout=indexer_timeout,
+                              max_running=max_running, revalidate_after=revalidate_after)
+    encoded = Encoded(ENCODED_ENTRIES)
     if default_app_id is None:
         default_app_id = app_id_from_environment()
     app = FastAPI(title="algo-tracer", version=__version__, openapi_url="/api/openapi.json",
@@ -153,11 +183,9 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
                   description="Look up an experiment recorded with algo-tracer and verify it "
                   "against the chain (docs/web.md, docs/verification.md).")
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(FastAnswers, answer=lambda path, query: _ready_answer(
+        verifier, encoded, path, query))
 
     @app.exception_handler(_ProblemError)
     async def problem_response(_request: Request, exc: _ProblemError) -> JSONResponse:
@@ -182,6 +210,7 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
         return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.state.verifier = verifier
 
     @app.get("/api/status", response_model=NetworkStatus, tags=["network"])
     def status() -> NetworkStatus:
@@ -190,27 +219,75 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
 
     @app.get("/api/apps/{app_id}/experiments/{experiment_id}", response_model=ExperimentView,
              responses=_PROBLEMS, tags=["experiments"])
-    def experiment(app_id: Annotated[int, PathParam(ge=1, le=MAX_APP_ID)],
-                   experiment_id: str) -> ExperimentView:
+    async def experiment(app_id: Annotated[int, PathParam(ge=1, le=MAX_APP_ID)],
+                         experiment_id: str,
+                         batch_offset: Annotated[int, Query(ge=0)] = 0,
+                         batch_limit: Annotated[int, Query(ge=1, le=MAX_BATCH_PAGE)] = BATCH_PAGE,
+                         ) -> Response:
         """The experiment's timeline and its verification report, read from the chain."""
-        return lookup(client, app_id, experiment_id, indexer_timeout=indexer_timeout,
-                      default_app_id=default_app_id)
+        # A cached result in memory is answered on the event loop; anything that may wait
+        # (algod, the Indexer, a verification, the disk) goes to the thread pool.
+        try:
+            outcome = verifier.peek(app_id, parse_id(experiment_id))
+        except InputError:
+            outcome = None
+        if outcome is None:
+            outcome = await run_in_threadpool(lookup, verifier, app_id, experiment_id,
+                                              timeout=request_timeout,
+                                              default_app_id=default_app_id)
+        # A cached result answers a crowd: its encoded page is kept, ready to send.
+        at = (outcome.key, outcome.checked_round, batch_offset, batch_limit)
+        body = encoded.get(at) if outcome.source == "cache" else None
+        if body is None:
+            view = experiment_view(outcome, batch_offset, batch_limit)
+            body = view.model_dump_json().encode()
+            if outcome.source == "cache":  # the answer says "cache": only such are reused
+                encoded.put(at, body)
+        return Response(body, media_type="application/json")
 
     return app
 
 
-def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
-           indexer_timeout: float, default_app_id: int | None = None) -> ExperimentView:
+_EXPERIMENT_PATH = re.compile(r"/api/apps/([1-9][0-9]{0,19})/experiments/"
+                              r"([1-9A-HJ-NP-Za-km-z]{32,44}|[0-9a-fA-F]{64})")
+
+
+def _ready_answer(verifier: CachedVerifier, encoded: Encoded, path: str,
+                  query: bytes) -> bytes | None:
+    """The encoded answer of a lookup already answered from the cache, if it is ready and
+    nothing needs checking (else None: the route handles the request in full)."""
+    match = _EXPERIMENT_PATH.fullmatch(path)
+    if match is None:
+        return None
+    params = dict(urllib.parse.parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+    try:
+        offset = int(params.pop("batch_offset", 0))
+        limit = int(params.pop("batch_limit", BATCH_PAGE))
+        app_id, eid = int(match[1]), parse_id(match[2])
+    except (ValueError, InputError):
+        return None
+    if params or offset < 0 or not 1 <= limit <= MAX_BATCH_PAGE or app_id > MAX_APP_ID:
+        return None
+    outcome = verifier.peek(app_id, eid)
+    if outcome is None:
+        return None
+    return encoded.get((outcome.key, outcome.checked_round, offset, limit))
+
+
+def lookup(verifier: CachedVerifier, app_id: int, experiment_id: str, *,
+           timeout: float | None, default_app_id: int | None = None) -> VerifyOutcome:
     """Verify one experiment; raise `_ProblemError` naming the state when there is no report."""
+    algorand = verifier.algorand
     try:
         eid = parse_id(experiment_id)
     except InputError as exc:
         raise _ProblemError(422, Problem(state="invalid_input", message=exc.message,
                                          fix=exc.fix)) from exc
     try:
-        report = verify_experiment(algorand, app_id, eid, indexer_timeout=indexer_timeout)
-        # Step 15: reproductions found from this experiment alone (docs/reproductions.md).
-        attach_reproductions(algorand, report, indexer_timeout=indexer_timeout)
+        outcome = verifier.verify(app_id, eid, timeout=timeout)
+    except (Busy, StillRunning) as exc:
+        raise _ProblemError(503, Problem(state="busy", message=exc.message, fix=exc.fix,
+                                         retry_after=exc.retry_after)) from exc
     except NetworkError as exc:
         raise _network_problem(algorand, exc, default_app_id) from exc
     except ConfigError as exc:
@@ -219,6 +296,7 @@ def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
                 state="unknown_app", message=exc.message, fix=exc.fix)) from exc
         raise _ProblemError(500, Problem(state="config_error", message=exc.message,
                                          fix=exc.fix)) from exc
+    report = outcome.report
     if report.owner is None:  # (1) no header box: the experiment is not in this app
         raise _ProblemError(404, Problem(
             state="unknown_experiment",
@@ -226,10 +304,22 @@ def lookup(algorand: AlgorandClient, app_id: int, experiment_id: str, *,
                     f"{report.genesis_id or 'this network'}",
             fix="check the experiment id, the app id and that the server reads the network "
                 "the experiment was recorded on"))
-    query = urllib.parse.urlencode({"app": app_id, "id": report.experiment_id})
-    return ExperimentView(experiment_id=report.experiment_id, app_id=app_id,
-                          genesis_id=report.genesis_id, link=f"/?{query}", verified=report.ok,
-                          sealed=report.sealed, timeline=timeline(report), report=report)
+    return outcome
+
+
+def experiment_view(outcome: VerifyOutcome, batch_offset: int = 0,
+                    batch_limit: int = BATCH_PAGE) -> ExperimentView:
+    """The page's view of a report, with one page of its note batches."""
+    full = outcome.report
+    page = full.model_copy(update={
+        "batches": full.batches[batch_offset:batch_offset + batch_limit]})
+    query = urllib.parse.urlencode({"app": full.app_id, "id": full.experiment_id})
+    return ExperimentView(experiment_id=full.experiment_id, app_id=full.app_id,
+                          genesis_id=full.genesis_id, link=f"/?{query}", verified=full.ok,
+                          sealed=full.sealed, cache=outcome.source,
+                          checked_round=outcome.checked_round,
+                          batches_total=len(full.batches), batch_offset=batch_offset,
+                          batch_limit=batch_limit, timeline=timeline(page), report=page)
 
 
 def timeline(r: VerificationReport) -> list[TimelineEntry]:

@@ -2,16 +2,18 @@
 
 A real scikit-learn experiment (examples/iris_sklearn.py, as in `algo-tracer demo`) is looked up
 through its shareable link; dropping its model.joblib shows a match, a modified copy a
-mismatch, and no request leaves for anywhere but the server. The page's Web Crypto hashing is
-checked against the file vectors of tests/vectors/hashing-v1.json, and the states without a
-report are rendered. The screenshot in docs/screenshot-web.png is made here: every run takes
-one (and checks it is a real image of the page); ALGO_TRACER_UPDATE_SCREENSHOT=1 writes it to
-docs/, so an ordinary run leaves the work tree clean.
+mismatch, and no request leaves for anywhere but the server. The page's hashing (a worker, 8 MiB
+slices, hash-wasm) is checked against the file vectors of tests/vectors/hashing-v1.json and on a
+dropped 1 GiB file with its progress bar, and the states without a report are rendered. The
+screenshot in docs/screenshot-web.png is made here: every run takes one (and checks it is a real
+image of the page); ALGO_TRACER_UPDATE_SCREENSHOT=1 writes it to docs/, so an ordinary run leaves
+the work tree clean.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -136,6 +138,53 @@ def test_the_page_shows_the_timeline_and_checks_dropped_files(
     assert shot.startswith(b"\x89PNG\r\n\x1a\n") and len(shot) > 20_000
     if os.environ.get("ALGO_TRACER_UPDATE_SCREENSHOT") == "1":
         SCREENSHOT.write_bytes(shot)
+
+
+def test_a_one_gib_file_is_hashed_in_slices_with_progress(
+        page: Any, base: str, iris: tuple[ExperimentSummary, Path],
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Sparse (no GiB written to disk) with random patches across 8 MiB slice boundaries and at
+    # the end, so a slice read twice, skipped or shifted changes the digest.
+    path = tmp_path_factory.mktemp("big") / "weights.bin"
+    size, slice_ = 1 << 30, 8 << 20
+    try:
+        with path.open("wb") as f:
+            f.truncate(size)
+            for offset in (0, slice_ - 100, 5 * slice_ - 1, 77 * slice_ + 12345, size - 4096):
+                f.seek(offset)
+                f.write(os.urandom(4096))
+        with path.open("rb") as f:
+            expected = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+        open_experiment(page, base, iris[0])
+
+        # The file is dropped as a File backed by the disk (set on a scratch input first, since
+        # a File cannot be sent into the page by value at this size), in a real drop event.
+        page.evaluate("""() => { const input = document.createElement("input");
+                                 input.type = "file"; input.id = "scratch";
+                                 document.body.append(input); }""")
+        page.set_input_files("#scratch", str(path))
+        page.evaluate("""() => {
+            const transfer = new DataTransfer();
+            transfer.items.add(document.getElementById("scratch").files[0]);
+            document.getElementById("drop-zone").dispatchEvent(new DragEvent(
+              "drop", { dataTransfer: transfer, bubbles: true, cancelable: true })); }""")
+        item = page.locator("#file-results li", has_text="weights.bin")
+        done, total = page.wait_for_function(
+            """() => {
+              const p = document.querySelector("#file-results li.pending progress");
+              return p !== null && p.value > 0 && p.value < p.max && [p.value, p.max]; }""",
+            polling=20, timeout=120_000).json_value()
+        percent = item.get_attribute("data-progress")
+        text = item.inner_text()
+        item.and_(page.locator(".mismatch")).wait_for(timeout=300_000)
+
+        assert 0 < done < total == size  # observed part-way: strictly between 0 and 100 %
+        assert percent is not None and 0 <= int(percent) < 100, percent
+        assert "of 1.0 GiB" in text and "hashing" in text, text
+        assert item.get_attribute("data-digest") == expected
+        assert "matches no stage" in item.inner_text()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def test_browser_hashing_agrees_with_the_python_vectors(page: Any, base: str) -> None:

@@ -1,9 +1,9 @@
 // algo-tracer verification page: plain JavaScript, no build step, nothing loaded from elsewhere.
 //
 // The server (algo_tracer/web/app.py) verifies an experiment with algo_tracer.verify and returns
-// its timeline. Files given to the page are hashed here with Web Crypto, SHA-256 of the bytes
-// exactly as algo_tracer.hashing does for files (docs/hashing.md, section 2), and compared with
-// the stages' on-chain digests. No file, and no digest of one, is ever sent to the server.
+// its timeline. Files given to the page are hashed here, in a worker and slice by slice, SHA-256
+// of the bytes exactly as algo_tracer.hashing does for files (docs/hashing.md, section 2), and
+// compared with the stages' on-chain digests. No file, and no digest of one, is ever sent to the server.
 "use strict";
 
 (() => {
@@ -19,16 +19,52 @@
     indexer_behind: "Indexer behind",
     network_error: "Network error",
     config_error: "Server configuration problem",
+    busy: "Server busy",
     server_down: "The algo-tracer server does not answer",
     loading: "Verifying…",
   };
 
-  const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0 };
+  const BATCH_PAGE = 100; // note batches per timeline page (the API's default)
+  const page = { view: null, files: [], seq: 0, retryTimer: null, retries: 0, offset: 0 };
 
   // -- hashing: the `file` scheme of docs/hashing.md is plain SHA-256 of the content ----------
+  //
+  // Files are hashed in a Web Worker (hash-worker.js) that reads them in 8 MiB slices and feeds
+  // an incremental SHA-256 (hash-wasm, vendored under static/vendor/): memory stays flat for
+  // multi-GB files, the page stays responsive, and progress is reported per slice.
 
-  function toHex(buffer) {
-    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+  const hashing = { worker: null, next: 0, pending: new Map() };
+
+  function hashWorker() {
+    if (hashing.worker) return hashing.worker;
+    const worker = new Worker("/static/hash-worker.js");
+    worker.onmessage = (event) => {
+      const { id, type } = event.data;
+      const job = hashing.pending.get(id);
+      if (!job) return;
+      if (type === "progress") {
+        if (job.onProgress) job.onProgress(event.data.done, event.data.total);
+        return;
+      }
+      hashing.pending.delete(id);
+      if (type === "done") job.resolve(event.data.digest);
+      else job.reject(new Error(`the browser could not hash ${job.name} (${event.data.message})` +
+        "; compare `sha256sum FILE` with the digests above instead"));
+    };
+    worker.onerror = (event) => {
+      // The worker itself failed (its script or hash-wasm did not load): fail every job, and
+      // start a new worker for the next file.
+      event.preventDefault();
+      for (const job of hashing.pending.values()) {
+        job.reject(new Error(`the page's hashing worker failed (${event.message || "no detail"})` +
+          "; reload the page, or compare `sha256sum FILE` with the digests above"));
+      }
+      hashing.pending.clear();
+      worker.terminate();
+      hashing.worker = null;
+    };
+    hashing.worker = worker;
+    return worker;
   }
 
   async function digestBytes(bytes) {
@@ -63,15 +99,13 @@
     return digestBytes(bytes);
   }
 
-  async function digestFile(file) {
-    let bytes;
-    try {
-      bytes = await file.arrayBuffer();
-    } catch (err) {
-      throw new Error(`the browser could not read ${file.name} (${err.name}); for very large ` +
-        "files compare `sha256sum FILE` with the digests above instead");
-    }
-    return digestBytes(bytes);
+  // "sha256:<hex>" of a File or Blob; onProgress(done, total) in bytes as slices are hashed.
+  function digestFile(file, onProgress) {
+    return new Promise((resolve, reject) => {
+      const id = ++hashing.next;
+      hashing.pending.set(id, { resolve, reject, onProgress, name: file.name || "the file" });
+      hashWorker().postMessage({ id, file });
+    });
   }
 
   function matchingStages(digest, view) {
@@ -158,9 +192,10 @@
     page.retryTimer = null;
   }
 
-  async function lookup(appId, experimentId, { retry = false } = {}) {
+  async function lookup(appId, experimentId, { retry = false, offset = 0 } = {}) {
     clearRetry();
     if (!retry) page.retries = 0;
+    page.offset = offset;
     const seq = ++page.seq;
     $("experiment").hidden = true;
     showState("loading", `Reading experiment ${experimentId} of app ${appId} from algod and ` +
@@ -170,7 +205,8 @@
     let response, body;
     try {
       response = await fetch(`/api/apps/${encodeURIComponent(appId)}/experiments/` +
-        encodeURIComponent(experimentId), { cache: "no-store" });
+        `${encodeURIComponent(experimentId)}?batch_offset=${offset}&batch_limit=${BATCH_PAGE}`,
+      { cache: "no-store" });
       body = await response.json();
     } catch {
       if (seq !== page.seq) return;
@@ -184,7 +220,7 @@
     if (!response.ok) {
       const state = body.state || (response.status < 500 ? "invalid_input" : "network_error");
       if (!body.state) body.message = `the server answered HTTP ${response.status} to this lookup`;
-      if (state === "indexer_behind" && page.retries < RETRY_LIMIT) {
+      if ((state === "indexer_behind" || state === "busy") && page.retries < RETRY_LIMIT) {
         page.retries += 1;
         let left = body.retry_after || 5;
         const tick = () => showState(state, body.message, body.fix,
@@ -194,7 +230,7 @@
           left -= 1;
           if (left > 0) { tick(); return; }
           clearRetry();
-          lookup(appId, experimentId, { retry: true });
+          lookup(appId, experimentId, { retry: true, offset });
         }, 1000);
       } else {
         showState(state, body.message || JSON.stringify(body), body.fix);
@@ -224,12 +260,16 @@
         "`algo-tracer resume`";
     $("exp-seal").className = view.sealed ? "sealed" : "open";
     $("exp-checked").textContent = `${utc(report.verified_at)} UTC at round ${report.data_round}` +
+      (view.cache === "cache" ? ` (cached result, checked through round ${view.checked_round})`
+        : "") +
       `, ${report.counts.events} events, ${report.counts.stages} stages` +
+      (report.counts.note_records ? `, ${report.counts.note_records} note records` : "") +
       (report.counts.anchors ? `, ${report.counts.anchors} anchored ` +
         (report.counts.anchors === 1 ? "batch" : "batches") : "");
     $("exp-link").href = view.link;
     $("exp-link").textContent = new URL(view.link, location.href).href;
     renderTimeline(view);
+    renderPager(view);
     window.algoTracerStudy.render(report, view.app_id, $("study-card"));  // static/study.js
     renderChecks(report);
     renderFiles();
@@ -269,6 +309,17 @@
     }
   }
 
+  // Large experiments have hundreds of note batches: the timeline shows one page of them.
+  function renderPager(view) {
+    const pager = $("batch-pager");
+    pager.hidden = view.batches_total <= view.batch_limit;
+    const last = Math.min(view.batch_offset + view.batch_limit, view.batches_total);
+    $("batch-range").textContent = ` note batches ${view.batches_total ? view.batch_offset + 1 : 0}` +
+      `–${last} of ${view.batches_total} `;
+    $("batch-prev").disabled = view.batch_offset === 0;
+    $("batch-next").disabled = last >= view.batches_total;
+  }
+
   function renderChecks(report) {
     const checks = $("checks");
     checks.replaceChildren();
@@ -290,11 +341,11 @@
 
   async function addFiles(fileList) {
     for (const file of Array.from(fileList)) {
-      const item = { name: file.name, size: file.size, digest: null, error: null };
+      const item = { name: file.name, size: file.size, done: 0, digest: null, error: null };
       page.files.unshift(item);
       renderFiles();
       try {
-        item.digest = await digestFile(file);
+        item.digest = await digestFile(file, (done) => { item.done = done; showProgress(item); });
       } catch (err) {
         item.error = err.message;
       }
@@ -321,7 +372,12 @@
         li.append(el("span", `cannot be checked: ${file.error}`));
       } else if (!file.digest) {
         li.classList.add("pending");
-        li.append(el("span", "hashing…"));
+        const bar = el("progress");
+        bar.max = Math.max(file.size, 1);
+        bar.value = file.done;
+        li.append(bar, el("span", "", "progress-text"));
+        file.node = li;
+        showProgress(file);
       } else {
         const hits = matchingStages(file.digest, page.view);
         li.classList.add(hits.length ? "match" : "mismatch");
@@ -348,6 +404,17 @@
     }
   }
 
+  // Updates one file's progress bar in place: a full re-render per slice would be wasted work.
+  function showProgress(file) {
+    const li = file.node;
+    if (!li || !li.isConnected) return;
+    const pct = file.size ? Math.floor((100 * file.done) / file.size) : 0;
+    li.querySelector("progress").value = file.done;
+    li.querySelector(".progress-text").textContent =
+      ` hashing… ${size(file.done)} of ${size(file.size)} (${pct}%)`;
+    li.dataset.progress = String(pct);
+  }
+
   // -- wiring --------------------------------------------------------------------------------
 
   function fromUrl() {
@@ -367,6 +434,14 @@
       if (url !== location.pathname + location.search) history.pushState(null, "", url);
       lookup(app, id);
     });
+    const turn = (delta) => {
+      const view = page.view;
+      if (!view) return;
+      const offset = Math.max(0, view.batch_offset + delta * view.batch_limit);
+      lookup(String(view.app_id), view.experiment_id, { offset });
+    };
+    $("batch-prev").addEventListener("click", () => turn(-1));
+    $("batch-next").addEventListener("click", () => turn(1));
     window.addEventListener("popstate", () => {
       const target = fromUrl();
       if (target) lookup(...target);
