@@ -48,6 +48,8 @@ class FakeChain:
         self.algorand: Any = SimpleNamespace(client=SimpleNamespace(algod=SimpleNamespace(
             versions=lambda: {"genesis_id": "net", "genesis_hash_b64": self.genesis_hash})))
         monkeypatch.setattr(cached, "verify_experiment", self.verify)
+        # No reproduction claims on this chain: step 15 leaves the report as it is.
+        monkeypatch.setattr(cached, "attach_reproductions", lambda _a, report, **_k: report)
         monkeypatch.setattr(cached, "last_round", lambda _a: self.last_round)
         monkeypatch.setattr(cached, "wait_for_indexer", lambda *_a, **_k: None)
         monkeypatch.setattr(cached, "iter_transactions", self.notes)

@@ -214,11 +214,12 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
     labels_r = {r.reproduction_index: r.label for r in claimed.rows
                 if r.reproduction_index is not None}
     mine = [_view(i, k, d, labels_r, claimed, "reproduction") for i, k, d in stages[:at]]
+    original_stages = _read_stages(algorand, app_id, original_id, original.stage_count)
     theirs = [_view(s.index, s.kind, s.digest.hex(), labels_o, claimed, "original")
-              for s in _read_stages(algorand, app_id, original_id, original.stage_count)]
-    plan_stage = next((s for s in theirs if s.kind == StageKind.PLAN), None)
+              for s in original_stages]
+    plan_stage = next((s for s in original_stages if s.kind == StageKind.PLAN), None)
     plan = None if plan_stage is None else read_plan(
-        algorand, app_id, original_id, original.owner, bytes.fromhex(plan_stage.digest))
+        algorand, app_id, original_id, original.owner, plan_stage.digest, plan_stage.round)
     if claimed.tolerance != declared_tolerance(plan):
         problems.append(f"the claim's tolerance {claimed.tolerance} is not the one the "
                         f"original's plan declares ({declared_tolerance(plan)})")

@@ -1,5 +1,6 @@
-"""A reproduction compares metrics within the tolerance the original's plan declared, read from
-the chain when the reproducer has only the original's id; a claim with another one is forged."""
+"""A reproduction records the tolerance the original's plan declared: from the manifest, or read
+from the chain when the reproducer has only the original's id (then the original's metric
+values are unknown and metrics compare by digest); the verifier re-derives it."""
 
 from __future__ import annotations
 
@@ -30,17 +31,20 @@ def test_a_reproduction_by_id_uses_the_tolerance_the_original_plan_declared(
         original.trace_params({"C": 1.0})
         original.trace_metrics({"accuracy": 0.90})
     other = _other(owner, tmp_path / "other")
-    with other.experiment("tolerant-again", reproduces=original.id_text) as again:  # id only
-        again.trace_params({"C": 1.0})
-        again.trace_metrics({"accuracy": 0.905})  # 0.005 away: within 0.01
+    for name, reproduces in (("with-manifest", original.summary.manifest_path),
+                             ("id-only", original.id_text)):
+        with other.experiment(name, reproduces=reproduces) as again:
+            again.trace_params({"C": 1.0})
+            again.trace_metrics({"accuracy": 0.905})  # 0.005 away: within 0.01
     algorand = owner.settings.algorand
     report = attach_reproductions(algorand, verify_experiment(
         algorand, owner.settings.app_id, original.id_text))
     assert report.ok and report.reproduced_by is not None
-    (row,) = report.reproduced_by.reproductions
-    assert row.status == "verified", row.problems
-    assert row.comparison is not None and row.comparison.tolerance == 0.01
-    assert row.matched and report.reproduced_by.independent_accounts == 1
+    rows = report.reproduced_by.reproductions
+    assert [r.status for r in rows] == ["verified", "verified"], [r.problems for r in rows]
+    assert all(r.comparison is not None and r.comparison.tolerance == 0.01 for r in rows)
+    assert [r.matched for r in rows] == [True, False]  # by id only, values are not known
+    assert report.reproduced_by.independent_accounts == 1
 
     with pytest.raises(InputError, match="follows its original's plan"):
         other.experiment("no-own-plan", reproduces=original.id_text, plan={"metric": "x"})
