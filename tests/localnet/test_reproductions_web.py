@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from algokit_utils import AlgoAmount
-from web_helpers import client, serving
+from web_helpers import browser_api, page_on_server
 
 from algo_tracer import Tracer
-from algo_tracer.web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the browser tests need the playwright package")
-if not CHROMIUM.exists():
-    pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
+sync_api = browser_api()
 
 
 def _run(tracer: Tracer, name: str, reproduces: Any = None) -> Any:
@@ -53,17 +43,8 @@ def reproduced(localnet, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def page(localnet) -> Iterator[Any]:
-    with serving(create_app(client(), indexer_timeout=120)) as url, \
-            sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base = url
+    with page_on_server(sync_api) as page:
         yield page
-        browser.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_the_page_shows_the_reproduction_badge_and_the_list(

@@ -23,24 +23,17 @@ from typing import Any
 
 import pytest
 from verify_helpers import closed_port
-from web_helpers import client, lagging_indexer, serving
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, browser_api, client, lagging_indexer, serving
 
 from algo_tracer import ExperimentSummary, Tracer, format_id
 from algo_tracer.hashing import hash_file
 from algo_tracer.web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = ROOT / "tests" / "vectors" / "hashing-v1.json"
 SCREENSHOT = ROOT / "docs" / "screenshot-web.png"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the browser tests need the playwright package")
-if not CHROMIUM.exists():
-    pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
+sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")

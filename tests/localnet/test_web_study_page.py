@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from web_helpers import client, serving
+from web_helpers import browser_api, page_on_server
 
 from algo_tracer import Study, Tracer
-from algo_tracer.web.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-sync_api = pytest.importorskip("playwright.sync_api",
-                               reason="the browser tests need the playwright package")
-if not CHROMIUM.exists():
-    pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
-                allow_module_level=True)
+sync_api = browser_api()
 
 
 @pytest.fixture(scope="module")
@@ -41,19 +31,9 @@ def study(tmp_path_factory: pytest.TempPathFactory, localnet: object) -> Study:
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory, localnet: object) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with serving(create_app(client(), indexer_timeout=120)) as base, \
-            sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.base = base
+def page(localnet: object) -> Iterator[Any]:
+    with page_on_server(sync_api) as page:
         yield page
-        context.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def test_a_study_page_shows_the_plan_the_trials_and_the_selected_one(

@@ -1,4 +1,5 @@
-"""A real uvicorn server for the web app on a free port, and a lagging stand-in Indexer."""
+"""A real uvicorn server for the web app on a free port, a lagging stand-in Indexer, and the
+headless Chromium the browser tests drive."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
+import pytest
 import uvicorn
 from algokit_utils import AlgoClientNetworkConfig, AlgorandClient
+
+from algo_tracer.web.app import create_app
 
 TOKEN = "a" * 64
 
@@ -75,3 +81,37 @@ def lagging_indexer(round_: int = 1) -> Iterator[int]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: As the machine's probe starts it: headless, no sandbox (root), no background networking (the
+#: closed network refuses it), a fresh profile per launch.
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def browser_api() -> Any:
+    """playwright's sync API, or the whole test module skipped, naming what is missing."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="the browser tests need the playwright package")
+    if not CHROMIUM.exists():
+        pytest.skip(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)",
+                    allow_module_level=True)
+    return sync_api
+
+
+@contextmanager
+def page_on_server(sync_api: Any) -> Iterator[Any]:
+    """A Chromium page and a server of the page on this machine's LocalNet (`page.base`); fails
+    the test when the page raised a JavaScript error."""
+    with serving(create_app(client(), indexer_timeout=120)) as url, \
+            sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.base = url
+        yield page
+        browser.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
