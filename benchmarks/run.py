@@ -484,10 +484,14 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n",
                         encoding="utf-8")
-    args.doc.write_text(markdown(results), encoding="utf-8")
+    # docs/benchmarks.md is the table of latest.json: a run written elsewhere (--out, e.g. the
+    # web group's own file) leaves it alone unless --doc names another file.
+    doc = args.doc if args.out.resolve() == RESULTS.resolve() or args.doc != DOC else None
+    if doc is not None:
+        doc.write_text(markdown(results), encoding="utf-8")
     print(headline_table(results, with_command=False))
     print(f"\n{len(names)} groups in {time.perf_counter() - started:.0f} s; written "
-          f"{args.out} and {args.doc}", file=sys.stderr)
+          f"{args.out}{f' and {doc}' if doc else ''}", file=sys.stderr)
     return 0 if all(r["pass"] is not False for r in results.values()) else 1
 
 
