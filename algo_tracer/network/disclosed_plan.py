@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 from algokit_utils import AlgorandClient
@@ -11,24 +12,44 @@ from algo_tracer.documents.plan import opens_commitment
 from algo_tracer.format.stage_notes import decode_stage_note, stage_note_prefix
 from algo_tracer.network.indexer import iter_transactions, wait_for_indexer
 
-__all__ = ["read_plan"]
+__all__ = ["Disclosure", "find_disclosure", "read_plan"]
 
 _PLAN = 11  # documents.manifest.StageKind.PLAN
 
 
-def read_plan(algorand: AlgorandClient, app_id: int, experiment_id: bytes, owner: str,
-              commitment: bytes, recorded_round: int, *,
-              timeout: float = 60.0) -> dict[str, Any] | None:
-    """The experiment's plan: the first stage note of kind PLAN about it, sent by `owner` (its
-    plan stage's call, or a later reveal), that opens `commitment`; None when never disclosed.
+@dataclass(frozen=True)
+class Disclosure:
+    """What the chain says of a plan's commitment."""
+
+    plan: dict[str, Any] | None  # the plan, from the first of the owner's notes that opens it
+    txid: str | None = None
+    round: int | None = None
+    refuted: bool = False  # an owner's note about it that does not open it (a wrong reveal)
+
+
+def find_disclosure(algorand: AlgorandClient, experiment_id: bytes, owner: str,
+                    commitment: bytes, recorded_round: int, *,
+                    timeout: float = 60.0) -> Disclosure:
+    """The stage notes of kind PLAN about the experiment sent by `owner` (its plan stage's call,
+    or a later reveal): the first that opens `commitment`, and whether one before it did not.
     One Indexer note-prefix query (docs/note-format.md §10), once the Indexer has reached the
     round the plan was recorded in (a lagging Indexer is a NetworkError, never "no plan")."""
     indexer = wait_for_indexer(algorand, recorded_round, timeout=timeout)
+    refuted = False
     for t in iter_transactions(indexer, note_prefix=stage_note_prefix(_PLAN, experiment_id),
                                address=owner, address_role="sender"):
+        if t.get("sender") != owner:
+            continue
         note = decode_stage_note(base64.b64decode(t.get("note") or ""))
-        app = (t.get("application-transaction") or {}).get("application-id")
-        if note is not None and app in (None, 0, app_id) and opens_commitment(note.detail,
-                                                                              commitment):
-            return dict(note.detail["plan"])
-    return None
+        if note is not None and opens_commitment(note.detail, commitment):
+            return Disclosure(dict(note.detail["plan"]), t["id"], int(t["confirmed-round"]),
+                              refuted)
+        refuted = True
+    return Disclosure(None, refuted=refuted)
+
+
+def read_plan(algorand: AlgorandClient, experiment_id: bytes, owner: str, commitment: bytes,
+              recorded_round: int, *, timeout: float = 60.0) -> dict[str, Any] | None:
+    """The experiment's plan as the chain discloses it (`find_disclosure`); None when never."""
+    return find_disclosure(algorand, experiment_id, owner, commitment, recorded_round,
+                           timeout=timeout).plan

@@ -135,7 +135,7 @@ def resolve_original(settings: Settings, reproduces: Reproduces,
         if s.kind == StageKind.PLAN and "plan" not in detail:
             # Only an id, or a private plan: the plan as the chain discloses it (or none), the
             # same reading the verifier makes of the tolerance the comparison records.
-            plan = read_plan(settings.algorand, app, eid, header.owner, s.digest, s.round)
+            plan = read_plan(settings.algorand, eid, header.owner, s.digest, s.round)
             detail = detail if plan is None else {**detail, "plan": plan}
         stages.append(_OriginalStage(index=s.index, kind=s.kind, digest=s.digest.hex(),
                                      label=entry.label if entry else None, detail=detail))

@@ -219,7 +219,7 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
               for s in original_stages]
     plan_stage = next((s for s in original_stages if s.kind == StageKind.PLAN), None)
     plan = None if plan_stage is None else read_plan(
-        algorand, app_id, original_id, original.owner, plan_stage.digest, plan_stage.round)
+        algorand, original_id, original.owner, plan_stage.digest, plan_stage.round)
     if claimed.tolerance != declared_tolerance(plan):
         problems.append(f"the claim's tolerance {claimed.tolerance} is not the one the "
                         f"original's plan declares ({declared_tolerance(plan)})")

@@ -31,9 +31,10 @@ from algo_tracer.format.events import StageRecorded, decode_event
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.format.stage_notes import decode_stage_note, stage_note_prefix
 from algo_tracer.hashing import hash_params
+from algo_tracer.network.disclosed_plan import find_disclosure
 from algo_tracer.network.indexer import iter_transactions, require_indexer
 from algo_tracer.verify.check_run import ChainTxn, Evidence
-from algo_tracer.verify.evidence import chain_txn, read_experiment_boxes
+from algo_tracer.verify.evidence import read_experiment_boxes
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
@@ -86,7 +87,7 @@ def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationRepor
             detail["plan"], bytes.fromhex(detail["salt"])) == plan.digest:
         check.state, check.plan = "public", detail["plan"]
     else:
-        _find_reveal(algorand, ev, plan, check, reveal, problems)
+        _find_reveal(algorand, ev, plan, check, reveal)
     after = [s for s in ev.stages if s.index > plan.index]
     first_anchor = min((t.round for t in ev.app_txns for e in map(decode_event, t.logs)
                         if e is not None and e.name == "BatchAnchored"), default=None)
@@ -227,26 +228,21 @@ def _sealed_before(algorand: AlgorandClient, ev: Evidence, trial_id: bytes) -> b
 
 
 def _find_reveal(algorand: AlgorandClient, ev: Evidence, plan: Stage, check: PlanCheck,
-                 reveal: PlanReveal | None, problems: list[str]) -> None:
+                 reveal: PlanReveal | None) -> None:
     if reveal is not None:
         if reveal.commitment() == plan.digest:
             check.state, check.plan = "revealed", reveal.plan
         else:
             check.state = "mismatch"
         return
-    indexer = require_indexer(algorand, needed_by="finding a plan's reveal needs one")
-    owner = ev.header.owner if ev.header else None
-    for t in iter_transactions(indexer, note_prefix=stage_note_prefix(
-            StageKind.PLAN, ev.experiment_id), address=owner, address_role="sender"):
-        txn = chain_txn(t)
-        note = decode_stage_note(txn.note or b"")
-        if txn.sender != owner or note is None or not opens_commitment(note.detail, plan.digest):
-            if txn.sender == owner and check.state == "committed":
-                check.state = "mismatch"
-            continue
-        check.state, check.plan = "revealed", note.detail["plan"]
-        check.revealed_round, check.revealed_txid = txn.round, txn.txid
+    if ev.header is None:
         return
+    found = find_disclosure(algorand, ev.experiment_id, ev.header.owner, plan.digest, plan.round)
+    if found.plan is not None:
+        check.state, check.plan = "revealed", found.plan
+        check.revealed_round, check.revealed_txid = found.round, found.txid
+    elif found.refuted:
+        check.state = "mismatch"
 
 
 def _logs(t: dict[str, Any]) -> list[bytes]:
