@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lifecycle_helpers import use_network
 
 from algo_tracer import Manifest, Tracer, parse_id
 from algo_tracer.format.notes import decode_note, experiment_note_prefix
@@ -20,13 +21,7 @@ def test_algod_restart_during_a_trace_loses_and_doubles_nothing(
 ) -> None:
     net = second_network
     net.start()
-    ports = net.ports
-    for name, value in {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
-                        "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
-                        "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": "a" * 64,
-                        "KMD_PORT": str(ports.kmd)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    use_network(net, monkeypatch)
     tracer = Tracer.from_environment(state_dir=tmp_path / "state")
     restarted = threading.Event()
 
@@ -67,13 +62,7 @@ def test_finish_with_the_node_down_gives_up_after_its_timeout_and_resume_seals_i
 
     net = second_network
     net.start()
-    ports = net.ports
-    for name, value in {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
-                        "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
-                        "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": "a" * 64,
-                        "KMD_PORT": str(ports.kmd)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
+    use_network(net, monkeypatch)
     tracer = Tracer.from_environment(state_dir=tmp_path / "state")
     exp = tracer.experiment("node-down-at-exit", output_dir=tmp_path / "out",
                             flush_interval=0.2)

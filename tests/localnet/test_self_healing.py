@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from lifecycle_helpers import client_for, pay_note
+from lifecycle_helpers import client_for, pay_note, use_network
 from verify_helpers import trace_experiment
 
 from algo_tracer import Tracer
@@ -23,18 +23,6 @@ from algo_tracer.verify import verify_experiment
 # algod answers conduit's start-up wait for the next round after this long without a block
 # (go-algorand WaitForBlockTimeout); conduit then exits unless that round exists.
 CONDUIT_STARTUP_TIMEOUT = 60.0
-
-
-def _use(net: LocalNet, monkeypatch: pytest.MonkeyPatch) -> None:
-    ports = net.ports
-    for name, value in {"ALGOD_SERVER": "http://localhost", "ALGOD_PORT": str(ports.algod),
-                        "ALGOD_TOKEN": "a" * 64, "INDEXER_SERVER": "http://localhost",
-                        "INDEXER_PORT": str(ports.indexer), "INDEXER_TOKEN": "a" * 64,
-                        "KMD_PORT": str(ports.kmd)}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
-    monkeypatch.delenv("ALGO_TRACER_ALGOD_SERVERS", raising=False)
-    monkeypatch.delenv("ALGO_TRACER_INDEXER_SERVERS", raising=False)
 
 
 def _pids(status: LocalnetStatus) -> dict[str, int | None]:
@@ -62,7 +50,7 @@ def test_an_idle_network_stopped_and_started_traces_and_verifies_with_no_manual_
     assert idle.healthy
     assert _pids(idle) == _pids(started)  # nothing exited, nothing was restarted
     assert [s.restarts for s in idle.services] == [0] * len(idle.services)
-    _use(net, monkeypatch)
+    use_network(net, monkeypatch)
     traced = trace_experiment(Tracer.from_environment(state_dir=tmp_path / "state"),
                               tmp_path / "exp", "after-idle-restart", metrics=50, private=0)
     report = verify_experiment(traced.algorand, traced.app_id, traced.experiment_id,
