@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -142,12 +143,25 @@ def test_a_pid_file_naming_the_same_program_in_another_directory_is_not_ours(
                      owner_arg="998.5")
     pid = theirs.spawn(["sleep", "998.5"])
     try:
+        _wait_until_exec_completes(pid)
         (tmp_path / "ours.pid").write_text(f"{pid}\n")
         assert ours.pid() is None
         assert ours.stop() is False
         assert theirs.pid() == pid
     finally:
         assert theirs.stop() is True
+
+
+def _wait_until_exec_completes(pid: int) -> None:
+    # Popen returns once the child's close-on-exec pipe closes, which the kernel does before it
+    # has copied the new argv; until then /proc/PID/cmdline reads empty, and the service treats
+    # an empty argv as "cannot tell" (so, ours). That window made this test flaky under load.
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    for _ in range(500):
+        if cmdline.read_bytes():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} never showed its arguments")
 
 
 def test_env_file_points_at_the_realtime_ports() -> None:
