@@ -164,7 +164,7 @@ class Registry:
         `first_round`/`last_round` are the group's validity window: the rounds within which
         the anchored records were submitted.
         """
-        params = algod_call("suggested parameters", self.algorand.client.algod.suggested_params)
+        params = self._suggested_params()
         first, last = params.first, params.last
         call = self.client.params.anchor_batch(
             AnchorBatchArgs(id=experiment_id, expected_index=index, merkle_root=root,
@@ -202,7 +202,7 @@ class Registry:
     def prepare_note(self, note: bytes) -> SignedGroup:
         """A 0-ALGO payment to the sender itself carrying `note` (a plan's reveal); its
         `app_call` index names the payment, which `send`/`wait` then follow."""
-        params = algod_call("suggested parameters", self.algorand.client.algod.suggested_params)
+        params = self._suggested_params()
         txn = transaction.PaymentTxn(self.sender, params, self.sender, 0, note=note)
         signed = self.signer.sign_transactions([txn], [0])
         return SignedGroup(signed=cast(list[transaction.SignedTransaction], signed), app_call=0,
@@ -218,6 +218,12 @@ class Registry:
             lambda: self.algorand.client.algod.application_info(self.app_id)))
         program = base64.b64decode(info["params"]["approval-program"])
         return _SEAL_AFTER in program
+
+    def _suggested_params(self) -> transaction.SuggestedParams:
+        # The client's cache (3 s), which the composer in `_sign` reads too: asking algod
+        # directly cost the anchor group a second round trip to algod, the writer's largest
+        # per-group cost against a remote node.
+        return algod_call("suggested parameters", self.algorand.get_suggested_params)
 
     def _deposit(self, micro_algo: int) -> transaction.Transaction:
         payment = PaymentParams(sender=self.sender, receiver=self.app_address,
