@@ -104,3 +104,22 @@ def test_record_values_come_back_from_the_journal_exactly(tmp_path: Path) -> Non
 
     assert [type(v) for v in back] == [type(v) for v in values]
     assert [repr(v) for v in back] == [repr(v) for v in values]  # -0.0 and nan included
+
+
+def test_experiments_filtered_by_a_metadata_value_are_exactly_those_that_carry_it(
+    tmp_path: Path,
+) -> None:
+    from algo_tracer.record.journal import ExperimentRow
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    metadata: list[dict[str, object]] = [{"study": "S1"}, {"study": "S2"}, {}, {"study": "S1"},
+                                         {"other": "S1"}, {"study": 1}]
+    for i, meta in enumerate(metadata):
+        journal.add_experiment(ExperimentRow(bytes([i]) * 32, f"e{i}", 1, "g", "dockernet-v1",
+                                             "owner", meta, bytes(32), bytes(32), ".", "open",
+                                             None, None, None, None, None))
+
+    found = journal.experiments(metadata=("study", "S1"))
+
+    assert [row.name for row in found] == ["e0", "e3"]  # in creation order
+    assert journal.experiments(metadata=("study", "S3")) == []

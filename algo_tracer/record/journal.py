@@ -231,15 +231,26 @@ class Journal:
                                "ALGO_TRACER_DIR to its .algo-tracer directory")
         return _experiment(row)
 
-    def experiments(self, *, unfinished: bool = False) -> list[ExperimentRow]:
-        sql = "SELECT * FROM experiments"
+    def experiments(self, *, unfinished: bool = False,
+                    metadata: tuple[str, str] | None = None) -> list[ExperimentRow]:
+        """Every experiment in creation order; `unfinished`: those with something left to send
+        or confirm; `metadata=(key, value)`: those whose metadata maps `key` to `value` (a
+        study's trials), filtered by SQLite rather than by decoding every row."""
+        where: list[str] = []
+        args: list[str] = []
         if unfinished:
-            sql += " WHERE status != 'sealed' OR id IN (SELECT experiment_id FROM stages "
-            sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM batches "
-            sql += "WHERE status != 'confirmed' UNION SELECT experiment_id FROM records "
-            sql += "WHERE batch IS NULL)"
+            where.append("(status != 'sealed' OR id IN (SELECT experiment_id FROM stages "
+                         "WHERE status != 'confirmed' UNION SELECT experiment_id FROM batches "
+                         "WHERE status != 'confirmed' UNION SELECT experiment_id FROM records "
+                         "WHERE batch IS NULL))")
+        if metadata is not None:
+            where.append("json_extract(metadata, ?) = ?")
+            args += [f'$."{metadata[0]}"', metadata[1]]
+        sql = "SELECT * FROM experiments"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         with self._read() as db:
-            return [_experiment(r) for r in db.execute(sql + " ORDER BY created_at")]
+            return [_experiment(r) for r in db.execute(sql + " ORDER BY created_at", args)]
 
     def update_experiment(self, experiment_id: bytes, **fields: Any) -> None:
         cols = ", ".join(f"{k}=?" for k in fields)

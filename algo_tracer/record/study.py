@@ -201,10 +201,8 @@ class Study:
         seal and its append), in the order they were sealed."""
         done = {t.experiment for t in self.trials()}
         missing = []
-        for row in self.journal.experiments():
-            if row.status != "sealed" or row.final_digest is None:
-                continue
-            if format_id(row.id) in done or row.metadata.get("study") != self.id_text:
+        for row in self.journal.experiments(metadata=("study", self.id_text)):
+            if row.status != "sealed" or row.final_digest is None or format_id(row.id) in done:
                 continue
             link = _trial_of(self.journal.stages(row.id))
             if link is None or link.study != self.id_text:
@@ -218,7 +216,7 @@ class Study:
     def _next_number(self) -> int:
         numbers = [(_trial_of(self.journal.stages(r.id)) or TrialOf(study="", app_id=0,
                                                                        number=-1)).number
-                   for r in self.journal.experiments() if r.metadata.get("study") == self.id_text]
+                   for r in self.journal.experiments(metadata=("study", self.id_text))]
         return max(numbers, default=-1) + 1
 
     def _writer(self) -> Writer:
