@@ -38,7 +38,7 @@ from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
-from algo_tracer.verify.study_checks import check_plan, check_study
+from algo_tracer.verify.study_checks import check_plan_and_study
 
 __all__ = ["verify_experiment"]
 
@@ -132,8 +132,7 @@ def verify_with_evidence(
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=data, progress=progress, records=records)
-    check_plan(algorand, ev, report, manifest, plan_reveal)
-    check_study(algorand, ev, report, manifest)
+    check_plan_and_study(algorand, ev, report, manifest, plan_reveal)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {
         service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()

@@ -38,7 +38,7 @@ from algo_tracer.verify.evidence import read_experiment_boxes
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
-__all__ = ["check_plan", "check_study"]
+__all__ = ["check_plan_and_study"]
 
 _PLAN_STEP, _STUDY_STEP = 10, 11
 
@@ -70,7 +70,19 @@ def noted_detail(ev: Evidence, calls: dict[int, tuple[ChainTxn, StageRecorded]],
     return None
 
 
-def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
+def check_plan_and_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
+                         manifest: Manifest | None, reveal: PlanReveal | None = None) -> None:
+    """Steps 10 and 11, over one reading of the experiment's record_stage calls."""
+    if ev.header is None or not any(s.kind in (StageKind.PLAN, StageKind.STUDY)
+                                    for s in ev.stages):
+        return
+    calls = stage_calls(ev)
+    check_plan(algorand, ev, calls, report, manifest, reveal)
+    check_study(algorand, ev, calls, report, manifest)
+
+
+def check_plan(algorand: AlgorandClient, ev: Evidence,
+               calls: dict[int, tuple[ChainTxn, StageRecorded]], report: VerificationReport,
                manifest: Manifest | None, reveal: PlanReveal | None = None) -> None:
     """(10) A plan stage: first, and public, revealed by the owner, or only committed."""
     plans = [s for s in ev.stages if s.kind == StageKind.PLAN]
@@ -80,7 +92,6 @@ def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationRepor
     plan = plans[0]
     if plan.index != 0 or len(plans) > 1:
         problems.append("the plan is not the experiment's first and only plan stage")
-    calls = stage_calls(ev)
     detail = noted_detail(ev, calls, plan.index, manifest) or {}
     check = PlanCheck(state="committed", round=plan.round)
     if "plan" in detail and "salt" in detail and plan_commitment(
@@ -105,14 +116,14 @@ def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationRepor
     _row(report, _PLAN_STEP, "plan", problems, check.line())
 
 
-def check_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
+def check_study(algorand: AlgorandClient, ev: Evidence,
+                calls: dict[int, tuple[ChainTxn, StageRecorded]], report: VerificationReport,
                 manifest: Manifest | None) -> None:
     """(11) A study: every trial record resolves to a sealed trial naming the study back,
     each once; the plan and search precede the first trial; the selection is the best."""
     specs = [s for s in ev.stages if s.kind == StageKind.STUDY]
     if not specs or ev.header is None:
         return
-    calls = stage_calls(ev)
     problems: list[str] = []
     try:
         spec = StudySpec.model_validate(noted_detail(ev, calls, specs[0].index, manifest))
