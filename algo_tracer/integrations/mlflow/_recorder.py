@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from algo_tracer.documents.manifest import Manifest, StageKind
-from algo_tracer.integrations.mlflow import _content, _context
+from algo_tracer.integrations.mlflow import _content, _context, _study_runs
 from algo_tracer.integrations.mlflow._run_io import (
     AlgoTracerMlflowWarning,
     flush_async_artifacts,
@@ -43,6 +43,7 @@ from algo_tracer.integrations.mlflow._run_io import warn as _warn
 from algo_tracer.integrations.mlflow._run_stages import record_datasets, record_end_of_run
 
 if TYPE_CHECKING:
+    from algo_tracer.record.study import Study, Trial
     from algo_tracer.record.tracer import Experiment, Tracer
 
 STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
@@ -76,11 +77,20 @@ class RunTrace:
     model_ids: dict[str, None] = field(default_factory=dict)
     skipped_metrics: int = 0
     failed: str | None = None
+    study: Study | None = None
+    """Set once a child run started under this run: it is recorded as that study."""
+    refused: str | None = None
+    """Why this parent run could not be a study (its children are plain runs)."""
+    trial: Trial | None = None
+    """Set when this run is a child of a study: its trial."""
 
     def record(self, kind: StageKind, name: str | None, digest: bytes,
                detail: dict[str, Any]) -> None:
         """One stage whose digest was computed here (snapshots, descriptors, listings)."""
-        self.experiment.trace_digest(kind, name, digest, detail)
+        if self.study is not None:  # a parent run: its experiment is the study's now
+            self.study.add_stage(kind, name, digest, detail)
+        else:
+            self.experiment.trace_digest(kind, name, digest, detail)
 
 
 class Recorder:
@@ -143,12 +153,20 @@ class Recorder:
             except Exception:
                 experiment_name = run.info.experiment_id
             tracer = self.tracer()
-            name = _experiment_name(experiment_name, run.info.run_name or run_id)
-            exp = tracer.experiment(
+            options: dict[str, Any] = dict(
                 # One folder per segment: a resumed run must not overwrite the sealed manifest.
-                name, output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
+                output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
                     f".{len(previous) + 1}" if previous else ""))).resolve(),
                 metadata={"mlflow": run_metadata(run, experiment_name, tracking_uri, previous)})
+            name = _experiment_name(experiment_name, run.info.run_name or run_id)
+            all_tags = {**run.data.tags, **tags}
+            study = None if previous else self._study_of(all_tags.get(_study_runs.PARENT_TAG))
+            trial = study.trial(name=name, **options) if study is not None else None
+            if trial is not None:
+                exp = trial.experiment
+            else:
+                plan, private = _study_runs.plan_of(all_tags)
+                exp = tracer.experiment(name, plan=plan, private_plan=private, **options)
             exp.trace_digest(StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
                              snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
@@ -159,11 +177,20 @@ class Recorder:
             _set_tags(inner, run_id, {"algotrace.status": f"untraced: {exc}"})
             return
         with self._lock:
-            self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin)
+            self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin, trial=trial)
         identity = _identity_tags(exp, status="recording")
+        if trial is not None:
+            identity.update({_study_runs.STUDY_TAG: trial.study.id_text,
+                             _study_runs.TRIAL_TAG: str(trial.number)})
         if previous:
             identity[PREVIOUS_TAG] = ",".join(previous)
         _set_tags(inner, run_id, identity)
+
+    def _study_of(self, parent_id: str | None) -> Study | None:
+        """The study of a child run's parent, when the parent is recorded here (see _study_runs)."""
+        with self._lock:
+            parent = self._runs.get(parent_id) if parent_id else None
+        return _study_runs.become_study(parent, self.tracer()) if parent is not None else None
 
     def resume(self, inner: Any, run_id: str, *, tracking_uri: str | None,
                origin: str = "uri") -> None:
@@ -207,6 +234,9 @@ class Recorder:
             return
         with trace.lock:
             if trace.failed:
+                return
+            if trace.study is not None:  # the final-metrics stage covers a study's own metrics
+                trace.skipped_metrics += len(list(metrics))
                 return
             try:
                 for m in metrics:
@@ -280,17 +310,26 @@ class Recorder:
                           trace.model_ids)
         if trace.skipped_metrics:
             _warn(f"{trace.skipped_metrics} metric values of run {run_id} had a negative step "
-                  "and are not in the note stream (the final-metrics stage still covers them)")
-        summary = exp.finish(outcome=outcome)
+                  "or were logged to a study's parent run, and are not in the note stream (the "
+                  "final-metrics stage still covers them)")
+        if trace.trial is not None:
+            summary = _study_runs.seal_trial(trace, outcome, run)
+        elif trace.study is not None:
+            summary = _study_runs.seal_study(trace, outcome)
+        else:
+            sealed = exp.finish(outcome=outcome)
+            summary = _study_runs.Sealed(sealed.manifest_path, sealed.model_card_path, {})
         manifest = Manifest.read(summary.manifest_path)
         tags = _identity_tags(exp, status="sealed" if manifest.seal else "unsealed")
+        tags.update(summary.tags)
         tags["algotrace.manifest"] = str(Path(summary.manifest_path).resolve())
         if manifest.seal is not None and manifest.seal.txid:
             tags["algotrace.seal_txid"] = manifest.seal.txid
         if self.options.upload_manifest:
             try:
                 upload_manifest(run.info.artifact_uri, trace.tracking_uri,
-                                [summary.manifest_path, summary.model_card_path])
+                                [p for p in (summary.manifest_path, summary.model_card_path)
+                                 if p is not None])
                 tags["algotrace.manifest_artifact"] = _content.MANIFEST_ARTIFACT
             except Exception as exc:  # the local manifest and the chain are what matter
                 _warn(f"could not copy the manifest of run {run_id} to its artifacts: {exc}")
