@@ -125,9 +125,9 @@ def test_a_run_without_children_stays_a_plain_experiment(tracking: Tracer) -> No
 def test_a_parent_naming_no_objective_is_refused_as_a_study_and_says_which_tags(
         tracking: Tracer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_recorder.RECORDER.options, "strict", False)
-    with pytest.warns(AlgoTracerMlflowWarning, match="algotrace.objective"):
-        with mlflow.start_run() as parent:
-            _child(0.5)
+    with (pytest.warns(AlgoTracerMlflowWarning, match="algotrace.objective"),
+          mlflow.start_run() as parent):
+        _child(0.5)
     tags = mlflow.get_run(parent.info.run_id).data.tags
     assert tags["algotrace.study"].startswith("not a study: the run has child runs but names "
                                               "no objective")
