@@ -18,6 +18,7 @@ from algo_tracer import InputError, Tracer
 from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.documents.study import Selection, TrialRecord
 from algo_tracer.integrations.mlflow import AlgoTracerMlflowWarning, _recorder, _study_runs
+from algo_tracer.record.study import is_study
 
 Offline = tuple[Tracer, FakeChain]
 
@@ -181,3 +182,17 @@ def test_a_child_run_s_end_is_a_trial_state(outcome: str, tags: dict[str, str],
                                             metrics: dict[str, float],
                                             expected: tuple[str, float | None]) -> None:
     assert _study_runs.trial_result(outcome, _Run(tags, metrics), "acc") == expected
+
+
+def test_a_parent_left_open_by_a_crash_is_resumed_as_a_study_not_sealed_plain(
+        tracking: Tracer) -> None:
+    with mlflow.start_run(tags=STUDY_TAGS) as parent:
+        _child(0.4)
+        # the process dies here: the parent never ends, its study stays open in the journal
+        trace = _recorder.RECORDER._runs.pop(parent.info.run_id)
+    study_id = trace.experiment.id
+    assert is_study(tracking.journal, study_id)  # by its STUDY stage: its metadata is MLflow's
+    assert tracking.resume() == []  # `algo-tracer resume` leaves open studies to finish
+    assert tracking.journal.experiment(study_id).status == "open"
+    summary = tracking.load_study(study_id).finish()  # what `algo-tracer resume ID` does
+    assert (summary.selection.trials, summary.selection.value) == (1, 0.4)

@@ -52,10 +52,11 @@ from algo_tracer.record.process_lock import RecordingLock
 from algo_tracer.record.writer import Writer
 
 if TYPE_CHECKING:
+    from algo_tracer.record.journal import Journal
     from algo_tracer.record.receipts import ExperimentSummary
     from algo_tracer.record.tracer import Experiment, Tracer
 
-__all__ = ["Study", "StudySummary", "Trial", "TrialPruned"]
+__all__ = ["Study", "StudySummary", "Trial", "TrialPruned", "is_study"]
 
 #: How long an append waits for another process's append to the same study.
 LOCK_TIMEOUT = 300.0
@@ -355,6 +356,15 @@ def load_study(tracer: Tracer, study_id: bytes | str) -> Study:
         raise InputError(f"experiment {format_id(sid)} is not a study",
                          fix="give the id printed when the study was opened")
     return Study(tracer, sid, spec)
+
+
+def is_study(journal: Journal, experiment_id: bytes) -> bool:
+    """Whether a journaled experiment is a study: opened as one (``tracer.study``), or an
+    experiment that became one (an MLflow parent run whose first child started) and so has a
+    STUDY stage. Studies are finished by `Study.finish`, never sealed as plain experiments."""
+    if journal.experiment(experiment_id).metadata.get("kind") == "study":
+        return True
+    return any(s.kind == StageKind.STUDY for s in journal.stages(experiment_id))
 
 
 def _trial_of(stages: list[Any]) -> TrialOf | None:
