@@ -165,7 +165,8 @@ class Recorder:
             if trial is not None:
                 exp = trial.experiment
             else:
-                plan, private = _study_runs.plan_of(all_tags)
+                # A resumed run's plan is its first segment's first stage, not repeated.
+                plan, private = _study_runs.plan_of({} if previous else all_tags)
                 exp = tracer.experiment(name, plan=plan, private_plan=private, **options)
             exp.trace_digest(StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
                              snapshots.environment.model_dump(mode="json"))
