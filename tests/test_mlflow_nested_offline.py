@@ -28,6 +28,7 @@ def tracking(tmp_path: Path, offline: Offline,  # noqa: F811
              monkeypatch: pytest.MonkeyPatch) -> Iterator[Tracer]:
     """An ``algotrace+sqlite`` tracking URI recording with the offline tracer, strictly."""
     tracer, _ = offline
+    monkeypatch.chdir(tmp_path)  # MLflow's default artifact root is ./mlruns
     monkeypatch.setattr(_recorder.RECORDER, "options", _recorder.Options(tracer=tracer,
                                                                          strict=True))
     monkeypatch.setattr(_recorder.RECORDER, "_tracer", tracer)
