@@ -53,7 +53,8 @@ def tracer(tmp_path_factory: pytest.TempPathFactory, localnet: object) -> Iterat
 
 
 @pytest.fixture(autouse=True)
-def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.chdir(tmp_path)  # MLflow's defaults (./mlflow.db, ./mlruns) stay out of the repo
     monkeypatch.delenv("ALGO_TRACER_APP_ID", raising=False)
     for key, value in LOCALNET_ENV.items():
         monkeypatch.setenv(key, value)
