@@ -24,6 +24,7 @@ figure sees the longest quiet period this run can give it):
 | verify | benchmarks/bench_verify.py | LocalNet + Indexer |
 | overhead | benchmarks/bench_overhead.py | LocalNet, MLflow |
 | study | benchmarks/bench_study.py | LocalNet, Optuna |
+| mlflow_study | benchmarks/bench_mlflow_study.py | LocalNet, MLflow |
 | realtime | benchmarks/bench_realtime.py | realtime LocalNet (`--block-time real`) |
 | web | benchmarks/bench_web.py | LocalNet + Indexer (`algo-tracer serve` under load) |
 
@@ -98,6 +99,7 @@ GROUPS: dict[str, Runner] = {
     "verify": _module("bench_verify"),
     "overhead": _module("bench_overhead"),
     "study": _module("bench_study"),
+    "mlflow_study": _module("bench_mlflow_study"),
     "realtime": _module("bench_realtime"),
     "web": _module("bench_web"),
 }
@@ -132,6 +134,15 @@ ORDER: dict[str, str] = {
                                 "included), counted from the journal",
     "study_trial_microalgos": "minimum fees + box deposits of one traced study / trials (its "
                               "own writes included), counted from the journal",
+    "mlflow_study_child_overhead_s": "MLflow nested runs on algotrace+sqlite (the parent a "
+                                     "study) vs plain sqlite, best of 2 alternating sweeps, "
+                                     "per child run",
+    "mlflow_study_child_overhead_cpu_s": "the same sweeps, process CPU time, traced - "
+                                         "untraced, per child run",
+    "mlflow_study_child_transactions": "transactions of one traced sweep / children, counted "
+                                       "from the journal",
+    "mlflow_study_child_microalgos": "minimum fees + box deposits of one traced sweep / "
+                                     "children, counted from the journal",
     "box_path_records_per_s": "trace_params x N (one box stage each) until all confirmed",
     "box_path_microalgos_per_record": "WriterStats fees + box deposits / stages",
     "note_path_speedup_vs_one_txn_per_record": "note path records/s vs one JSON-note 0-ALGO "

@@ -284,11 +284,12 @@ def run_export(args: argparse.Namespace) -> Outcome:
 
 
 def run_resume(args: argparse.Namespace) -> Outcome:
+    from algo_tracer.record.study import is_study
     from algo_tracer.record.tracer import Tracer
 
     eid = parse_id(args.experiment) if args.experiment else None
     tracer = Tracer.from_environment()
-    if eid is not None and tracer.journal.experiment(eid).metadata.get("kind") == "study":
+    if eid is not None and is_study(tracer.journal, eid):
         print(tracer.load_study(eid).finish())  # appends its sealed trials, selects, seals
         return Outcome.OK
     summaries = tracer.resume(eid)

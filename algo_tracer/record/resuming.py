@@ -11,6 +11,7 @@ from algo_tracer.errors import ExperimentBusyError, InputError, JournalError
 from algo_tracer.format.ids import format_id
 from algo_tracer.network.identity import Network, require_same_network
 from algo_tracer.record.receipts import ExperimentSummary
+from algo_tracer.record.study import is_study
 
 if TYPE_CHECKING:
     from algo_tracer.record.tracer import Tracer
@@ -26,8 +27,8 @@ def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[Expe
     rows = ([tracer.journal.experiment(experiment_id)] if experiment_id
             else tracer.journal.experiments(unfinished=True))
     if experiment_id is None:  # open studies wait for trials: `load_study(id).finish()`
-        rows = [r for r in rows if r.metadata.get("kind") != "study"]
-    elif rows[0].metadata.get("kind") == "study":
+        rows = [r for r in rows if not is_study(tracer.journal, r.id)]
+    elif is_study(tracer.journal, experiment_id):
         raise InputError(f"experiment {format_id(experiment_id)} is a study",
                          fix="finish it with tracer.load_study(id).finish() (`algo-tracer "
                          "resume ID` does): it appends its sealed trials and selects")

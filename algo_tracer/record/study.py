@@ -52,9 +52,11 @@ from algo_tracer.record.process_lock import RecordingLock
 from algo_tracer.record.writer import Writer
 
 if TYPE_CHECKING:
+    from algo_tracer.record.journal import Journal
+    from algo_tracer.record.receipts import ExperimentSummary
     from algo_tracer.record.tracer import Experiment, Tracer
 
-__all__ = ["Study", "StudySummary", "Trial", "TrialPruned"]
+__all__ = ["Study", "StudySummary", "Trial", "TrialPruned", "is_study"]
 
 #: How long an append waits for another process's append to the same study.
 LOCK_TIMEOUT = 300.0
@@ -70,6 +72,7 @@ class StudySummary:
     app_id: int
     selection: Selection
     manifest_path: Path
+    model_card_path: Path | None = None
 
     def __str__(self) -> str:
         s = self.selection
@@ -106,10 +109,10 @@ class Study:
         with self._numbering:  # two threads asking for "the next" trial get two numbers
             if number is None:
                 number = self._next_number()
-            exp = self.tracer.experiment(
-                name or f"{row.name}-trial-{number}", metadata={"study": self.id_text,
-                                                                  "trial": number},
-                **experiment_options)
+            metadata = {**dict(experiment_options.pop("metadata", None) or {}),
+                        "study": self.id_text, "trial": number}
+            exp = self.tracer.experiment(name or f"{row.name}-trial-{number}",
+                                         metadata=metadata, **experiment_options)
             link = TrialOf(study=self.id_text, app_id=row.app_id, number=number)
             exp.trace_digest(StageKind.TRIAL_OF, None, link.digest(), link.detail())
         if seed is not None:
@@ -133,6 +136,21 @@ class Study:
         self._append([record])
         return record
 
+    def add_stage(self, kind: StageKind, name: str | None, digest: bytes,
+                  detail: dict[str, Any]) -> None:
+        """Journal one more stage of the study itself (e.g. what an MLflow parent run logged),
+        sent with the next append or the seal; refused once the study is finishing."""
+        with self._holding():
+            status = self.journal.experiment(self.id).status
+            label = stage_label(kind, name)
+            if status not in ("open", "creating"):
+                raise InputError(f"study {self.id_text} is {status}: stage {label} came too late",
+                                 fix="record the study's own stages before finishing it")
+            if any(s.label == label for s in self.journal.stages(self.id)):
+                raise InputError(f"stage {label} is already recorded in study {self.id_text}",
+                                 fix="give each stage its own name")
+            self.journal.add_stage(self.id, int(kind), label, digest, detail)
+
     # -- end -----------------------------------------------------------------------------------
 
     def finish(self) -> StudySummary:
@@ -152,11 +170,11 @@ class Study:
         manifest = build_manifest(self.journal, self.id)
         out = Path(self.journal.experiment(self.id).output_dir)
         manifest.write(out / "manifest.json")
-        write_model_card(manifest, ModelCardInfo(), out)
+        card = write_model_card(manifest, ModelCardInfo(), out)
         recorded = next(s for s in manifest.stages if s.kind == StageKind.SELECTION)
         self.summary = StudySummary(self.id_text, manifest.app_id,
                                     Selection.model_validate(recorded.detail),
-                                    out / "manifest.json")
+                                    out / "manifest.json", card)
         return self.summary
 
     def __enter__(self) -> Study:
@@ -242,6 +260,7 @@ class Trial:
         self.value: float | None = None
         self.state: TrialState | None = None
         self.record: TrialRecord | None = None
+        self.summary: ExperimentSummary | None = None  # the trial's own, once sealed
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.experiment, name)  # trace_params, log_metric, ...
@@ -261,7 +280,7 @@ class Trial:
         self.experiment.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(),
                                      result.detail())
         outcome = "completed" if result.state == "complete" else (reason or result.state)
-        self.experiment.finish(outcome=outcome)
+        self.summary = self.experiment.finish(outcome=outcome)
         self.record = self.study.record_trial(self.experiment, self.number)
         return self.record
 
@@ -335,6 +354,15 @@ def load_study(tracer: Tracer, study_id: bytes | str) -> Study:
         raise InputError(f"experiment {format_id(sid)} is not a study",
                          fix="give the id printed when the study was opened")
     return Study(tracer, sid, spec)
+
+
+def is_study(journal: Journal, experiment_id: bytes) -> bool:
+    """Whether a journaled experiment is a study: opened as one (``tracer.study``), or an
+    experiment that became one (an MLflow parent run whose first child started) and so has a
+    STUDY stage. Studies are finished by `Study.finish`, never sealed as plain experiments."""
+    if journal.experiment(experiment_id).metadata.get("kind") == "study":
+        return True
+    return any(s.kind == StageKind.STUDY for s in journal.stages(experiment_id))
 
 
 def _trial_of(stages: list[Any]) -> TrialOf | None:

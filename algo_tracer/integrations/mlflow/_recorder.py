@@ -28,21 +28,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from algo_tracer import hashing
 from algo_tracer.documents.manifest import Manifest, StageKind
-from algo_tracer.integrations.mlflow import _content, _context
+from algo_tracer.integrations.mlflow import _content, _context, _study_runs
+from algo_tracer.integrations.mlflow._run_io import (
+    AlgoTracerMlflowWarning,
+    flush_async_artifacts,
+    run_metadata,
+    upload_manifest,
+)
+from algo_tracer.integrations.mlflow._run_io import experiment_name as _experiment_name
+from algo_tracer.integrations.mlflow._run_io import identity_tags as _identity_tags
+from algo_tracer.integrations.mlflow._run_io import set_tags as _set_tags
+from algo_tracer.integrations.mlflow._run_io import warn as _warn
+from algo_tracer.integrations.mlflow._run_stages import record_datasets, record_end_of_run
 
 if TYPE_CHECKING:
-    from algo_tracer.record.receipts import StageReceipt
+    from algo_tracer.record.study import Study, Trial
     from algo_tracer.record.tracer import Experiment, Tracer
 
 STRICT_ENV = "ALGO_TRACER_MLFLOW_STRICT"
 #: Experiment ids of a resumed run's earlier segments, oldest first, comma-separated.
 PREVIOUS_TAG = "algotrace.previous_experiment_ids"
-
-
-class AlgoTracerMlflowWarning(UserWarning):
-    """Recording of an MLflow run failed; the run went on without (complete) provenance."""
 
 
 @dataclass
@@ -71,6 +77,20 @@ class RunTrace:
     model_ids: dict[str, None] = field(default_factory=dict)
     skipped_metrics: int = 0
     failed: str | None = None
+    study: Study | None = None
+    """Set once a child run started under this run: it is recorded as that study."""
+    refused: str | None = None
+    """Why this parent run could not be a study (its children are plain runs)."""
+    trial: Trial | None = None
+    """Set when this run is a child of a study: its trial."""
+
+    def record(self, kind: StageKind, name: str | None, digest: bytes,
+               detail: dict[str, Any]) -> None:
+        """One stage whose digest was computed here (snapshots, descriptors, listings)."""
+        if self.study is not None:  # a parent run: its experiment is the study's now
+            self.study.add_stage(kind, name, digest, detail)
+        else:
+            self.experiment.trace_digest(kind, name, digest, detail)
 
 
 class Recorder:
@@ -133,27 +153,45 @@ class Recorder:
             except Exception:
                 experiment_name = run.info.experiment_id
             tracer = self.tracer()
-            name = _experiment_name(experiment_name, run.info.run_name or run_id)
-            exp = tracer.experiment(
+            options: dict[str, Any] = dict(
                 # One folder per segment: a resumed run must not overwrite the sealed manifest.
-                name, output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
+                output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
                     f".{len(previous) + 1}" if previous else ""))).resolve(),
                 metadata={"mlflow": run_metadata(run, experiment_name, tracking_uri, previous)})
-            _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
-                    snapshots.environment.model_dump(mode="json"))
+            name = _experiment_name(experiment_name, run.info.run_name or run_id)
+            all_tags = {**run.data.tags, **tags}
+            study = None if previous else self._study_of(all_tags.get(_study_runs.PARENT_TAG))
+            trial = study.trial(name=name, **options) if study is not None else None
+            if trial is not None:
+                exp = trial.experiment
+            else:
+                # A resumed run's plan is its first segment's first stage, not repeated.
+                plan, private = _study_runs.plan_of({} if previous else all_tags)
+                exp = tracer.experiment(name, plan=plan, private_plan=private, **options)
+            exp.trace_digest(StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
+                             snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
-                _record(exp, StageKind.CODE, None, snapshots.code.digest().value,
-                        snapshots.code.model_dump(mode="json"))
+                exp.trace_digest(StageKind.CODE, None, snapshots.code.digest().value,
+                                 snapshots.code.model_dump(mode="json"))
         except Exception as exc:
             self._fail(None, f"cannot start recording MLflow run {run_id}", exc)
             _set_tags(inner, run_id, {"algotrace.status": f"untraced: {exc}"})
             return
         with self._lock:
-            self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin)
+            self._runs[run_id] = RunTrace(run_id, exp, inner, tracking_uri, origin, trial=trial)
         identity = _identity_tags(exp, status="recording")
+        if trial is not None:
+            identity.update({_study_runs.STUDY_TAG: trial.study.id_text,
+                             _study_runs.TRIAL_TAG: str(trial.number)})
         if previous:
             identity[PREVIOUS_TAG] = ",".join(previous)
         _set_tags(inner, run_id, identity)
+
+    def _study_of(self, parent_id: str | None) -> Study | None:
+        """The study of a child run's parent, when the parent is recorded here (see _study_runs)."""
+        with self._lock:
+            parent = self._runs.get(parent_id) if parent_id else None
+        return _study_runs.become_study(parent, self.tracer()) if parent is not None else None
 
     def resume(self, inner: Any, run_id: str, *, tracking_uri: str | None,
                origin: str = "uri") -> None:
@@ -198,6 +236,9 @@ class Recorder:
         with trace.lock:
             if trace.failed:
                 return
+            if trace.study is not None:  # the final-metrics stage covers a study's own metrics
+                trace.skipped_metrics += len(list(metrics))
+                return
             try:
                 for m in metrics:
                     step = int(m.step or 0)
@@ -217,7 +258,7 @@ class Recorder:
             if trace.failed:
                 return
             try:
-                _record_datasets(trace, datasets)
+                record_datasets(trace.record, trace.data_labels, datasets)
             except Exception as exc:
                 self._fail(trace, "recording a dataset input failed", exc)
 
@@ -264,40 +305,32 @@ class Recorder:
 
     def _seal(self, trace: RunTrace, outcome: str) -> None:
         exp, inner, run_id = trace.experiment, trace.inner, trace.run_id
-        _flush_async_artifacts(run_id)
+        flush_async_artifacts(run_id)
         run = inner.get_run(run_id)
-        # Inputs logged before this segment (a resumed run) or past the store: as MLflow has them.
-        _record_datasets(trace, getattr(run.inputs, "dataset_inputs", None) or [])
-        exp.trace_params(dict(run.data.params))
-        metrics = _content.final_metrics(run.data.metrics)
-        exp.trace_metrics(metrics, name=_content.METRICS_STAGE)
-        tags = _content.run_tags(run.data.tags)
-        _record(exp, StageKind.CUSTOM, _content.TAGS_STAGE, hashing.hash_params(tags).value,
-                {"tags": tags})
-        tree = _content.hash_artifacts(run.info.artifact_uri, trace.tracking_uri,
-                                       exclude_manifest=True)
-        detail = _content.directory_detail(tree, run.info.artifact_uri)
-        detail["excluded"] = [_content.MANIFEST_ARTIFACT_DIR + "/"]
-        _record(exp, StageKind.ARTIFACT, _content.ARTIFACTS_STAGE, tree.digest.value, detail)
-        for model_id in _run_model_ids(run, trace.model_ids):
-            model = inner.get_logged_model(model_id)
-            tree = _content.hash_artifacts(model.artifact_location, trace.tracking_uri)
-            detail = _content.directory_detail(tree, model.artifact_location)
-            detail.update(model_id=model_id, name=model.name, status=str(model.status))
-            _record(exp, StageKind.MODEL, model_id, tree.digest.value, detail)
+        record_end_of_run(trace.record, trace.data_labels, inner, run, trace.tracking_uri,
+                          trace.model_ids)
         if trace.skipped_metrics:
             _warn(f"{trace.skipped_metrics} metric values of run {run_id} had a negative step "
-                  "and are not in the note stream (the final-metrics stage still covers them)")
-        summary = exp.finish(outcome=outcome)
+                  "or were logged to a study's parent run, and are not in the note stream (the "
+                  "final-metrics stage still covers them)")
+        if trace.trial is not None:
+            summary = _study_runs.seal_trial(trace, outcome, run)
+        elif trace.study is not None:
+            summary = _study_runs.seal_study(trace, outcome)
+        else:
+            sealed = exp.finish(outcome=outcome)
+            summary = _study_runs.Sealed(sealed.manifest_path, sealed.model_card_path, {})
         manifest = Manifest.read(summary.manifest_path)
         tags = _identity_tags(exp, status="sealed" if manifest.seal else "unsealed")
+        tags.update(summary.tags)
         tags["algotrace.manifest"] = str(Path(summary.manifest_path).resolve())
         if manifest.seal is not None and manifest.seal.txid:
             tags["algotrace.seal_txid"] = manifest.seal.txid
         if self.options.upload_manifest:
             try:
-                _upload_manifest(run.info.artifact_uri, trace.tracking_uri,
-                                 [summary.manifest_path, summary.model_card_path])
+                upload_manifest(run.info.artifact_uri, trace.tracking_uri,
+                                [p for p in (summary.manifest_path, summary.model_card_path)
+                                 if p is not None])
                 tags["algotrace.manifest_artifact"] = _content.MANIFEST_ARTIFACT
             except Exception as exc:  # the local manifest and the chain are what matter
                 _warn(f"could not copy the manifest of run {run_id} to its artifacts: {exc}")
@@ -313,112 +346,3 @@ class Recorder:
 
 
 RECORDER = Recorder()
-
-
-def _record(exp: Experiment, kind: StageKind, name: str | None, digest: bytes,
-            detail: dict[str, Any]) -> StageReceipt:
-    # A stage whose digest was computed here (snapshots, descriptors, listings).
-    return exp.trace_digest(kind, name, digest, detail)
-
-
-def run_metadata(run: Any, experiment_name: str, tracking_uri: str | None,
-                 previous: list[str] | None = None) -> dict[str, Any]:
-    """The experiment metadata naming the run (committed on chain by its digest).
-
-    The tracking URI loses any credentials (``postgresql://user:password@...``, tokens in
-    ``https://`` URIs): the manifest is meant to be shared, and its digest is on chain forever.
-    """
-    from algo_tracer.capture import strip_url_credentials
-
-    return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-            "experiment_name": experiment_name, "run_name": run.info.run_name,
-            "tracking_uri": strip_url_credentials(tracking_uri) if tracking_uri else None,
-            "mlflow_version": _mlflow_version(),
-            **({"continues": previous[-1]} if previous else {})}
-
-
-def _record_datasets(trace: RunTrace, datasets: Iterable[Any]) -> None:
-    for dataset_input in datasets:
-        descriptor = _content.dataset_descriptor(dataset_input)
-        digest = hashing.hash_params(descriptor).value
-        label = _free_label(trace.data_labels, _dataset_label(descriptor), digest)
-        if label is None:
-            continue  # the same dataset input, logged again
-        _record(trace.experiment, StageKind.DATA, label, digest,
-                {"mlflow_dataset": descriptor, "scheme": "params"})
-        trace.data_labels[label] = digest
-
-
-def _identity_tags(exp: Experiment, *, status: str) -> dict[str, str]:
-    settings = exp.tracer.settings
-    return {"algotrace.app_id": str(exp.app_id), "algotrace.experiment_id": exp.id_text,
-            "algotrace.network": settings.genesis_id,
-            "algotrace.genesis_hash": settings.genesis_hash, "algotrace.status": status}
-
-
-def _set_tags(inner: Any, run_id: str, tags: dict[str, str]) -> None:
-    from mlflow.entities import RunTag
-
-    try:
-        inner.log_batch(run_id, metrics=[], params=[],
-                        tags=[RunTag(k, v[:5000]) for k, v in tags.items()])
-    except Exception as exc:
-        _warn(f"could not write the algotrace.* tags of run {run_id}: {exc}")
-
-
-def _upload_manifest(artifact_uri: str, tracking_uri: str | None, paths: list[Path]) -> None:
-    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-    repo: Any = get_artifact_repository(artifact_uri, tracking_uri=tracking_uri)
-    for path in paths:
-        repo.log_artifact(str(path), _content.MANIFEST_ARTIFACT_DIR)
-
-
-def _flush_async_artifacts(run_id: str) -> None:
-    # Artifacts logged with MLflow's async artifact queue must be on disk before they are hashed.
-    from mlflow.tracking._tracking_service import utils
-
-    lookup: Any = utils._get_artifact_repo
-    repo = lookup(run_id)
-    flush = getattr(repo, "flush_async_logging", None)
-    if callable(flush):
-        flush()
-
-
-def _run_model_ids(run: Any, seen: dict[str, None]) -> list[str]:
-    ids = dict(seen)
-    outputs = getattr(run, "outputs", None)
-    for output in getattr(outputs, "model_outputs", None) or []:
-        ids[output.model_id] = None
-    return list(ids)
-
-
-def _dataset_label(descriptor: dict[str, Any]) -> str:
-    context = descriptor["tags"].get("mlflow.data.context")
-    name = descriptor["name"] or "dataset"
-    return f"{context}:{name}" if context else name
-
-
-def _free_label(taken: dict[str, bytes], label: str, digest: bytes) -> str | None:
-    candidate, n = label, 1
-    while candidate in taken:
-        if taken[candidate] == digest:
-            return None
-        n += 1
-        candidate = f"{label}#{n}"
-    return candidate
-
-
-def _experiment_name(experiment: str, run: str) -> str:
-    name = f"mlflow/{experiment}/{run}"
-    return name.encode()[:200].decode("utf-8", "ignore")
-
-
-def _mlflow_version() -> str:
-    import mlflow
-
-    return mlflow.__version__
-
-
-def _warn(message: str) -> None:
-    warnings.warn(f"algo-tracer: {message}", AlgoTracerMlflowWarning, stacklevel=4)

@@ -142,7 +142,7 @@ class AlgoTraceStore(AbstractStore):
             RECORDER.start(self._inner, run, tags, tracking_uri=self._tracking_uri,
                            origin=self._origin)
         else:
-            from algo_tracer.integrations.mlflow._recorder import _set_tags
+            from algo_tracer.integrations.mlflow._run_io import set_tags as _set_tags
 
             _set_tags(self._inner, run.info.run_id, {"algotrace.status": problem})
         return run
