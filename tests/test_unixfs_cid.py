@@ -292,3 +292,14 @@ def test_directory_entries_keep_names_as_they_are_on_disk(tmp_path):
     paths = {e.path for e in directory_entries(root)}
     assert "cafe\u0301.txt" in paths  # NFD stays NFD: kubo stores the bytes on disk
     assert "\u65e5\u672c\u8a9e/\u30d5\u30a1\u30a4\u30eb.txt" in paths
+
+
+def test_a_path_that_is_a_symlink_is_computed_for_its_target(tmp_path):
+    vector = _vector("file-hello")
+    target = tmp_path / "hello.txt"
+    CASES.write_content(target, vector["content"])
+    (tmp_path / "link").symlink_to(target)
+    assert cid_of_path(tmp_path / "link") == vector["cid"]
+    tree = CASES.build_directory(_vector("dir-nested"), tmp_path / "tree")
+    (tmp_path / "tree-link").symlink_to(tree)
+    assert cid_of_path(tmp_path / "tree-link") == _vector("dir-nested")["cid"]
