@@ -272,8 +272,9 @@ class Recorder:
         metrics = _content.final_metrics(run.data.metrics)
         exp.trace_metrics(metrics, name=_content.METRICS_STAGE)
         tags = _content.run_tags(run.data.tags)
-        _record(exp, StageKind.CUSTOM, _content.TAGS_STAGE, hashing.hash_params(tags).value,
-                {"tags": tags})
+        tags_scheme = hashing.params_scheme(exp.row.json_scheme)  # the experiment's (§13)
+        _record(exp, StageKind.CUSTOM, _content.TAGS_STAGE,
+                hashing.hash_params(tags, tags_scheme).value, {"tags": tags})
         tree = _content.hash_artifacts(run.info.artifact_uri, trace.tracking_uri,
                                        exclude_manifest=True)
         detail = _content.directory_detail(tree, run.info.artifact_uri)
@@ -340,7 +341,8 @@ def run_metadata(run: Any, experiment_name: str, tracking_uri: str | None,
 def _record_datasets(trace: RunTrace, datasets: Iterable[Any]) -> None:
     for dataset_input in datasets:
         descriptor = _content.dataset_descriptor(dataset_input)
-        digest = hashing.hash_params(descriptor).value
+        digest = hashing.hash_params(
+            descriptor, hashing.params_scheme(trace.experiment.row.json_scheme)).value
         label = _free_label(trace.data_labels, _dataset_label(descriptor), digest)
         if label is None:
             continue  # the same dataset input, logged again
