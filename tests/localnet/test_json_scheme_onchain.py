@@ -83,7 +83,7 @@ def test_a_new_experiment_is_recorded_under_rfc8785_and_verifies(
 
 @pytest.mark.parametrize("stage,field,value", [
     ("environment", "packages", {"numpy": "0.0.1"}),
-    ("code", "commit", "0" * 40),
+    ("code", "tree_digest", "sha256:" + "0" * 64),  # a tmp directory: a tree snapshot
     ("seed", "seed", 12),
 ])
 def test_an_edited_snapshot_fails_its_stage_and_the_seal(
