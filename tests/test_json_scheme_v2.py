@@ -213,3 +213,24 @@ def test_the_web_pages_json_digest_reproduces_every_v2_vector(tmp_path: Path) ->
         " JSON.parse(c.input.json), Buffer.from(c.salt_hex, 'hex'))); })();\n")
     out = subprocess.run([node, str(script)], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [v["digest"] for v in VECTORS["vectors"]]
+
+
+@pytest.mark.parametrize("name", ["bundle-localnet.json", "bundle-localnet-v2.json"])
+def test_experiments_recorded_by_earlier_releases_verify_under_json_scheme_1(name: str) -> None:
+    from algo_tracer.verify.bundle import Bundle, verify_bundle
+    from algo_tracer.verify.report import StageStatus
+
+    data = json.loads((ROOT / "tests" / "vectors" / name).read_text())
+    manifest = Manifest.model_validate(data["manifest"])
+    assert manifest.json_scheme == 1
+    # Step 1 recomputes their metadata digest, the v1 way, from the manifest.
+    assert metadata_digest(manifest.name, manifest.metadata, 1).hex() == manifest.metadata_digest
+
+    report = verify_bundle(Bundle.model_validate(data), offline=True)
+
+    assert report.ok, report.failures()
+    assert next(c.status for c in report.checks if c.step == 1) == "pass"
+    assert next(s.status for s in report.stages if s.label == "seed") == StageStatus.MATCH
+    # Read as RFC 8785 (a manifest relabelled v3), the same record no longer verifies.
+    relabelled = {**data, "manifest": {**data["manifest"], "format": "algo-tracer-manifest/v3"}}
+    assert not verify_bundle(Bundle.model_validate(relabelled), offline=True).ok
