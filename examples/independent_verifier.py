@@ -8,9 +8,10 @@ from algod and the Indexer:
 * each note batch's Merkle root from its notes (docs/note-format.md §3-§5), compared with the
   anchored root;
 * with a manifest, its metadata digest (docs/onchain-format.md §0), the seal's final digest
-  (docs/verification.md step 7, manifest v1 and v2), and the digest of every params and metrics
-  stage from its detail (docs/hashing.md §4: scheme v1, or v2 = RFC 8785 with the `rfc8785`
-  package, the reference implementation the docs name, when the detail says so).
+  (docs/verification.md step 7, manifest v1, v2 and v3), and the digest of every params and
+  metrics stage from its detail (docs/hashing.md §4: scheme v1, or v2 = RFC 8785 with the
+  `rfc8785` package, the reference implementation the docs name, when the detail says so);
+  a v3 manifest's metadata and final digests are RFC 8785 too (docs/hashing.md §13).
 
 Usage:
     ALGOD_SERVER=http://localhost ALGOD_PORT=4001 ALGOD_TOKEN=... INDEXER_SERVER=... \\
