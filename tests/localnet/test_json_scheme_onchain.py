@@ -31,7 +31,7 @@ def _load_reader() -> ModuleType:
 
 reader = _load_reader()
 
-METADATA = {"lr": 1.0, "team": "résumé", "tol": 1e-05}
+METADATA: dict[str, Any] = {"lr": 1.0, "team": "résumé", "tol": 1e-05}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_a_new_experiment_is_recorded_under_rfc8785_and_verifies(
     manifest = Manifest.read(traced[1])
     assert manifest.format == "algo-tracer-manifest/v3" and manifest.json_scheme == 2
     # The metadata digest on chain is RFC 8785's, computed here without algo-tracer's encoder.
-    jcs = rfc8785.dumps({"name": manifest.name, "metadata": METADATA})
+    jcs = rfc8785.dumps({"name": manifest.name, "metadata": dict(METADATA)})
     assert manifest.metadata_digest == reader.sha256(b"algotrace/v2/metadata\x00", jcs).hex()
     assert manifest.metadata_digest == metadata_digest(manifest.name, METADATA, 2).hex()
 
