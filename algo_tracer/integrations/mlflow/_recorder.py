@@ -139,10 +139,11 @@ class Recorder:
                 name, output_dir=(tracer.output_root / (f"mlflow-{run_id}" + (
                     f".{len(previous) + 1}" if previous else ""))).resolve(),
                 metadata={"mlflow": run_metadata(run, experiment_name, tracking_uri, previous)})
-            _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
+            scheme = exp.row.json_scheme  # docs/hashing.md §13
+            _record(exp, StageKind.ENVIRONMENT, None, snapshots.environment.digest(scheme).value,
                     snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
-                _record(exp, StageKind.CODE, None, snapshots.code.digest().value,
+                _record(exp, StageKind.CODE, None, snapshots.code.digest(scheme).value,
                         snapshots.code.model_dump(mode="json"))
         except Exception as exc:
             self._fail(None, f"cannot start recording MLflow run {run_id}", exc)
