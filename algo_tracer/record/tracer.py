@@ -113,8 +113,7 @@ class Tracer:
         if original is not None and plan_doc is not None:
             raise InputError("a reproduction follows its original's plan", fix="drop plan=...")
         meta = dict(metadata or {})
-        # The experiment's JSON scheme, fixed here for all it hashes (docs/hashing.md §13).
-        meta_digest = metadata_digest(name, meta, stages.JSON_SCHEME)
+        meta_digest = metadata_digest(name, meta, stages.JSON_SCHEME)  # its scheme: hashing §13
         owner = self.settings.account.address
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
         # Absolute, so that `resume` from another directory writes where the run would have.
