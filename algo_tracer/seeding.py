@@ -36,11 +36,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from algo_tracer.errors import InputError
-from algo_tracer.hashing import Digest, canonical_json, hash_bytes
+from algo_tracer.hashing import JSON_SCHEME_V1, Digest, hash_json
 
 __all__ = ["CUBLAS_WORKSPACE_CONFIG", "MAX_SEED", "SEED_DOMAIN", "SeedReport", "seed_everything"]
 
-#: Domain tag of `SeedReport.digest` (digest kind ``seed``).
+#: Domain tag of `SeedReport.digest` (digest kind ``seed``) under JSON scheme v1; v2's is
+#: ``algotrace/v2/seed`` (`hashing.json_tag`).
 SEED_DOMAIN = "algotrace/v1/seed"
 #: Exclusive upper bound of a seed: numpy's legacy global RNG takes 32-bit seeds.
 MAX_SEED = 2**32
@@ -91,9 +92,10 @@ class SeedReport(BaseModel):
             "switches": dict(self.switches),
         }
 
-    def digest(self) -> Digest:
-        """``SHA-256("algotrace/v1/seed" || 0x00 || canonical_json(digest_material()))``."""
-        return hash_bytes(SEED_DOMAIN, canonical_json(self.digest_material()), kind="seed")
+    def digest(self, scheme: int = JSON_SCHEME_V1) -> Digest:
+        """``hash_json("seed", digest_material(), scheme)`` (v1: ``algotrace/v1/seed`` over
+        canonical JSON; v2: ``algotrace/v2/seed`` over RFC 8785)."""
+        return hash_json("seed", self.digest_material(), scheme)
 
 
 def _check_seed(seed: Any) -> int:

@@ -53,6 +53,7 @@ from algo_tracer.progress import Progress, track
 from algo_tracer.seeding import SeedReport
 
 __all__ = [
+    "JSON_SCHEME",
     "MAX_LISTED_FILES",
     "OUTCOME_STAGE",
     "LocalDigest",
@@ -146,8 +147,11 @@ def describe_model(model: Any) -> tuple[hashing.Digest, dict[str, Any]]:
     return digest, {"type": _type_name(model), "scheme": digest.kind}
 
 
+#: The JSON scheme of new experiments (docs/hashing.md §13): RFC 8785 for every JSON value they
+#: hash. Older experiments keep theirs (the journal's `json_scheme`, the manifest's format).
+JSON_SCHEME = hashing.JSON_SCHEME_V2
 #: The params scheme of new records (docs/hashing.md §4): RFC 8785, named in the detail.
-PARAMS_SCHEME = hashing.PARAMS_SCHEME_V2
+PARAMS_SCHEME = hashing.params_scheme(JSON_SCHEME)
 
 
 def describe_params(params: Mapping[str, Any]) -> tuple[hashing.Digest, dict[str, Any]]:
@@ -163,10 +167,12 @@ def describe_metrics(metrics: Mapping[str, Any]) -> tuple[hashing.Digest, dict[s
             {"metrics": _jsonable(metrics), "scheme": PARAMS_SCHEME})
 
 
-def describe_snapshot(snapshot: SeedReport | EnvironmentSnapshot | CodeSnapshot
+def describe_snapshot(snapshot: SeedReport | EnvironmentSnapshot | CodeSnapshot,
+                      scheme: int = hashing.JSON_SCHEME_V1
                       ) -> tuple[hashing.Digest, dict[str, Any]]:
-    """A seed, environment or code stage: the detail is the snapshot itself."""
-    return snapshot.digest(), snapshot.model_dump(mode="json")
+    """A seed, environment or code stage under the experiment's JSON scheme: the detail is the
+    snapshot itself."""
+    return snapshot.digest(scheme), snapshot.model_dump(mode="json")
 
 
 def describe_outcome(outcome: str) -> tuple[hashing.Digest, dict[str, Any]]:
@@ -290,9 +296,14 @@ def rehash_path(entry: StageEntry, path: Path, progress: Progress | None = None)
     return out
 
 
-def rehash_detail(entry: StageEntry) -> LocalDigest:
+def rehash_detail(entry: StageEntry, json_scheme: int = hashing.JSON_SCHEME_V1) -> LocalDigest:
     """The digest of the value the stage's detail holds (params, metrics, seed, outcome,
-    environment, code), or a note saying what to pass instead."""
+    environment, code, a study's records, a public plan), or a note saying what to pass instead.
+
+    `json_scheme` is the experiment's (`Manifest.json_scheme`): it hashes every detail that does
+    not name its own params scheme. A params, metrics or outcome detail's ``scheme`` wins, so
+    their digests read the same in every manifest format.
+    """
     detail = entry.detail
     source = "manifest detail"
     # Records made before scheme v2 have no `scheme` in their detail: v1, verifiable forever.
@@ -303,21 +314,22 @@ def rehash_detail(entry: StageEntry) -> LocalDigest:
         elif entry.kind == StageKind.METRICS and "metrics" in detail:
             digest = hashing.hash_params(detail["metrics"], scheme)
         elif entry.kind == StageKind.SEED and detail:
-            digest = SeedReport.model_validate(detail).digest()
+            digest = SeedReport.model_validate(detail).digest(json_scheme)
         elif entry.kind == StageKind.CUSTOM and set(detail) - {"scheme"} == {"outcome"}:
             digest = hashing.hash_params({"outcome": detail["outcome"]}, scheme)
         elif entry.kind in _PARAMS_DETAIL_KINDS or entry.label == _RESULT_LABEL:
-            digest = hashing.hash_params(detail)  # a study's records (documents.study)
+            # a study's records (documents.study)
+            digest = hashing.hash_params(detail, hashing.params_scheme(json_scheme))
         elif entry.kind == StageKind.PLAN and "plan" in detail and "salt" in detail:
-            digest = hashing.Digest("plan", plan_commitment(detail["plan"],
-                                                            bytes.fromhex(detail["salt"])))
+            digest = hashing.Digest("plan", plan_commitment(
+                detail["plan"], bytes.fromhex(detail["salt"]), json_scheme))
         elif entry.kind == StageKind.PLAN:
             return LocalDigest(notes=["a private plan: its commitment opens with the revealed "
                                       "plan (`algo-tracer reveal`, or --plan-reveal FILE)"])
         elif entry.kind == StageKind.ENVIRONMENT and detail:
-            digest = EnvironmentSnapshot.model_validate(detail).digest()
+            digest = EnvironmentSnapshot.model_validate(detail).digest(json_scheme)
         elif entry.kind == StageKind.CODE and detail:
-            digest = CodeSnapshot.model_validate(detail).digest()
+            digest = CodeSnapshot.model_validate(detail).digest(json_scheme)
         elif "columns" in detail:
             name = stage_name(entry.label)
             return LocalDigest(notes=[f"an in-memory table: pass it to re-hash it "

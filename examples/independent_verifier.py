@@ -8,9 +8,10 @@ from algod and the Indexer:
 * each note batch's Merkle root from its notes (docs/note-format.md §3-§5), compared with the
   anchored root;
 * with a manifest, its metadata digest (docs/onchain-format.md §0), the seal's final digest
-  (docs/verification.md step 7, manifest v1 and v2), and the digest of every params and metrics
-  stage from its detail (docs/hashing.md §4: scheme v1, or v2 = RFC 8785 with the `rfc8785`
-  package, the reference implementation the docs name, when the detail says so).
+  (docs/verification.md step 7, manifest v1, v2 and v3), and the digest of every params and
+  metrics stage from its detail (docs/hashing.md §4: scheme v1, or v2 = RFC 8785 with the
+  `rfc8785` package, the reference implementation the docs name, when the detail says so);
+  a v3 manifest's metadata and final digests are RFC 8785 too (docs/hashing.md §13).
 
 Usage:
     ALGOD_SERVER=http://localhost ALGOD_PORT=4001 ALGOD_TOKEN=... INDEXER_SERVER=... \\
@@ -222,19 +223,41 @@ def params_digest(detail: dict[str, Any], value: Any) -> bytes:
     """hashing.md §4: H(scheme, encoding(value)); the detail names the scheme (absent: v1)."""
     scheme = detail.get("scheme", "algotrace-hash/v1/params")
     if scheme == "algotrace-hash/v2/params":
-        import rfc8785  # RFC 8785 (JCS): any conforming implementation gives the same bytes
-
-        return sha256(scheme.encode(), b"\x00", rfc8785.dumps(value))
+        return sha256(scheme.encode(), b"\x00", jcs(value))
     if scheme == "algotrace-hash/v1/params":
         return sha256(scheme.encode(), b"\x00", canonical_json(value))
     raise ValueError(f"unknown params scheme {scheme!r}")
 
 
+def jcs(value: Any) -> bytes:
+    """RFC 8785 (JCS), JSON scheme v2 of hashing.md §13: any conforming implementation."""
+    import rfc8785
+
+    return rfc8785.dumps(value)
+
+
+def json_scheme(manifest: dict[str, Any]) -> int:
+    """hashing.md §13: format v3 hashes every JSON value under RFC 8785 (scheme 2); v2 and v1
+    under canonical JSON (scheme 1). The format is part of the sealed digest."""
+    return 2 if manifest["format"] == "algo-tracer-manifest/v3" else 1
+
+
+def metadata_digest(manifest: dict[str, Any]) -> bytes:
+    """onchain-format.md §0: H("algotrace/v<s>/metadata", json_s({"name", "metadata"}))."""
+    meta = {"name": manifest["name"], "metadata": manifest["metadata"]}
+    scheme = json_scheme(manifest)
+    encode = jcs if scheme == 2 else canonical_json
+    return sha256(f"algotrace/v{scheme}/metadata".encode(), b"\x00", encode(meta))
+
+
 def final_digest(manifest: dict[str, Any]) -> bytes:
-    """v2 leaves out where each write landed; v1 only the seal section."""
+    """v3 and v2 leave out where each write landed (v3 under RFC 8785); v1 only the seal."""
     body = {k: v for k, v in manifest.items() if k != "seal"}
-    if manifest["format"] == "algo-tracer-manifest/v2":
+    encode = canonical_json
+    if manifest["format"] in ("algo-tracer-manifest/v2", "algo-tracer-manifest/v3"):
         domain = "algotrace/v2/manifest"
+        if manifest["format"] == "algo-tracer-manifest/v3":
+            domain, encode = "algotrace/v3/manifest", jcs
         body.pop("create_txid", None)
         body.pop("create_round", None)
         body["stages"] = [{k: v for k, v in s.items() if k not in ("txid", "round")}
@@ -246,7 +269,7 @@ def final_digest(manifest: dict[str, Any]) -> bytes:
         domain = "algotrace/v1/manifest"
     else:
         raise ValueError(f"unknown manifest format {manifest['format']!r}")
-    return sha256(domain.encode(), b"\x00", canonical_json(body))
+    return sha256(domain.encode(), b"\x00", encode(body))
 
 
 # --- reading the chain ------------------------------------------------------------------------
@@ -348,9 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.manifest:
         with open(args.manifest, encoding="utf-8") as f:
             manifest = json.load(f)
-        meta = {"name": manifest["name"], "metadata": manifest["metadata"]}
-        check("metadata_digest", sha256(b"algotrace/v1/metadata\x00", canonical_json(meta)),
-              header["metadata_digest"])
+        check("metadata_digest", metadata_digest(manifest), header["metadata_digest"])
         check("final_digest", final_digest(manifest), header["final_digest"])
         on_chain = {e["index"]: e["digest"] for e in events if e["name"] == "StageRecorded"}
         for stage in manifest["stages"]:

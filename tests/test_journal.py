@@ -58,6 +58,7 @@ def test_a_journal_of_the_previous_version_is_upgraded_in_place_and_keeps_its_wr
     row = journal.experiment(EXP)
     assert (row.status, row.create_txid, row.create_round) == ("open", "TX", 5)
     assert (row.create_signed, row.seal_signed) == (None, None)
+    assert row.json_scheme == 1  # recorded before RFC 8785: its JSON values stay canonical JSON
     (stage,) = journal.stages(EXP)
     assert (stage.status, stage.txid, stage.signed) == (SUBMITTED, "T0", None)
     (batch,) = journal.batches(EXP)
@@ -123,3 +124,20 @@ def test_experiments_filtered_by_a_metadata_value_are_exactly_those_that_carry_i
 
     assert [row.name for row in found] == ["e0", "e3"]  # in creation order
     assert journal.experiments(metadata=("study", "S3")) == []
+
+
+@pytest.mark.parametrize(("scheme", "fmt"), [(1, "algo-tracer-manifest/v2"),
+                                             (2, "algo-tracer-manifest/v3")])
+def test_the_journal_keeps_each_experiments_json_scheme_and_its_manifest_format_follows(
+        tmp_path: Path, scheme: int, fmt: str) -> None:
+    from algo_tracer.record.journal import ExperimentRow
+    from algo_tracer.record.manifest_builder import build_manifest
+
+    journal = Journal(tmp_path / "journal.sqlite")
+    journal.add_experiment(ExperimentRow(EXP, "x", 1, "g", "dockernet-v1", "A" * 58, {},
+                                         bytes(32), bytes(32), ".", "open", None, None, None,
+                                         None, None, json_scheme=scheme))
+
+    assert journal.experiment(EXP).json_scheme == scheme
+    manifest = build_manifest(journal, EXP)
+    assert (manifest.format, manifest.json_scheme) == (fmt, scheme)

@@ -97,14 +97,15 @@ def _landed(manifest: Manifest, txid: str, round: int) -> Manifest:
                                        "stages": [stage]})
 
 
-def test_v2_final_digest_leaves_out_where_writes_landed_but_covers_what_was_written() -> None:
-    manifest = _manifest()
-    assert manifest.format == "algo-tracer-manifest/v2"
+@pytest.mark.parametrize("fmt", ["algo-tracer-manifest/v2", "algo-tracer-manifest/v3"])
+def test_v2_and_v3_final_digests_leave_out_where_writes_landed_but_cover_what_was_written(
+        fmt: str) -> None:
+    manifest = _manifest(format=fmt)
 
     # Known before anything is confirmed: the seal can be signed behind the writes in flight.
     assert _landed(manifest, "T1", 5).final_digest() == _landed(manifest, "T2", 9).final_digest()
     relabeled = manifest.stages[0].model_copy(update={"label": "params:other"})
-    assert _manifest(stages=[relabeled]).final_digest() != manifest.final_digest()
+    assert _manifest(format=fmt, stages=[relabeled]).final_digest() != manifest.final_digest()
 
 
 def test_v1_manifests_keep_their_digest_rule_which_covers_transactions_and_rounds() -> None:

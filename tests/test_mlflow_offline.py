@@ -360,7 +360,9 @@ def test_context_tags_pin_code_and_environment_and_hand_the_snapshots_over(
     assert tags["algotrace.code.kind"] == "git" and len(tags["algotrace.code.commit"]) == 40
     snapshots = _context.take(tags)
     assert snapshots is not None and snapshots.code is not None
-    assert str(snapshots.code.digest()) == tags[_context.CODE_DIGEST_TAG]
+    # The tags show the digests the run's (new, JSON scheme 2) experiment records on chain.
+    assert str(snapshots.code.digest(2)) == tags[_context.CODE_DIGEST_TAG]
+    assert str(snapshots.environment.digest(2)) == tags[_context.ENVIRONMENT_DIGEST_TAG]
     assert _context.take(tags) is None  # handed over once
 
 

@@ -148,7 +148,8 @@ def test_only_the_linking_stage_kinds_carry_notes() -> None:
 
 @pytest.mark.parametrize("note", [
     b"algotrace:b\x01" + bytes(40),                     # a records note
-    b"algotrace:s\x02\x0d" + STUDY + b"{}",              # another version
+    b"algotrace:s\x03\x0d" + STUDY + b"{}",              # an unknown version
+    b"algotrace:s\x02\x0d" + STUDY + b'{"a":1.0}',       # version 2 but not RFC 8785
     b"algotrace:s\x01\x0d" + STUDY + b'{"b":1, "a":2}',  # not canonical JSON
     b"algotrace:s\x01\x0d" + STUDY + b"[1]",             # not an object
     b"algotrace:s\x01\x0d" + STUDY[:5],                  # truncated

@@ -63,8 +63,9 @@ def test_trials_finishing_in_threads_are_each_appended_once_and_the_best_is_sele
     assert [(s.kind, s.digest.hex()) for s in on_chain] == [
         (int(s.kind), s.digest) for s in manifest.stages]
     assert [s.kind for s in manifest.stages][:2] == [StageKind.PLAN, StageKind.STUDY]
-    for entry in manifest.stages:  # every detail re-hashes to its digest
-        assert rehash_detail(entry).digest == entry.digest
+    assert manifest.format == "algo-tracer-manifest/v3"  # RFC 8785 for every JSON value
+    for entry in manifest.stages:  # every detail re-hashes to its digest, by the format's scheme
+        assert rehash_detail(entry, manifest.json_scheme).digest == entry.digest
 
 
 def test_linking_stages_carry_their_detail_in_the_call_note(
@@ -76,6 +77,8 @@ def test_linking_stages_carry_their_detail_in_the_call_note(
     notes = [decode_stage_note(note) for b in chain.blocks for note in b.call_notes]
     kinds = sorted(n.kind for n in notes if n is not None)
     assert kinds == [StageKind.STUDY, StageKind.TRIAL_OF, StageKind.TRIAL, StageKind.SELECTION]
+    # A new study's notes say RFC 8785 in their version byte (docs/note-format.md §10).
+    assert {n.scheme for n in notes if n is not None} == {2}
 
 
 def test_a_sealed_trial_nobody_appended_is_appended_when_the_study_finishes(

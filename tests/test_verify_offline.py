@@ -28,6 +28,7 @@ from algo_tracer.documents.manifest import (
     PrivateRecord,
     StageEntry,
     StageKind,
+    metadata_digest,
 )
 from algo_tracer.errors import InputError, ReproducibilityError, VerificationError
 from algo_tracer.format import chain, events, notes
@@ -70,7 +71,8 @@ class Synthetic:
 
     tmp: Path
     eid: bytes = hashlib.sha256(b"synthetic experiment").digest()
-    meta: bytes = hashlib.sha256(b"metadata").digest()
+    # The real rule (docs/onchain-format.md §0), so that step 1 can recompute it.
+    meta: bytes = metadata_digest("synthetic", {}, hashing.JSON_SCHEME_V2)
     round: int = 100
     head: bytes = b""
     txns: list[ChainTxn] = dataclasses.field(default_factory=list)
@@ -734,28 +736,35 @@ def test_a_manifest_without_dtypes_still_tells_a_cast_from_a_change(tmp_path: Pa
     assert "column 'y' changed: values changed (dtype now int64" in str(raised.value)
 
 
-def test_changed_package_version_is_named_before_retraining(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "scheme"), [("algo-tracer-manifest/v3", 2),
+                                             ("algo-tracer-manifest/v2", 1)])
+def test_changed_package_version_is_named_before_retraining(tmp_path: Path, fmt: str,
+                                                             scheme: int) -> None:
     from algo_tracer.capture import capture_environment
 
     snap = capture_environment(tmp_path)
     old = snap.model_copy(update={"packages": {**snap.packages, "numpy": "0.0.1"}})
-    manifest = Synthetic(tmp_path).manifest(stages=[StageEntry(
-        index=0, kind=StageKind.ENVIRONMENT, label="environment", digest=old.digest().hex,
+    manifest = Synthetic(tmp_path).manifest(format=fmt, stages=[StageEntry(
+        index=0, kind=StageKind.ENVIRONMENT, label="environment", digest=old.digest(scheme).hex,
         detail=old.model_dump(mode="json"))], batches=[], private_records=[])
 
-    with pytest.raises(ReproducibilityError, match=r"numpy 0\.0\.1 -> "):
+    with pytest.raises(ReproducibilityError, match=r"numpy 0\.0\.1 -> ") as raised:
         check_reproducible(manifest, environment=tmp_path)
+    assert "was edited" not in str(raised.value)  # the snapshot hashes by the format's scheme
 
 
-def test_changed_code_file_is_named_and_clean_code_passes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("fmt", "scheme"), [("algo-tracer-manifest/v3", 2),
+                                             ("algo-tracer-manifest/v2", 1)])
+def test_changed_code_file_is_named_and_clean_code_passes(tmp_path: Path, fmt: str,
+                                                          scheme: int) -> None:
     from algo_tracer.capture import capture_code
 
     code = tmp_path / "src"
     code.mkdir()
     (code / "train.py").write_text("print('hi')\n")
-    snap = capture_code(code)
-    manifest = Synthetic(tmp_path).manifest(stages=[StageEntry(
-        index=0, kind=StageKind.CODE, label="code", digest=snap.digest().hex,
+    snap = capture_code(code, scheme=scheme)
+    manifest = Synthetic(tmp_path).manifest(format=fmt, stages=[StageEntry(
+        index=0, kind=StageKind.CODE, label="code", digest=snap.digest(scheme).hex,
         detail=snap.model_dump(mode="json"))], batches=[], private_records=[])
 
     check_reproducible(manifest, code=code)

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from algo_tracer.capture._snapshots import CODE_CHANGES_DOMAIN, CodeSnapshot
+from algo_tracer.capture._snapshots import CodeSnapshot
 from algo_tracer.errors import ConfigError, InputError
-from algo_tracer.hashing import canonical_json, hash_bytes, hash_file, hash_path
+from algo_tracer.hashing import JSON_SCHEME_V1, hash_file, hash_json, hash_path
 
 #: algo-tracer's own directories (the journal and the default output root): never code. A run
 #: writes into them, so counting them would make every finished run look like a code change.
@@ -71,7 +71,8 @@ def strip_url_credentials(url: str) -> str:
 
 
 def capture_code(
-    path: str | os.PathLike[str] = ".", *, ignore: Sequence[str] = DEFAULT_CODE_IGNORE
+    path: str | os.PathLike[str] = ".", *, ignore: Sequence[str] = DEFAULT_CODE_IGNORE,
+    scheme: int = JSON_SCHEME_V1,
 ) -> CodeSnapshot:
     """Snapshot the code at `path`: its git state, or a tree digest outside git.
 
@@ -91,6 +92,8 @@ def capture_code(
     Args:
         path: A directory or file inside the code to pin.
         ignore: Extra glob patterns for the tree digest (not used for git, which uses .gitignore).
+        scheme: The JSON scheme of `CodeSnapshot.diff_digest` (docs/hashing.md §13): the
+            experiment's, so that a rerun's snapshot compares with the recorded one.
 
     Raises:
         InputError: If `path` does not exist or a file cannot be read.
@@ -116,7 +119,7 @@ def capture_code(
     paths = _changed_paths(root, has_head=commit is not None)
     entries = [_describe_path(root, p) for p in paths]
     diff = (
-        str(hash_bytes(CODE_CHANGES_DOMAIN, canonical_json(entries), kind="code-changes"))
+        str(hash_json("code-changes", entries, scheme))
         if entries
         else None
     )

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from algo_tracer.errors import InputError, describe_validation
-from algo_tracer.hashing import Digest, canonical_json, hash_bytes
+from algo_tracer.hashing import JSON_SCHEME_V1, Digest, hash_json
 
+#: Domain tags of the snapshot digests under JSON scheme v1; scheme v2's are ``algotrace/v2/...``
+#: (`hashing.json_tag`, docs/hashing.md §13).
 #: Domain tag of `EnvironmentSnapshot.digest` (digest kind ``environment``).
 ENVIRONMENT_DOMAIN = "algotrace/v1/environment"
 #: Domain tag of `CodeSnapshot.digest` (digest kind ``code``).
@@ -120,11 +122,11 @@ class EnvironmentSnapshot(_Snapshot):
             "lock_files": dict(self.lock_files),
         }
 
-    def digest(self) -> Digest:
-        """``SHA-256("algotrace/v1/environment" || 0x00 || canonical_json(digest_material()))``."""
-        return hash_bytes(
-            ENVIRONMENT_DOMAIN, canonical_json(self.digest_material()), kind="environment"
-        )
+    def digest(self, scheme: int = JSON_SCHEME_V1) -> Digest:
+        """``hash_json("environment", digest_material(), scheme)``: under v1
+        ``SHA-256("algotrace/v1/environment" || 0x00 || canonical_json(digest_material()))``, under
+        v2 the RFC 8785 text under ``algotrace/v2/environment`` (docs/hashing.md §12-13)."""
+        return hash_json("environment", self.digest_material(), scheme)
 
 
 class CodeSnapshot(_Snapshot):
@@ -168,6 +170,7 @@ class CodeSnapshot(_Snapshot):
             "ignore": list(self.ignore),
         }
 
-    def digest(self) -> Digest:
-        """``SHA-256("algotrace/v1/code" || 0x00 || canonical_json(digest_material()))``."""
-        return hash_bytes(CODE_DOMAIN, canonical_json(self.digest_material()), kind="code")
+    def digest(self, scheme: int = JSON_SCHEME_V1) -> Digest:
+        """``hash_json("code", digest_material(), scheme)`` (v1: ``algotrace/v1/code`` over
+        canonical JSON; v2: ``algotrace/v2/code`` over RFC 8785)."""
+        return hash_json("code", self.digest_material(), scheme)

@@ -10,6 +10,11 @@ the digest of the manifest itself (`Manifest.final_digest()`), so the sealed cha
   seal section). What it commits to is known once every record is batched, before anything is
   confirmed, so the seal can be signed and sent right behind the last writes. The landing fields
   are checked against the chain one by one instead (docs/verification.md, step 7).
+* format v3 (written since every JSON value of a new experiment is hashed under RFC 8785): v2's
+  rule, with the manifest's body written as RFC 8785 (JCS) under ``algotrace/v3/manifest``; and
+  the format names the experiment's JSON scheme (`json_scheme`, docs/hashing.md §13): v3 means
+  JSON scheme v2 for every JSON value of the experiment (metadata digest, seed, environment and
+  code snapshots, a study's records, plans, stage notes), v1 and v2 mean JSON scheme v1.
 * format v1: the manifest with only its `seal` section left out. Read and verified forever.
 
 Manifests come back from disk and from other people, so they are parsed strictly (pydantic).
@@ -28,12 +33,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from algo_tracer.documents.atomic import read_model, write_text_atomic
 from algo_tracer.errors import InputError, shorten
 from algo_tracer.format.merkle import MerkleProof
-from algo_tracer.hashing import canonical_json, hash_bytes
+from algo_tracer.hashing import JSON_SCHEME_V1, JSON_SCHEME_V2, hash_bytes, hash_json, json_encoder
 
-MANIFEST_FORMAT: Final = "algo-tracer-manifest/v2"
+ManifestFormat = Literal["algo-tracer-manifest/v3", "algo-tracer-manifest/v2",
+                         "algo-tracer-manifest/v1"]
+MANIFEST_FORMAT: Final = "algo-tracer-manifest/v3"
+MANIFEST_FORMAT_V2: Final = "algo-tracer-manifest/v2"
 MANIFEST_FORMAT_V1: Final = "algo-tracer-manifest/v1"
 FINAL_DIGEST_DOMAINS: Final = {MANIFEST_FORMAT_V1: "algotrace/v1/manifest",
-                               MANIFEST_FORMAT: "algotrace/v2/manifest"}
+                               MANIFEST_FORMAT_V2: "algotrace/v2/manifest",
+                               MANIFEST_FORMAT: "algotrace/v3/manifest"}
+#: The one switch of the JSON scheme (docs/hashing.md §13): each manifest format's, by format.
+JSON_SCHEME_OF_FORMAT: Final = {MANIFEST_FORMAT_V1: JSON_SCHEME_V1,
+                                MANIFEST_FORMAT_V2: JSON_SCHEME_V1,
+                                MANIFEST_FORMAT: JSON_SCHEME_V2}
 #: What v2's final digest leaves out: where each write landed, which only the chain can say.
 LANDING_FIELDS: Final[dict[str, Any]] = {
     "create_txid": True, "create_round": True, "seal": True,
@@ -41,6 +54,18 @@ LANDING_FIELDS: Final[dict[str, Any]] = {
     "batches": {"__all__": {"txids", "round", "first_round", "last_round"}},
 }
 _MANIFEST_FIX = "give the manifest.json written when the experiment ended"
+
+
+def manifest_format(json_scheme: int) -> ManifestFormat:
+    """The manifest format an experiment hashed under `json_scheme` is written in: v3 for JSON
+    scheme v2; v2 for JSON scheme v1 (v1 only for a seal made before v2, `build_manifest`)."""
+    return MANIFEST_FORMAT if json_scheme == JSON_SCHEME_V2 else MANIFEST_FORMAT_V2
+
+
+def metadata_digest(name: str, metadata: dict[str, Any], json_scheme: int) -> bytes:
+    """`create_experiment`'s metadata digest (docs/onchain-format.md §0):
+    ``hash_json("metadata", {"name": name, "metadata": metadata}, json_scheme)``."""
+    return hash_json("metadata", {"name": name, "metadata": metadata}, json_scheme).value
 
 
 class StageKind(IntEnum):
@@ -120,7 +145,7 @@ class SealEntry(_Model):
 
 
 class Manifest(_Model):
-    format: Literal["algo-tracer-manifest/v2", "algo-tracer-manifest/v1"] = MANIFEST_FORMAT
+    format: ManifestFormat = MANIFEST_FORMAT
     experiment_id: str = Field(description="base58 experiment id")
     name: str
     owner: str = Field(description="address that recorded every write")
@@ -136,13 +161,20 @@ class Manifest(_Model):
     private_records: list[PrivateRecord] = Field(default_factory=list)
     seal: SealEntry | None = None
 
+    @property
+    def json_scheme(self) -> int:
+        """The JSON scheme of every JSON value this experiment hashed (its format says)."""
+        return JSON_SCHEME_OF_FORMAT[self.format]
+
     def final_digest(self) -> bytes:
         """What `seal(id, final_digest)` records: this manifest's digest, by its format's rule
-        (v2: without LANDING_FIELDS; v1: without the seal section)."""
-        exclude: dict[str, Any] = (LANDING_FIELDS if self.format == MANIFEST_FORMAT
+        (v3, v2: without LANDING_FIELDS; v1: without the seal section), encoded by the
+        format's JSON scheme (v3: RFC 8785; v2, v1: canonical JSON)."""
+        exclude: dict[str, Any] = (LANDING_FIELDS if self.format != MANIFEST_FORMAT_V1
                                    else {"seal": True})
         body = self.model_dump(mode="json", exclude=exclude)
-        return hash_bytes(FINAL_DIGEST_DOMAINS[self.format], canonical_json(body)).value
+        return hash_bytes(FINAL_DIGEST_DOMAINS[self.format],
+                          json_encoder(self.json_scheme)(body)).value
 
     def stage(self, label: str) -> StageEntry:
         for stage in self.stages:

@@ -10,8 +10,9 @@ to algo-tracer (docs/studies.md); others are recorded as given:
   when reproductions compare metrics (exact when absent);
 * ``test_split``, ``seeds``: free-form, usually a digest or name and a list of ints.
 
-The plan stage's digest is a salted commitment, ``SHA-256("algotrace/v1/plan" || 0x00 ||
-salt(32) || canonical_json(plan))``. A public plan's stage detail is ``{"plan": ..., "salt":
+The plan stage's digest is a salted commitment, ``SHA-256("algotrace/v<s>/plan" || 0x00 ||
+salt(32) || json(plan))`` under the experiment's JSON scheme s (v1: canonical JSON; v2: RFC
+8785; docs/hashing.md §13). A public plan's stage detail is ``{"plan": ..., "salt":
 hex}`` (anyone recomputes the commitment); a private plan's detail is ``{"private": true}`` and
 its plan and salt stay with the recorder (`PlanReveal`) until revealed.
 """
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.documents.atomic import read_model, write_text_atomic
 from algo_tracer.errors import InputError, shorten
-from algo_tracer.hashing import canonical_json, hash_bytes
+from algo_tracer.hashing import JSON_SCHEME_V1, canonical_json, hash_json
 
 __all__ = [
     "PLAN_DOMAIN",
@@ -44,6 +45,7 @@ __all__ = [
     "tolerance_for",
 ]
 
+#: The commitment's tag under JSON scheme v1 (v2: "algotrace/v2/plan", `hashing.json_tag`).
 PLAN_DOMAIN: Final = "algotrace/v1/plan"
 DIRECTIONS: Final = ("maximize", "minimize")
 _SALT_BYTES = 32
@@ -58,9 +60,13 @@ class PlanReveal(BaseModel):
     experiment_id: str = Field(description="base58 id of the experiment or study")
     plan: dict[str, Any]
     salt: str = Field(pattern=r"^[0-9a-f]{64}$")
+    json_scheme: int = Field(
+        default=JSON_SCHEME_V1, ge=1, le=2,
+        description="the experiment's JSON scheme (docs/hashing.md §13), which the commitment "
+                    "is computed under; absent in files written before scheme v2")
 
     def commitment(self) -> bytes:
-        return plan_commitment(self.plan, bytes.fromhex(self.salt))
+        return plan_commitment(self.plan, bytes.fromhex(self.salt), self.json_scheme)
 
     def write(self, path: str | os.PathLike[str]) -> None:
         write_text_atomic(path, self.model_dump_json(indent=2) + "\n", mode=0o600)
@@ -110,27 +116,33 @@ def load_plan(plan: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str, Any
     return loaded
 
 
-def plan_commitment(plan: Mapping[str, Any], salt: bytes) -> bytes:
-    """The plan stage's digest: SHA-256("algotrace/v1/plan" || 0x00 || salt || canonical)."""
+def plan_commitment(plan: Mapping[str, Any], salt: bytes,
+                    scheme: int = JSON_SCHEME_V1) -> bytes:
+    """The plan stage's digest: ``hash_json("plan", plan, scheme, salt=salt)``, i.e. under
+    JSON scheme v1 SHA-256("algotrace/v1/plan" || 0x00 || salt || canonical_json(plan)), under
+    v2 the RFC 8785 text under "algotrace/v2/plan"."""
     if len(salt) != _SALT_BYTES:
         raise InputError(f"a plan salt is {_SALT_BYTES} bytes, not {len(salt)}",
                          fix="use the salt saved with the plan")
-    return hash_bytes(PLAN_DOMAIN, salt + canonical_json(dict(plan))).value
+    return hash_json("plan", dict(plan), scheme, salt=salt).value
 
 
-def opens_commitment(detail: Mapping[str, Any], commitment: bytes) -> bool:
-    """Whether `detail` ({"plan": ..., "salt": hex}, e.g. a stage note's) opens `commitment`."""
+def opens_commitment(detail: Mapping[str, Any], commitment: bytes,
+                     scheme: int = JSON_SCHEME_V1) -> bool:
+    """Whether `detail` ({"plan": ..., "salt": hex}, e.g. a stage note's) opens `commitment`
+    under JSON scheme `scheme` (a stage note's is its version byte)."""
     try:
-        return plan_commitment(detail["plan"], bytes.fromhex(detail["salt"])) == commitment
+        return plan_commitment(detail["plan"], bytes.fromhex(detail["salt"]), scheme) == commitment
     except (KeyError, ValueError, TypeError, AttributeError, InputError):
         return False
 
 
-def describe_plan(plan: Mapping[str, Any], *, private: bool,
-                  salt: bytes | None = None) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
-    """(digest, stage detail, reveal fields {"plan", "salt"}) for recording a plan."""
+def describe_plan(plan: Mapping[str, Any], *, private: bool, salt: bytes | None = None,
+                  scheme: int = JSON_SCHEME_V1) -> tuple[bytes, dict[str, Any], dict[str, Any]]:
+    """(digest, stage detail, reveal fields {"plan", "salt"}) for recording a plan under the
+    experiment's JSON scheme."""
     salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
-    digest = plan_commitment(plan, salt)
+    digest = plan_commitment(plan, salt, scheme)
     opened = {"plan": dict(plan), "salt": salt.hex()}
     return digest, ({"private": True} if private else opened), opened
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.diffs import mapping_diff
 from algo_tracer.documents.manifest import StageKind
-from algo_tracer.hashing import canonical_json, hash_params
+from algo_tracer.hashing import JSON_SCHEME_V1, canonical_json, hash_params, params_scheme
 
 __all__ = [
     "CLAIM_FORMAT",
@@ -149,8 +149,9 @@ def comparison_detail(comparison: Comparison) -> dict[str, Any]:
     return {"comparison": comparison.model_dump(mode="json")}
 
 
-def detail_digest(detail: Mapping[str, Any]) -> str:
-    return hash_params(dict(detail)).hex
+def detail_digest(detail: Mapping[str, Any], scheme: int = JSON_SCHEME_V1) -> str:
+    """The stage digest of a binding or comparison detail under the experiment's JSON scheme."""
+    return hash_params(dict(detail), params_scheme(scheme)).hex
 
 
 def plan_of(stages: Sequence[StageView]) -> Mapping[str, Any] | None:

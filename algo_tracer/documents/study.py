@@ -17,7 +17,7 @@ from typing import Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from algo_tracer.errors import InputError, shorten
-from algo_tracer.hashing import hash_params
+from algo_tracer.hashing import JSON_SCHEME_V1, hash_params, params_scheme
 
 __all__ = [
     "RESULT_STAGE",
@@ -45,8 +45,10 @@ class _Detail(BaseModel):
     def detail(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    def digest(self) -> bytes:
-        return hash_params(self.detail()).value
+    def digest(self, scheme: int = JSON_SCHEME_V1) -> bytes:
+        """The stage digest under the experiment's JSON scheme (`hash_params` by its params
+        scheme: v1 canonical JSON, v2 RFC 8785)."""
+        return hash_params(self.detail(), params_scheme(scheme)).value
 
 
 class StudySpec(_Detail):

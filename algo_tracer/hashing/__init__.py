@@ -29,6 +29,9 @@ from typing import Any
 from algo_tracer.errors import InputError
 from algo_tracer.hashing._core import (
     DOMAIN_TAGS,
+    JSON_SCHEME_V1,
+    JSON_SCHEME_V2,
+    JSON_SCHEMES,
     PARAMS_SCHEME_V1,
     PARAMS_SCHEME_V2,
     PARAMS_SCHEMES,
@@ -36,8 +39,12 @@ from algo_tracer.hashing._core import (
     Digest,
     canonical_json,
     hash_bytes,
+    hash_json,
     hash_params,
     jcs_json,
+    json_encoder,
+    json_tag,
+    params_scheme,
 )
 from algo_tracer.hashing._files import (
     DEFAULT_CHUNK_SIZE,
@@ -116,6 +123,9 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_IGNORE",
     "DOMAIN_TAGS",
+    "JSON_SCHEMES",
+    "JSON_SCHEME_V1",
+    "JSON_SCHEME_V2",
     "PARAMS_SCHEMES",
     "PARAMS_SCHEME_V1",
     "PARAMS_SCHEME_V2",
@@ -132,8 +142,12 @@ __all__ = [
     "hash_dataframe",
     "hash_directory",
     "hash_file",
+    "hash_json",
     "hash_model",
     "hash_params",
     "hash_path",
     "jcs_json",
+    "json_encoder",
+    "json_tag",
+    "params_scheme",
 ]

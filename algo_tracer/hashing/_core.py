@@ -11,9 +11,9 @@ import math
 import re
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 import rfc8785
 
@@ -25,6 +25,15 @@ SCHEME = "algotrace-hash/v1"
 PARAMS_SCHEME_V1 = "algotrace-hash/v1/params"
 PARAMS_SCHEME_V2 = "algotrace-hash/v2/params"
 PARAMS_SCHEMES = (PARAMS_SCHEME_V1, PARAMS_SCHEME_V2)
+#: JSON schemes: how every JSON value an experiment hashes becomes bytes (docs/hashing.md §13).
+#: One experiment uses one scheme for all of them; its manifest format names it.
+#: v1: `canonical_json` under the ``algotrace/v1/...`` and ``algotrace-hash/v1/params`` tags;
+#: v2: RFC 8785 (`jcs_json`) under ``algotrace/v2/...`` and ``algotrace-hash/v2/params``.
+JSON_SCHEME_V1: Final = 1
+JSON_SCHEME_V2: Final = 2
+JSON_SCHEMES: Final = (JSON_SCHEME_V1, JSON_SCHEME_V2)
+#: The JSON scheme behind each params scheme (the params tags predate the JSON schemes).
+_PARAMS_JSON_SCHEME: Final = {PARAMS_SCHEME_V1: JSON_SCHEME_V1, PARAMS_SCHEME_V2: JSON_SCHEME_V2}
 #: Domain tag of every decorated kind. Files have none: their digest is plain SHA-256.
 DOMAIN_TAGS: Mapping[str, str] = types.MappingProxyType(
     {
@@ -286,11 +295,60 @@ def hash_params(params: Any, scheme: str = PARAMS_SCHEME_V1) -> Digest:
     Raises:
         InputError: See `canonical_json` / `jcs_json`; an unknown scheme.
     """
-    if scheme == PARAMS_SCHEME_V1:
-        return hash_bytes(scheme, canonical_json(params), kind="params")
-    if scheme == PARAMS_SCHEME_V2:
-        return hash_bytes(scheme, jcs_json(params), kind="params")
+    if scheme not in _PARAMS_JSON_SCHEME:
+        raise InputError(
+            f"unknown params scheme {scheme!r:.80}",
+            fix=f"use one of {', '.join(PARAMS_SCHEMES)} (a newer algo-tracer may know it)",
+        )
+    return hash_bytes(scheme, json_encoder(_PARAMS_JSON_SCHEME[scheme])(params), kind="params")
+
+
+# --------------------------------------------------------------------------- JSON schemes
+
+
+def json_encoder(scheme: int) -> Callable[[Any], bytes]:
+    """The canonicaliser of JSON scheme `scheme`: the one map from a scheme to its encoding,
+    used by every digest of a JSON value (params, snapshots, metadata, manifests, notes).
+
+    Raises:
+        InputError: For a scheme this algo-tracer does not know.
+    """
+    if scheme == JSON_SCHEME_V1:
+        return canonical_json
+    if scheme == JSON_SCHEME_V2:
+        return jcs_json
     raise InputError(
-        f"unknown params scheme {scheme!r:.80}",
-        fix=f"use one of {', '.join(PARAMS_SCHEMES)} (a newer algo-tracer may know it)",
+        f"unknown JSON scheme {scheme!r:.40}",
+        fix=f"use one of {', '.join(map(str, JSON_SCHEMES))} (a newer algo-tracer may know it)",
     )
+
+
+def json_tag(name: str, scheme: int) -> str:
+    """The domain tag of a JSON digest named `name` under `scheme`: ``algotrace/v<scheme>/<name>``
+    (``algotrace/v1/seed``, ``algotrace/v2/seed``), so the two schemes never share a preimage."""
+    json_encoder(scheme)  # refuses an unknown scheme
+    return f"algotrace/v{scheme}/{name}"
+
+
+def params_scheme(scheme: int) -> str:
+    """The params scheme (a stage detail's ``scheme``) of JSON scheme `scheme`."""
+    json_encoder(scheme)
+    return next(p for p, j in _PARAMS_JSON_SCHEME.items() if j == scheme)
+
+
+def hash_json(name: str, value: Any, scheme: int, *, salt: bytes = b"",
+              kind: str | None = None) -> Digest:
+    """``H(json_tag(name, scheme), salt || encoding(value))``: the digest of a JSON value.
+
+    Args:
+        name: What is hashed (``seed``, ``environment``, ``code``, ``metadata``, ``plan``, ...).
+        value: Anything `canonical_json` accepts.
+        scheme: `JSON_SCHEME_V1` or `JSON_SCHEME_V2`.
+        salt: Bytes before the encoding (a plan's salt); none by default.
+        kind: `Digest.kind` of the result; defaults to `name`.
+
+    Raises:
+        InputError: An unknown scheme, or a value the scheme cannot encode.
+    """
+    return hash_bytes(json_tag(name, scheme), salt + json_encoder(scheme)(value),
+                      kind=kind or name)

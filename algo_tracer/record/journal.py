@@ -32,13 +32,16 @@ from typing import Any, cast
 from algo_tracer.errors import JournalError
 from algo_tracer.format.records import NoteRecord, RecordKind
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Each version's changes, applied in order to an older journal when it is opened.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("ALTER TABLE experiments ADD COLUMN create_signed BLOB",
         "ALTER TABLE experiments ADD COLUMN seal_signed BLOB",
         "ALTER TABLE stages ADD COLUMN signed BLOB",
         "ALTER TABLE batches ADD COLUMN signed BLOB"),
+    # The JSON scheme of every JSON value the experiment hashes (hashing.JSON_SCHEMES): the
+    # experiments of an older journal were all hashed under v1.
+    3: ("ALTER TABLE experiments ADD COLUMN json_scheme INTEGER NOT NULL DEFAULT 1",),
 }
 
 _SCHEMA = """
@@ -58,7 +61,8 @@ CREATE TABLE IF NOT EXISTS experiments (
     create_txid TEXT, create_round INTEGER,
     final_digest BLOB, seal_txid TEXT, seal_round INTEGER,
     created_at REAL NOT NULL,
-    create_signed BLOB, seal_signed BLOB
+    create_signed BLOB, seal_signed BLOB,
+    json_scheme INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS stages (
     experiment_id BLOB NOT NULL,
@@ -122,6 +126,8 @@ class ExperimentRow:
     seal_round: int | None
     create_signed: bytes | None = None  # the signed groups as last sent (SignedGroup.to_bytes)
     seal_signed: bytes | None = None
+    #: hashing.JSON_SCHEME_V1 or _V2: how every JSON value of the experiment is hashed.
+    json_scheme: int = 1
 
 
 @dataclass(frozen=True)
@@ -214,12 +220,12 @@ class Journal:
         with self._tx() as db:
             db.execute(
                 "INSERT INTO experiments VALUES "
-                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%s'),?,?)",
+                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,strftime('%s'),?,?,?)",
                 (row.id, row.name, row.app_id, row.genesis_hash, row.genesis_id, row.owner,
                  json.dumps(row.metadata, sort_keys=True), row.metadata_digest, row.salt_key,
                  row.output_dir, row.status, row.create_txid, row.create_round,
                  row.final_digest, row.seal_txid, row.seal_round, row.create_signed,
-                 row.seal_signed),
+                 row.seal_signed, row.json_scheme),
             )
 
     def experiment(self, experiment_id: bytes) -> ExperimentRow:
@@ -387,4 +393,4 @@ def _value(text: str) -> float | str:
 def _experiment(r: tuple[Any, ...]) -> ExperimentRow:
     # r[16] is created_at
     return ExperimentRow(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8], r[9],
-                         r[10], r[11], r[12], r[13], r[14], r[15], r[17], r[18])
+                         r[10], r[11], r[12], r[13], r[14], r[15], r[17], r[18], r[19])

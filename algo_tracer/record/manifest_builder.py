@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from algo_tracer.documents.manifest import (
     MANIFEST_FORMAT_V1,
+    MANIFEST_FORMAT_V2,
     BatchEntry,
     Manifest,
     PrivateRecord,
     SealEntry,
     StageEntry,
     StageKind,
+    manifest_format,
 )
 from algo_tracer.format.ids import format_id
 from algo_tracer.format.merkle import MerkleTree
@@ -46,13 +48,16 @@ def build_manifest(journal: Journal, experiment_id: bytes, *,
     if row.status == "sealed" and row.final_digest is not None:
         seal = SealEntry(final_digest=row.final_digest.hex(), txid=row.seal_txid,
                          round=row.seal_round, head=head.hex() if head else None)
-    manifest = Manifest(experiment_id=format_id(row.id), name=row.name, owner=row.owner,
+    # The format names the experiment's JSON scheme, chosen when it was created (journal).
+    manifest = Manifest(format=manifest_format(row.json_scheme),
+                        experiment_id=format_id(row.id), name=row.name, owner=row.owner,
                         app_id=row.app_id, genesis_id=row.genesis_id,
                         genesis_hash=row.genesis_hash, metadata=row.metadata,
                         metadata_digest=row.metadata_digest.hex(), create_txid=row.create_txid,
                         create_round=row.create_round, stages=stages, batches=batches,
                         private_records=private_records, seal=seal)
-    if row.final_digest is not None and manifest.final_digest() != row.final_digest:
+    if (row.final_digest is not None and manifest.format == MANIFEST_FORMAT_V2
+            and manifest.final_digest() != row.final_digest):
         # Sealed (or being sealed) by an algo-tracer that wrote format v1: keep its format, so
         # the manifest is the one its seal commits to.
         v1 = manifest.model_copy(update={"format": MANIFEST_FORMAT_V1})

@@ -18,7 +18,7 @@ from algo_tracer.documents.plan import PlanReveal, describe_plan
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import format_id
 from algo_tracer.format.stage_notes import MAX_DETAIL_BYTES, encode_stage_note
-from algo_tracer.hashing import canonical_json
+from algo_tracer.hashing import json_encoder
 from algo_tracer.network.registry import Registry
 from algo_tracer.record.journal import Journal
 
@@ -37,12 +37,13 @@ def reveal_path(state_dir: Path, experiment_id: bytes) -> Path:
 
 
 def plan_stage(state_dir: Path, experiment_id: bytes, plan: dict[str, Any], *,
-               private: bool) -> tuple[bytes, dict[str, Any]]:
-    """(digest, detail) of the plan stage; a private plan's reveal is saved first (0600)."""
-    digest, detail, opened = describe_plan(plan, private=private)
+               private: bool, json_scheme: int) -> tuple[bytes, dict[str, Any]]:
+    """(digest, detail) of the plan stage under the experiment's JSON scheme; a private plan's
+    reveal is saved first (0600)."""
+    digest, detail, opened = describe_plan(plan, private=private, scheme=json_scheme)
     if private:
-        PlanReveal(experiment_id=format_id(experiment_id), **opened).write(
-            reveal_path(state_dir, experiment_id))
+        PlanReveal(experiment_id=format_id(experiment_id), json_scheme=json_scheme,
+                   **opened).write(reveal_path(state_dir, experiment_id))
     return digest, detail
 
 
@@ -67,11 +68,14 @@ def reveal_plan(journal: Journal, registry: Registry, state_dir: Path,
         raise InputError(f"{path} does not open the commitment recorded for experiment {text}",
                          fix="the file was edited or belongs to another run: restore it")
     opened = {"plan": reveal.plan, "salt": reveal.salt}
-    if len(canonical_json(opened)) > MAX_DETAIL_BYTES:
+    # The note's version names the JSON scheme the commitment was made under (note-format §10).
+    size = len(json_encoder(reveal.json_scheme)(opened))
+    if size > MAX_DETAIL_BYTES:
         raise InputError(f"the plan of experiment {text} is too long for a transaction note "
-                         f"({len(canonical_json(opened))} bytes, at most {MAX_DETAIL_BYTES})",
+                         f"({size} bytes, at most {MAX_DETAIL_BYTES})",
                          fix=f"publish {path} itself; anyone checks it with `algo-tracer "
                          "verify --plan-reveal FILE`")
-    group = registry.prepare_note(encode_stage_note(StageKind.PLAN, experiment_id, opened))
+    group = registry.prepare_note(encode_stage_note(StageKind.PLAN, experiment_id, opened,
+                                                    reveal.json_scheme))
     done = registry.submit(group)
     return Revealed(text, done.txid, done.round)

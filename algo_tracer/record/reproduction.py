@@ -145,13 +145,14 @@ def resolve_original(settings: Settings, reproduces: Reproduces,
 
 
 def start_reproduction(original: Original, output_dir: Path,
-                       stage: Callable[[StageKind, str | None, bytes, dict[str, Any]], object]
-                       ) -> None:
-    """Keep the original for the comparison, then record the binding as the first stage."""
+                       stage: Callable[[StageKind, str | None, bytes, dict[str, Any]], object],
+                       json_scheme: int) -> None:
+    """Keep the original for the comparison, then record the binding as the first stage,
+    hashed under the reproduction's JSON scheme."""
     output_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output_dir / ORIGINAL_FILE, original.model_dump_json(indent=2) + "\n")
     detail = binding_detail(original.binding)
-    stage(StageKind.REPRODUCES, None, bytes.fromhex(_digest(detail)), detail)
+    stage(StageKind.REPRODUCES, None, bytes.fromhex(detail_digest(detail, json_scheme)), detail)
 
 
 def record_comparison(journal: Journal, experiment_id: bytes, output_dir: Path, outcome: str,
@@ -178,7 +179,8 @@ def record_comparison(journal: Journal, experiment_id: bytes, output_dir: Path, 
         comparison = comparison.model_copy(update={"rows": [
             r.model_copy(update={"differences": []}) for r in comparison.rows]})
     detail = comparison_detail(comparison)
-    stage(StageKind.COMPARISON, None, bytes.fromhex(_digest(detail)), detail)
+    digest = detail_digest(detail, journal.experiment(experiment_id).json_scheme)
+    stage(StageKind.COMPARISON, None, bytes.fromhex(digest), detail)
     return comparison
 
 
@@ -250,6 +252,3 @@ def _metrics(kind: int, detail: dict[str, Any]) -> dict[str, Any] | None:
     metrics = detail.get("metrics") if kind == StageKind.METRICS else None
     return dict(metrics) if isinstance(metrics, dict) else None
 
-
-def _digest(detail: dict[str, Any]) -> str:
-    return detail_digest(detail)

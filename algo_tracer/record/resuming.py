@@ -54,6 +54,7 @@ def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[Expe
                 s.label == _RESULT_LABEL for s in stages):
             # A trial killed before its end: its own record says it failed, as the study will.
             result = TrialResult(state="failed")
-            exp.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(), result.detail())
+            exp.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(row.json_scheme),
+                             result.detail())
         summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
     return summaries

@@ -114,7 +114,8 @@ class Study:
             exp = self.tracer.experiment(name or f"{row.name}-trial-{number}",
                                          metadata=metadata, **experiment_options)
             link = TrialOf(study=self.id_text, app_id=row.app_id, number=number)
-            exp.trace_digest(StageKind.TRIAL_OF, None, link.digest(), link.detail())
+            exp.trace_digest(StageKind.TRIAL_OF, None, link.digest(exp.row.json_scheme),
+                             link.detail())
         if seed is not None:
             exp.trace_seed(seed)
         return Trial(self, exp, number)
@@ -162,8 +163,8 @@ class Study:
             selection = select_best(self.trials(), self.spec)
             label = stage_label(StageKind.SELECTION)
             if not any(s.label == label for s in self.journal.stages(self.id)):
-                self.journal.add_stage(self.id, StageKind.SELECTION, label, selection.digest(),
-                                       selection.detail())
+                self.journal.add_stage(self.id, StageKind.SELECTION, label,
+                                       selection.digest(self._json_scheme()), selection.detail())
             if self.journal.experiment(self.id).status == "open":
                 self.journal.update_experiment(self.id, status="finishing")
             self._writer().settle(flush=True, seal=True)
@@ -205,13 +206,17 @@ class Study:
             self._add_records(records)
             self._writer().settle(flush=True)
 
+    def _json_scheme(self) -> int:
+        """The study's own JSON scheme (a study reopened after an upgrade keeps its own)."""
+        return self.journal.experiment(self.id).json_scheme
+
     def _add_records(self, records: list[TrialRecord]) -> None:
         labels = {s.label for s in self.journal.stages(self.id)}
         for record in records:
             label = stage_label(StageKind.TRIAL, record.experiment)
             if label not in labels:  # exactly once, whoever appends it first
-                self.journal.add_stage(self.id, StageKind.TRIAL, label, record.digest(),
-                                       record.detail())
+                self.journal.add_stage(self.id, StageKind.TRIAL, label,
+                                       record.digest(self._json_scheme()), record.detail())
                 labels.add(label)
 
     def _reconcile_locked(self) -> None:
@@ -277,7 +282,8 @@ class Trial:
         if self.record is not None:
             return self.record
         result = result_for(state or self.state or "complete", self.value)
-        self.experiment.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(),
+        self.experiment.trace_digest(StageKind.CUSTOM, RESULT_STAGE,
+                                     result.digest(self.experiment.row.json_scheme),
                                      result.detail())
         outcome = "completed" if result.state == "complete" else (reason or result.state)
         self.summary = self.experiment.finish(outcome=outcome)
@@ -337,7 +343,7 @@ def open_study(tracer: Tracer, name: str, *, objective: str, direction: str,
                              "n_trials: a positive integer") from exc
     exp = tracer.experiment(name, plan=plan, private_plan=private_plan, output_dir=output_dir,
                             metadata={**dict(metadata or {}), "kind": "study"})
-    exp.trace_digest(StageKind.STUDY, None, spec.digest(), spec.detail())
+    exp.trace_digest(StageKind.STUDY, None, spec.digest(exp.row.json_scheme), spec.detail())
     exp.detach()
     study = Study(tracer, exp.id, spec)
     study.settle()  # the plan and the search land before the first trial

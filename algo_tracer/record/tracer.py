@@ -31,7 +31,7 @@ from algosdk import encoding
 
 from algo_tracer import hashing, stages
 from algo_tracer.documents.datasheet import DatasheetInfo, write_datasheet
-from algo_tracer.documents.manifest import StageKind, stage_label
+from algo_tracer.documents.manifest import StageKind, metadata_digest, stage_label
 from algo_tracer.documents.model_card import ModelCardInfo, write_model_card
 from algo_tracer.documents.plan import load_plan
 from algo_tracer.errors import (
@@ -65,7 +65,6 @@ from algo_tracer.record.resuming import resume_experiments
 from algo_tracer.record.study import Study, load_study, open_study
 from algo_tracer.record.writer import Writer
 
-METADATA_DOMAIN = "algotrace/v1/metadata"
 NOTIFY_EVERY = 1024
 #: How long `Experiment.finish` waits for the chain before leaving the experiment to `resume`:
 #: minutes of outage are ridden out (the writer retries), a node that stays down is not.
@@ -114,8 +113,7 @@ class Tracer:
         if original is not None and plan_doc is not None:
             raise InputError("a reproduction follows its original's plan", fix="drop plan=...")
         meta = dict(metadata or {})
-        meta_digest = hashing.hash_bytes(
-            METADATA_DOMAIN, hashing.canonical_json({"name": name, "metadata": meta})).value
+        meta_digest = metadata_digest(name, meta, stages.JSON_SCHEME)  # its scheme: hashing §13
         owner = self.settings.account.address
         experiment_id = new_experiment_id(encoding.decode_address(owner), name)
         # Absolute, so that `resume` from another directory writes where the run would have.
@@ -127,12 +125,12 @@ class Tracer:
             genesis_hash=self.settings.genesis_hash, genesis_id=self.settings.genesis_id,
             owner=owner, metadata=meta, metadata_digest=meta_digest, salt_key=os.urandom(32),
             output_dir=str(out), status="creating", create_txid=None, create_round=None,
-            final_digest=None, seal_txid=None, seal_round=None)
+            final_digest=None, seal_txid=None, seal_round=None, json_scheme=stages.JSON_SCHEME)
         self.journal.add_experiment(row)
         exp = Experiment(self, row, private_metrics=private_metrics, max_pending=max_pending,
                          flush_interval=flush_interval)
         if original is not None:  # the binding is the first stage (docs/reproductions.md)
-            start_reproduction(original, out, exp._stage)
+            start_reproduction(original, out, exp._stage, row.json_scheme)
         if plan_doc is not None:
             exp.trace_plan(plan_doc, private=private_plan)
         if seed is not None:
@@ -219,21 +217,23 @@ class Experiment:
                              "already traced stages or metrics", fix="pass plan=... to "
                              "tracer.experiment(...) (or call trace_plan first)")
         digest, detail = plan_stage(self.tracer.settings.state_dir, self.id, plan_doc,
-                                    private=private)
+                                    private=private, json_scheme=self.row.json_scheme)
         return self._stage(StageKind.PLAN, None, digest, detail)
 
     def trace_environment(self, project_dir: str | os.PathLike[str] = ".") -> StageReceipt:
         """Python, OS, hardware, installed packages and lock-file digests."""
         from algo_tracer.capture import capture_environment
 
-        digest, detail = stages.describe_snapshot(capture_environment(project_dir))
+        digest, detail = stages.describe_snapshot(capture_environment(project_dir),
+                                                  self.row.json_scheme)
         return self._stage(StageKind.ENVIRONMENT, None, digest.value, detail)
 
     def trace_code(self, path: str | os.PathLike[str] = ".") -> StageReceipt:
         """The git commit plus a digest of uncommitted changes, or the tree's digest."""
         from algo_tracer.capture import capture_code
 
-        digest, detail = stages.describe_snapshot(capture_code(path))
+        digest, detail = stages.describe_snapshot(
+            capture_code(path, scheme=self.row.json_scheme), self.row.json_scheme)
         return self._stage(StageKind.CODE, None, digest.value, detail)
 
     def trace_data(self, name: str, data: Any) -> StageReceipt:
@@ -250,7 +250,7 @@ class Experiment:
         """Seed every RNG present (random, numpy, torch) and record the seed and switches."""
         from algo_tracer.seeding import seed_everything
 
-        digest, detail = stages.describe_snapshot(seed_everything(seed))
+        digest, detail = stages.describe_snapshot(seed_everything(seed), self.row.json_scheme)
         return self._stage(StageKind.SEED, None, digest.value, detail)
 
     def trace_model(self, model: Any, name: str | None = None) -> StageReceipt:

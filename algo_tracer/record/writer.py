@@ -176,13 +176,15 @@ class Writer:
         if not todo:
             return
         header = self.registry.header(self.id) if any(s.status == SUBMITTED for s in todo) else None
+        json_scheme = self.journal.experiment(self.id).json_scheme  # the notes' version byte
         for stage in todo:
             if header is not None and header.stage_count > stage.idx:
                 self._confirm_landed_stage(stage.idx, stage.kind, stage.digest)
                 continue
             yield self._stage_write(stage.idx, stage.kind, stage.digest,
                                     self._still_valid(stage.signed),
-                                    note=stage_note_for(self.id, stage.kind, stage.detail))
+                                    note=stage_note_for(self.id, stage.kind, stage.detail,
+                                                        json_scheme))
 
     def _stage_write(self, idx: int, kind: int, digest: bytes,
                      sent: SignedGroup | None = None, note: bytes | None = None) -> _Write:

@@ -9,7 +9,7 @@ Public modules: `experiment` (verify_experiment), `reproducible` (check_reproduc
 """
 
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
-from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.experiment import VerifyOptions, verify_experiment
 from algo_tracer.verify.report import Timeline, VerificationReport
 from algo_tracer.verify.reproducible import check_reproducible
 
@@ -17,6 +17,7 @@ __all__ = [
     "Bundle",
     "Timeline",
     "VerificationReport",
+    "VerifyOptions",
     "check_reproducible",
     "export_bundle",
     "verify_bundle",

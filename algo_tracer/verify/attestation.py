@@ -36,7 +36,7 @@ from algo_tracer.errors import ConfigError, InputError
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.progress import Progress
 from algo_tracer.verify.check_run import Evidence
-from algo_tracer.verify.experiment import verify_with_evidence
+from algo_tracer.verify.experiment import VerifyOptions, verify_with_evidence
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
 __all__ = ["ATTESTATION_STEP", "build_statement", "export_attestation", "verify_attestation"]
@@ -71,8 +71,8 @@ def export_attestation(algorand: AlgorandClient, app_id: int, experiment_id: byt
         ConfigError: the key is not the owner's.
         NetworkError, InputError: as `verify_experiment`.
     """
-    report, ev = verify_with_evidence(algorand, app_id, experiment_id, manifest=manifest,
-                                      indexer_timeout=indexer_timeout, progress=progress)
+    report, ev = verify_with_evidence(algorand, app_id, experiment_id, VerifyOptions(
+        manifest=manifest, indexer_timeout=indexer_timeout, progress=progress))
     if ev.header is None:
         raise InputError(f"experiment {report.experiment_id} is not in app {app_id}",
                          fix="check the experiment id and --app-id")
@@ -165,8 +165,8 @@ def verify_attestation(algorand: AlgorandClient, envelope: Envelope, *,
         raise InputError("the attestation names no valid experimentId and appId",
                          fix="give an attestation written by `algo-tracer export --format "
                          "in-toto`") from None
-    report, ev = verify_with_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
-                                      progress=progress)
+    report, ev = verify_with_evidence(algorand, app_id, eid, VerifyOptions(
+        indexer_timeout=indexer_timeout, progress=progress))
     problems: list[str] = []
     if report.owner is None:
         problems.append(f"experiment {format_id(eid)} is not in app {app_id}")

@@ -14,7 +14,12 @@ from typing import Any
 
 from algosdk import encoding
 
-from algo_tracer.documents.manifest import MANIFEST_FORMAT_V1, Manifest, StageKind
+from algo_tracer.documents.manifest import (
+    MANIFEST_FORMAT_V1,
+    Manifest,
+    StageKind,
+    metadata_digest,
+)
 from algo_tracer.errors import InputError
 from algo_tracer.format import chain
 from algo_tracer.format.events import (
@@ -24,6 +29,7 @@ from algo_tracer.format.events import (
     decode_event,
 )
 from algo_tracer.format.records import NoteRecord
+from algo_tracer.hashing import JSON_SCHEME_V1
 from algo_tracer.progress import Progress
 from algo_tracer.verify.batch_checks import check_batches
 from algo_tracer.verify.check_run import CheckRun, Evidence, when
@@ -77,11 +83,26 @@ def _step1_header(run: CheckRun) -> bool:
             pairs.append(("genesis hash", m.genesis_hash, run.ev.genesis_hash))
         problems = [f"manifest {what} {a} differs from the chain's {b}"
                     for what, a, b in pairs if a != b]
+        problems += _metadata_problems(m)
     run.check(1, "header", problems,
               f"owner {h.owner}, created in round {h.created_round}, "
               f"{'sealed' if h.sealed else 'open'}, {h.stage_count} stages, "
               f"{h.anchor_count} anchors, {h.anchored_records} anchored records")
     return True
+
+
+def _metadata_problems(m: Manifest) -> list[str]:
+    """The manifest's name and metadata against its metadata digest, hashed by the JSON scheme
+    its format names (docs/onchain-format.md §0): an edited name or metadata fails step 1."""
+    try:
+        digest = metadata_digest(m.name, m.metadata, m.json_scheme).hex()
+    except InputError as exc:
+        return [f"the manifest's metadata cannot be hashed: {exc.message}"]
+    if digest == m.metadata_digest:
+        return []
+    return [f"the manifest's name and metadata hash to {digest[:16]}… under JSON scheme "
+            f"v{m.json_scheme} ({m.format}), not to its metadata digest "
+            f"{m.metadata_digest[:16]}…: they were edited"]
 
 
 def _step2_replay(run: CheckRun) -> None:
@@ -239,6 +260,7 @@ def _step8_stage_rows(run: CheckRun, artifacts_dir: Path | None,
     # (8) Per stage: on-chain digest vs manifest digest vs local copy.
     m = run.manifest
     entries = {s.index: s for s in m.stages} if m else {}
+    json_scheme = m.json_scheme if m is not None else JSON_SCHEME_V1
     for s in run.ev.stages:
         txn = run.stage_events.get(s.index, (None, None))[0]
         kind = StageKind(s.kind).name.lower() if s.kind in StageKind._value2member_map_ \
@@ -254,7 +276,7 @@ def _step8_stage_rows(run: CheckRun, artifacts_dir: Path | None,
         elif entry is not None:
             row.label, row.manifest_digest = entry.label, entry.digest
             local = local_digest(entry, artifacts_dir=artifacts_dir, data=data,
-                                 progress=progress)
+                                 progress=progress, json_scheme=json_scheme)
             row.local_digest, row.local_source = local.digest, local.source
             extra = "; ".join(local.notes)
             if entry.kind != s.kind or entry.digest != chain_hex:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot, capture_code, capture_environment
 from algo_tracer.diffs import mapping_changes
 from algo_tracer.errors import InputError, describe_validation
-from algo_tracer.hashing import Digest
+from algo_tracer.hashing import JSON_SCHEME_V1, Digest
 
 __all__ = [
     "COMPONENT_ORDER",
@@ -234,6 +234,7 @@ def diff_code(
     current: CodeSnapshot | Mapping[str, Any] | str | None = None,
     *,
     path: str | os.PathLike[str] = ".",
+    scheme: int = JSON_SCHEME_V1,
 ) -> list[Drift]:
     """Differences between recorded code and the current code.
 
@@ -246,13 +247,16 @@ def diff_code(
         current: The snapshot to compare with; default: `capture_code(path)`, with the
             recorded ignore patterns for a tree.
         path: What to capture when `current` is not given.
+        scheme: The recorded experiment's JSON scheme (`Manifest.json_scheme`): the current
+            uncommitted changes are hashed by it, as the recorded ones were.
 
     Raises:
         InputError: If `recorded` or `current` is not a valid snapshot.
     """
     old = _coerce(CodeSnapshot, recorded, "the recorded code")
     if current is None:  # a tree is re-hashed with the patterns it was recorded with
-        new = capture_code(path, ignore=old.ignore) if old.kind == "tree" else capture_code(path)
+        new = (capture_code(path, ignore=old.ignore, scheme=scheme) if old.kind == "tree"
+               else capture_code(path, scheme=scheme))
     else:
         new = _coerce(CodeSnapshot, current, "current code")
     c = "code"

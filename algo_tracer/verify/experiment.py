@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,31 @@ from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
 from algo_tracer.verify.study_checks import check_plan_and_study
 
-__all__ = ["verify_experiment"]
+__all__ = ["VerifyOptions", "verify_experiment"]
 
 NETWORK_TRUST = ("that algod and the Indexer report the chain faithfully (export a proof bundle "
                  "to check every transaction against its block header)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyOptions:
+    """What a verification of one experiment is given besides the chain: the one parameter list
+    of `verify_experiment` and `verify_with_evidence` (fields as in `verify_experiment`)."""
+
+    manifest: Manifest | str | os.PathLike[str] | None = None
+    """The run's manifest (or its path): the seal, private-record and per-stage checks."""
+    artifacts_dir: str | os.PathLike[str] | None = None
+    """Where to find the traced files (matched by base name) to re-hash them."""
+    data: Mapping[str, Any] | None = None
+    """Objects to re-hash for stages that cannot be read from disk, by stage name."""
+    indexer_timeout: float = 60
+    """Seconds to wait for the Indexer to catch up."""
+    progress: Progress | None = None
+    """Shows long Indexer scans and re-hashing; None is silent."""
+    records: list[NoteRecord] | None = None
+    """A list that receives the records the chain proves."""
+    plan_reveal: PlanReveal | None = None
+    """A private plan's published reveal file, for step 10."""
 
 
 def verify_experiment(
@@ -88,35 +110,30 @@ def verify_experiment(
             network (another genesis hash), or no Indexer is configured.
         NetworkError: algod or the Indexer unreachable, or the Indexer does not catch up.
     """
-    return verify_with_evidence(algorand, app_id, experiment_id, manifest=manifest,
-                                artifacts_dir=artifacts_dir, data=data,
-                                indexer_timeout=indexer_timeout, progress=progress,
-                                records=records, plan_reveal=plan_reveal)[0]
+    return verify_with_evidence(algorand, app_id, experiment_id, VerifyOptions(
+        manifest=manifest, artifacts_dir=artifacts_dir, data=data,
+        indexer_timeout=indexer_timeout, progress=progress, records=records,
+        plan_reveal=plan_reveal))[0]
 
 
 def verify_with_evidence(
     algorand: AlgorandClient,
     app_id: int,
     experiment_id: bytes | str,
-    *,
-    manifest: Manifest | str | os.PathLike[str] | None = None,
-    artifacts_dir: str | os.PathLike[str] | None = None,
-    data: Mapping[str, Any] | None = None,
-    indexer_timeout: float = 60,
-    progress: Progress | None = None,
-    records: list[NoteRecord] | None = None,
-    plan_reveal: PlanReveal | None = None,
+    options: VerifyOptions | None = None,
 ) -> tuple[VerificationReport, Evidence]:
     """`verify_experiment`, also returning the evidence it checked (for checks that need more
     of the chain than the report keeps, e.g. the header's final digest; internal)."""
     started = time.monotonic()
+    o = options or VerifyOptions()
+    progress, artifacts_dir = o.progress, o.artifacts_dir
     eid = experiment_id if isinstance(experiment_id, bytes) else parse_id(experiment_id)
-    manifest = _load_manifest(manifest, eid)
+    manifest = _load_manifest(o.manifest, eid)
     if manifest is not None:  # before "no experiment in app N": a manifest names its network
         require_node_on(algorand, f"the manifest of experiment {manifest.experiment_id}",
                         Network(manifest.genesis_id, manifest.genesis_hash))
     served_before = served_counts(algorand)
-    ev = gather_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
+    ev = gather_evidence(algorand, app_id, eid, indexer_timeout=o.indexer_timeout,
                          progress=progress)
     indexer_round = ev.data_round
     report = VerificationReport(experiment_id=format_id(eid), app_id=app_id,
@@ -131,8 +148,8 @@ def verify_with_evidence(
                    f"{len(ev.app_txns)} registry calls, {len(ev.note_txns)} note transactions"))
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
-               data=data, progress=progress, records=records)
-    check_plan_and_study(algorand, ev, report, manifest, plan_reveal)
+               data=o.data, progress=progress, records=o.records)
+    check_plan_and_study(algorand, ev, report, manifest, o.plan_reveal)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {
         service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()

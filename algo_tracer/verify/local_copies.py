@@ -24,16 +24,19 @@ from typing import Any
 from algo_tracer import stages
 from algo_tracer.documents.manifest import StageEntry
 from algo_tracer.errors import AlgoTracerError
+from algo_tracer.hashing import JSON_SCHEME_V1
 from algo_tracer.progress import Progress
 from algo_tracer.stages import LocalDigest, stage_name
 
 
 def local_digest(entry: StageEntry, *, artifacts_dir: Path | None,
                  data: Mapping[str, Any] | None,
-                 progress: Progress | None = None) -> LocalDigest:
+                 progress: Progress | None = None,
+                 json_scheme: int = JSON_SCHEME_V1) -> LocalDigest:
     """The digest of the stage's local copy, or why there is none.
 
-    `progress` shows the re-hashing of files and directories found in `artifacts_dir`.
+    `progress` shows the re-hashing of files and directories found in `artifacts_dir`;
+    `json_scheme` is the manifest's (`Manifest.json_scheme`), for details re-hashed as JSON.
     """
     name = stage_name(entry.label)
     given = None if data is None else next(
@@ -49,7 +52,7 @@ def local_digest(entry: StageEntry, *, artifacts_dir: Path | None,
             if found is None:
                 return LocalDigest(notes=[f"no {Path(path).name} in {artifacts_dir}"])
             return stages.rehash_path(entry, found, progress)
-        return stages.rehash_detail(entry)
+        return stages.rehash_detail(entry, json_scheme)
     except AlgoTracerError as exc:
         return LocalDigest(error=exc.message, source=name)
 

@@ -18,7 +18,7 @@ from algo_tracer.documents.card_metadata import read_front_matter
 from algo_tracer.errors import InputError
 from algo_tracer.format.ids import parse_id
 from algo_tracer.progress import Progress
-from algo_tracer.verify.experiment import verify_with_evidence
+from algo_tracer.verify.experiment import VerifyOptions, verify_with_evidence
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 
 __all__ = ["CARD_STEP", "verify_model_card"]
@@ -44,8 +44,8 @@ def verify_model_card(algorand: AlgorandClient, text: str, *, indexer_timeout: f
     except (AssertionError, KeyError, TypeError, ValueError, InputError):
         raise InputError("the card's front matter has no `algotrace` block with experiment_id "
                          "and app_id", fix=_FIX) from None
-    report, ev = verify_with_evidence(algorand, app_id, eid, indexer_timeout=indexer_timeout,
-                                      progress=progress)
+    report, ev = verify_with_evidence(algorand, app_id, eid, VerifyOptions(
+        indexer_timeout=indexer_timeout, progress=progress))
     problems: list[str] = []
     h = ev.header
     if h is None:

@@ -58,7 +58,8 @@ def check_reproducible(
             drifts.append(Drift(component="data", item=name, message=f"{name}: not in the "
                                 f"recorded run (its data stages: {known})"))
             continue
-        local = local_digest(entry, artifacts_dir=None, data={name: value})
+        local = local_digest(entry, artifacts_dir=None, data={name: value},
+                             json_scheme=m.json_scheme)
         if local.error or local.digest is None:
             drifts.append(Drift(component="data", item=name, recorded=f"sha256:{entry.digest}",
                                 message=f"{name}: {local.error or 'cannot be hashed'}"))
@@ -68,12 +69,12 @@ def check_reproducible(
     if code is not None:
         entry = _single(m, StageKind.CODE)
         recorded = CodeSnapshot.model_validate(entry.detail)
-        drifts += _detail_digest(entry, recorded.digest().hex)
-        drifts += diff_code(recorded, path=code)
+        drifts += _detail_digest(entry, recorded.digest(m.json_scheme).hex)
+        drifts += diff_code(recorded, path=code, scheme=m.json_scheme)
     if environment:
         entry = _single(m, StageKind.ENVIRONMENT)
         recorded_env = EnvironmentSnapshot.model_validate(entry.detail)
-        drifts += _detail_digest(entry, recorded_env.digest().hex)
+        drifts += _detail_digest(entry, recorded_env.digest(m.json_scheme).hex)
         project = None if environment is True else environment
         drifts += diff_environments(recorded_env, project_dir=project)
     if any(d.severity == "error" for d in drifts):

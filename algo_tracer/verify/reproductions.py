@@ -38,7 +38,6 @@ from algo_tracer.documents.reproduction import (
     binding_detail,
     compare,
     comparison_detail,
-    detail_digest,
     summary_text,
 )
 from algo_tracer.errors import ConfigError, InputError, describe_validation
@@ -203,10 +202,10 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
         problems.append("the claim binds another original (network, app, owner or final "
                         "digest differ from the sealed original's)")
     if not stages or stages[0][1] != StageKind.REPRODUCES or \
-            stages[0][2] != detail_digest(binding_detail(b)):
+            not _hashes_to(binding_detail(b), stages[0][2]):
         problems.append("the reproduction's first stage does not bind the claimed original")
     at = next((i for i, kind, _ in stages if kind == StageKind.COMPARISON), None)
-    if at is None or stages[at][2] != detail_digest(comparison_detail(claimed)):
+    if at is None or not _hashes_to(comparison_detail(claimed), stages[at][2]):
         problems.append("the claimed comparison is not the one the reproduction recorded "
                         "(comparison stage digest)")
         return problems
@@ -244,8 +243,11 @@ def _forgeries(algorand: AlgorandClient, app_id: int, original_id: bytes, origin
 
 def _hashes_to(value: dict[str, Any], digest: str) -> bool:
     """Whether `value` hashes to the hex `digest` under a params scheme (v1, or v2 = RFC 8785,
-    docs/hashing.md §4): the schemes are domain-separated, so a match under either is the
-    value recorded under that one."""
+    docs/hashing.md §4 and §13): the schemes are domain-separated, so a match under either is
+    the value recorded under that one. The value is rebuilt by the verifier (a metric, an
+    outcome, a binding, the claimed comparison), and the chain does not say which scheme the
+    reproduction chose; trying both gives no one a choice (a digest is the hash of a value
+    under at most one tag)."""
     return any(hash_params(value, scheme).hex == digest for scheme in PARAMS_SCHEMES)
 
 

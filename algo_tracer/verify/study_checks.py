@@ -17,7 +17,7 @@ from algokit_utils import AlgorandClient
 from pydantic import ValidationError
 
 from algo_tracer.documents.manifest import Manifest, StageKind
-from algo_tracer.documents.plan import PlanReveal, opens_commitment, plan_commitment
+from algo_tracer.documents.plan import PlanReveal, opens_commitment
 from algo_tracer.documents.study import (
     RESULT_STAGE,
     StudySpec,
@@ -30,7 +30,7 @@ from algo_tracer.format.boxes import Stage
 from algo_tracer.format.events import StageRecorded, decode_event
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.format.stage_notes import decode_stage_note, stage_note_prefix
-from algo_tracer.hashing import hash_params
+from algo_tracer.hashing import JSON_SCHEMES, hash_params, params_scheme
 from algo_tracer.network.disclosed_plan import find_disclosure
 from algo_tracer.network.indexer import iter_transactions, require_indexer
 from algo_tracer.verify.check_run import ChainTxn, Evidence
@@ -56,18 +56,29 @@ def stage_calls(ev: Evidence) -> dict[int, tuple[ChainTxn, StageRecorded]]:
 
 def noted_detail(ev: Evidence, calls: dict[int, tuple[ChainTxn, StageRecorded]], index: int,
                  manifest: Manifest | None) -> dict[str, Any] | None:
-    """A stage's detail from its stage note (whose hash must be the stage's digest), else from
-    the manifest (whose detail steps 3 and 8 compared with the chain), else None."""
+    """A stage's detail from its stage note (whose hash, by the JSON scheme the note's version
+    names, must be the stage's digest), else from the manifest (whose detail steps 3 and 8
+    compared with the chain), else None."""
     stage = ev.stages[index]
     txn = calls.get(index, (None, None))[0]
     note = decode_stage_note(txn.note) if txn is not None and txn.note else None
     if note is not None and note.kind == stage.kind and note.subject == ev.experiment_id and (
-            opens_commitment(note.detail, stage.digest) if stage.kind == StageKind.PLAN
-            else hash_params(note.detail).value == stage.digest):
+            opens_commitment(note.detail, stage.digest, note.scheme)
+            if stage.kind == StageKind.PLAN
+            else hash_params(note.detail, params_scheme(note.scheme)).value == stage.digest):
         return note.detail
     if manifest is not None and index < len(manifest.stages):
         return manifest.stages[index].detail
     return None
+
+
+def _recorded_as(detail: Any, digest: bytes) -> bool:
+    """Whether a study detail the verifier rebuilt (a trial's link or result) is what `digest`
+    records, under either JSON scheme. The trial chose its scheme when it was created, and the
+    chain alone does not say which; trying both lets no one choose anything: the value is ours,
+    and the schemes' domain tags differ, so a digest is the hash of this value under at most one
+    of them (docs/hashing.md §13)."""
+    return any(detail.digest(scheme) == digest for scheme in JSON_SCHEMES)
 
 
 def check_plan_and_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
@@ -94,8 +105,10 @@ def check_plan(algorand: AlgorandClient, ev: Evidence,
         problems.append("the plan is not the experiment's first and only plan stage")
     detail = noted_detail(ev, calls, plan.index, manifest) or {}
     check = PlanCheck(state="committed", round=plan.round)
-    if "plan" in detail and "salt" in detail and plan_commitment(
-            detail["plan"], bytes.fromhex(detail["salt"])) == plan.digest:
+    # The detail is the note's (already opened by its version's scheme) or the manifest's:
+    # either scheme may open it, as in `_recorded_as` (distinct tags: no choice is gained).
+    if "plan" in detail and "salt" in detail and any(
+            opens_commitment(detail, plan.digest, scheme) for scheme in JSON_SCHEMES):
         check.state, check.plan = "public", detail["plan"]
     else:
         _find_reveal(algorand, ev, plan, check, reveal)
@@ -200,9 +213,10 @@ def _check_trial(algorand: AlgorandClient, ev: Evidence, spec: StudySpec, record
         return "the trial is not sealed with the final digest the study recorded"
     if ev.header is not None and header.owner != ev.header.owner:
         return f"recorded by {header.owner}, not the study's owner"
-    if not stages or (stages[0].kind, stages[0].digest) != (StageKind.TRIAL_OF, link.digest()):
+    if not stages or stages[0].kind != StageKind.TRIAL_OF or not _recorded_as(link,
+                                                                               stages[0].digest):
         return "its first stage does not name this study with this number"
-    if not any((s.kind, s.digest) == (StageKind.CUSTOM, result.digest()) for s in stages):
+    if not any(s.kind == StageKind.CUSTOM and _recorded_as(result, s.digest) for s in stages):
         return (f"its own {RESULT_STAGE} stage does not say {record.state}"
                 f"{'' if record.value is None else f' with {spec.objective} {record.value:g}'}")
     if header.created_round < search_round:
@@ -214,10 +228,13 @@ def _check_trial(algorand: AlgorandClient, ev: Evidence, spec: StudySpec, record
 
 def _outside(algorand: AlgorandClient, ev: Evidence, recorded: set[str]) -> list[str]:
     indexer = require_indexer(algorand, needed_by="finding the trials of a study needs one")
-    prefix = stage_note_prefix(StageKind.TRIAL_OF, ev.experiment_id)
     found = []
-    for t in iter_transactions(indexer, note_prefix=prefix, application_id=ev.app_id,
-                               max_round=ev.data_round):
+    # One query per note version: a trial names its study in its own JSON scheme.
+    for t in (t for scheme in JSON_SCHEMES
+              for t in iter_transactions(
+                  indexer, note_prefix=stage_note_prefix(StageKind.TRIAL_OF, ev.experiment_id,
+                                                         scheme),
+                  application_id=ev.app_id, max_round=ev.data_round)):
         if ev.header is None or t["sender"] != ev.header.owner:
             continue  # anyone may name a study; only its owner's trials can be its trials
         for event in map(decode_event, _logs(t)):

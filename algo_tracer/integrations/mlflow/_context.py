@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from algo_tracer.capture import CodeSnapshot, EnvironmentSnapshot, capture_code, capture_environment
+from algo_tracer.stages import JSON_SCHEME
 
 #: Prefix of every tag algo-tracer writes on an MLflow run.
 TAG_PREFIX = "algotrace."
@@ -38,8 +39,8 @@ class Snapshots:
     """None when there is nothing cheap to pin: no script file and no git work tree."""
 
     def key(self) -> tuple[str, str | None]:
-        return (str(self.environment.digest()),
-                str(self.code.digest()) if self.code is not None else None)
+        return (str(self.environment.digest(JSON_SCHEME)),
+                str(self.code.digest(JSON_SCHEME)) if self.code is not None else None)
 
 
 def set_autotrace_active(active: bool) -> None:
@@ -70,7 +71,8 @@ def capture() -> Snapshots:
     interactive session outside git nothing is pinned (``code`` is None).
     """
     target = _code_target()
-    code = capture_code(target) if target is not None else None
+    # Under the JSON scheme of new experiments: the run's experiment is created after this.
+    code = capture_code(target, scheme=JSON_SCHEME) if target is not None else None
     if code is not None and code.kind == "git":
         project = Path(code.root)
     elif target is not None and target.is_file():
@@ -98,13 +100,13 @@ def take(tags: Mapping[str, str]) -> Snapshots | None:
 
 def tags_for(snapshots: Snapshots) -> dict[str, str]:
     env = snapshots.environment
-    tags = {ENVIRONMENT_DIGEST_TAG: str(env.digest()),
+    tags = {ENVIRONMENT_DIGEST_TAG: str(env.digest(JSON_SCHEME)),
             "algotrace.environment.python": f"{env.python.implementation} {env.python.version}"}
     for name, digest in sorted(env.lock_files.items()):
         tags[f"algotrace.lockfile.{name}"] = digest
     code = snapshots.code
     if code is not None:
-        tags[CODE_DIGEST_TAG] = str(code.digest())
+        tags[CODE_DIGEST_TAG] = str(code.digest(JSON_SCHEME))
         tags["algotrace.code.kind"] = code.kind
         if code.commit:
             tags["algotrace.code.commit"] = code.commit

@@ -168,10 +168,12 @@ class Recorder:
                 # A resumed run's plan is its first segment's first stage, not repeated.
                 plan, private = _study_runs.plan_of({} if previous else all_tags)
                 exp = tracer.experiment(name, plan=plan, private_plan=private, **options)
-            exp.trace_digest(StageKind.ENVIRONMENT, None, snapshots.environment.digest().value,
+            scheme = exp.row.json_scheme  # docs/hashing.md §13
+            exp.trace_digest(StageKind.ENVIRONMENT, None,
+                             snapshots.environment.digest(scheme).value,
                              snapshots.environment.model_dump(mode="json"))
             if snapshots.code is not None:
-                exp.trace_digest(StageKind.CODE, None, snapshots.code.digest().value,
+                exp.trace_digest(StageKind.CODE, None, snapshots.code.digest(scheme).value,
                                  snapshots.code.model_dump(mode="json"))
         except Exception as exc:
             self._fail(None, f"cannot start recording MLflow run {run_id}", exc)
@@ -258,7 +260,8 @@ class Recorder:
             if trace.failed:
                 return
             try:
-                record_datasets(trace.record, trace.data_labels, datasets)
+                record_datasets(trace.record, trace.data_labels, datasets,
+                                trace.experiment.row.json_scheme)
             except Exception as exc:
                 self._fail(trace, "recording a dataset input failed", exc)
 
@@ -308,7 +311,7 @@ class Recorder:
         flush_async_artifacts(run_id)
         run = inner.get_run(run_id)
         record_end_of_run(trace.record, trace.data_labels, inner, run, trace.tracking_uri,
-                          trace.model_ids)
+                          trace.model_ids, exp.row.json_scheme)
         if trace.skipped_metrics:
             _warn(f"{trace.skipped_metrics} metric values of run {run_id} had a negative step "
                   "or were logged to a study's parent run, and are not in the note stream (the "

@@ -20,18 +20,21 @@ StageSink = Callable[[StageKind, "str | None", bytes, dict[str, Any]], Any]
 
 
 def record_end_of_run(record: StageSink, data_labels: dict[str, bytes], inner: Any, run: Any,
-                      tracking_uri: str | None, model_ids: dict[str, None]) -> None:
-    """Everything MLflow holds for the run when it ends, each as one stage."""
+                      tracking_uri: str | None, model_ids: dict[str, None],
+                      json_scheme: int) -> None:
+    """Everything MLflow holds for the run when it ends, each as one stage; tags and dataset
+    descriptors hashed under the experiment's JSON scheme (docs/hashing.md §13)."""
     # Inputs logged before this segment (a resumed run) or past the store: as MLflow has them.
-    record_datasets(record, data_labels, getattr(run.inputs, "dataset_inputs", None) or [])
+    record_datasets(record, data_labels, getattr(run.inputs, "dataset_inputs", None) or [],
+                    json_scheme)
     digest, detail = stages.describe_params(dict(run.data.params))
     record(StageKind.PARAMS, None, digest.value, detail)
     metrics = _content.final_metrics(run.data.metrics)
     digest, detail = stages.describe_metrics(metrics)
     record(StageKind.METRICS, _content.METRICS_STAGE, digest.value, detail)
     tags = _content.run_tags(run.data.tags)
-    record(StageKind.CUSTOM, _content.TAGS_STAGE, hashing.hash_params(tags).value,
-           {"tags": tags})
+    record(StageKind.CUSTOM, _content.TAGS_STAGE,
+           hashing.hash_params(tags, hashing.params_scheme(json_scheme)).value, {"tags": tags})
     tree = _content.hash_artifacts(run.info.artifact_uri, tracking_uri, exclude_manifest=True)
     artifacts = _content.directory_detail(tree, run.info.artifact_uri)
     artifacts["excluded"] = [_content.MANIFEST_ARTIFACT_DIR + "/"]
@@ -45,10 +48,10 @@ def record_end_of_run(record: StageSink, data_labels: dict[str, bytes], inner: A
 
 
 def record_datasets(record: StageSink, data_labels: dict[str, bytes],
-                    datasets: Iterable[Any]) -> None:
+                    datasets: Iterable[Any], json_scheme: int) -> None:
     for dataset_input in datasets:
         descriptor = _content.dataset_descriptor(dataset_input)
-        digest = hashing.hash_params(descriptor).value
+        digest = hashing.hash_params(descriptor, hashing.params_scheme(json_scheme)).value
         label = _free_label(data_labels, _dataset_label(descriptor), digest)
         if label is None:
             continue  # the same dataset input, logged again

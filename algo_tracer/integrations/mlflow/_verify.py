@@ -214,6 +214,15 @@ class _MlflowChecks:
         on_chain = {r.chain_digest for r in self._rows(label)}
         return next((d for d in digests if d.hex in on_chain), digests[0])
 
+    def _json_digests(self, value: Any) -> set[str]:
+        """The params digests (hex) of `value` under the run's JSON scheme: the manifest's
+        (docs/hashing.md §13); without a manifest, under each scheme. The value is what MLflow
+        holds now, and the schemes' tags differ, so a chain digest equals at most one of them,
+        and only for the recorded value: trying both chooses nothing."""
+        schemes = ([self.manifest.json_scheme] if self.manifest is not None
+                   else list(hashing.JSON_SCHEMES))
+        return {hashing.hash_params(value, hashing.params_scheme(s)).hex for s in schemes}
+
     def _binding(self) -> None:
         # The chain commits to the manifest's metadata; it must name this very run.
         if self.manifest is None:
@@ -298,9 +307,9 @@ class _MlflowChecks:
         if not inputs and not rows:
             return
         recorded = {r.chain_digest for r in rows}
-        now = {hashing.hash_params(_content.dataset_descriptor(d)).hex: d.dataset.name
-               for d in inputs}
-        missing = sorted(name for digest, name in now.items() if digest not in recorded)
+        now = {name: self._json_digests(_content.dataset_descriptor(d))
+               for d in inputs for name in [d.dataset.name]}
+        missing = sorted(name for name, digests in now.items() if not digests & recorded)
         self.report.checks.append(CheckRow(
             step=STEP, name="mlflow datasets", status="fail" if missing else "pass",
             detail=f"dataset inputs not as recorded: {', '.join(missing)}" if missing else
@@ -310,7 +319,7 @@ class _MlflowChecks:
         label = f"custom:{_content.TAGS_STAGE}"
         rows = self._rows(label)
         now = _content.run_tags(self.run.data.tags)
-        if not rows or any(r.chain_digest == hashing.hash_params(now).hex for r in rows):
+        if not rows or any(r.chain_digest in self._json_digests(now) for r in rows):
             return
         entry = self._entry(label)
         lines = _mapping_diff("tag", entry.detail.get("tags") if entry else None, now)

@@ -88,15 +88,26 @@
       .map((k) => JSON.stringify(k) + ":" + jcs(value[k])).join(",") + "}";
   }
 
-  // A params / metrics stage's digest from its manifest detail (scheme v2 only: v1 keeps 1.0
-  // apart from 1, which a JS number cannot).
-  async function paramsDigest(value) {
-    const tag = new TextEncoder().encode("algotrace-hash/v2/params\0");
+  // H(tag, salt || JCS(value)) of docs/hashing.md §13, JSON scheme v2: the digest of any JSON
+  // value of an experiment recorded under RFC 8785 (manifest format v3): seed, environment and
+  // code snapshots ("algotrace/v2/seed", ...), the metadata digest ("algotrace/v2/metadata"),
+  // a study's records and params ("algotrace-hash/v2/params"), a plan (salt: its 32 bytes),
+  // the manifest's final digest ("algotrace/v3/manifest"). Scheme v1 keeps 1.0 apart from 1,
+  // which a JS number cannot, so v1 digests are not recomputed here.
+  async function jsonDigest(tag, value, salt) {
+    const head = new TextEncoder().encode(tag + "\0");
     const body = new TextEncoder().encode(jcs(value));
-    const bytes = new Uint8Array(tag.length + body.length);
-    bytes.set(tag);
-    bytes.set(body, tag.length);
+    const pre = salt || new Uint8Array(0);
+    const bytes = new Uint8Array(head.length + pre.length + body.length);
+    bytes.set(head);
+    bytes.set(pre, head.length);
+    bytes.set(body, head.length + pre.length);
     return digestBytes(bytes);
+  }
+
+  // A params / metrics stage's digest from its manifest detail (params scheme v2).
+  function paramsDigest(value) {
+    return jsonDigest("algotrace-hash/v2/params", value);
   }
 
   // "sha256:<hex>" of a File or Blob; onProgress(done, total) in bytes as slices are hashed.
@@ -476,6 +487,6 @@
 
   // For tests and for anyone checking the scheme from the console.
   window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages, jcs,
-    paramsDigest });
+    jsonDigest, paramsDigest });
   document.addEventListener("DOMContentLoaded", init);
 })();
