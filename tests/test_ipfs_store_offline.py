@@ -29,7 +29,7 @@ from algo_tracer.documents.manifest import StageKind
 from algo_tracer.documents.stored import StoredDetail, stored_digest
 from algo_tracer.errors import ConfigError, NetworkError
 from algo_tracer.format.stage_notes import decode_stage_note, stage_note_for
-from algo_tracer.hashing import hash_params
+from algo_tracer.hashing import hash_file, hash_params
 from algo_tracer.hashing.unixfs import cid_of_bytes, cid_of_path
 from algo_tracer.network.ipfs import IpfsSettings, NotRetrievableError, ipfs_from_environment
 from algo_tracer.network.settings import Settings
@@ -177,7 +177,7 @@ def test_a_node_that_builds_another_cid_is_refused_and_nothing_more_is_recorded(
     model, _ = _files(tmp_path)
     node.other_cid = cid_of_bytes(b"something else")
     exp = tracer.experiment("other-cid")
-    with pytest.raises(ConfigError, match="not .*ipfs add --cid-version 1"):
+    with pytest.raises(ConfigError, match=r"not .*ipfs add --cid-version 1"):
         exp.trace_model(model, store=True)
     assert [s.label for s in tracer.journal.stages(exp.id)] == ["model"]
     exp.finish()
@@ -266,8 +266,7 @@ def test_a_stored_stage_naming_other_content_than_its_stage_is_a_finding(
     with tracer.experiment("replaced") as exp:
         r = exp.trace_model(model)
         node.add(decoy, None)
-        from algo_tracer.stages import hash_local_copy
-        detail = StoredDetail(stage="model", index=r.index, digest=hash_local_copy(decoy).hex,
+        detail = StoredDetail(stage="model", index=r.index, digest=hash_file(decoy).hex,
                               scheme="file", cid=cid_of_path(decoy), type="file",
                               name="model.bin")
         exp.trace_digest(StageKind.STORED, "model", stored_digest(detail),
@@ -284,5 +283,5 @@ def test_ipfs_settings_never_show_the_auth_header_and_refuse_bad_urls(monkeypatc
     assert settings.auth == "Bearer s3cret-token" and "s3cret" not in repr(settings)
     assert "s3cret" not in repr(IpfsSettings(auth="Bearer s3cret"))
     monkeypatch.setenv("ALGO_TRACER_IPFS_API", "127.0.0.1:5001")
-    with pytest.raises(ConfigError, match="ALGO_TRACER_IPFS_API.*not an http"):
+    with pytest.raises(ConfigError, match=r"ALGO_TRACER_IPFS_API.*not an http"):
         ipfs_from_environment()
