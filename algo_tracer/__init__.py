@@ -17,6 +17,7 @@ from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.documents.model_card import ModelCardInfo
 from algo_tracer.errors import (
     AlgoTracerError,
+    CidError,
     ConfigError,
     ContractError,
     ExperimentBusyError,
@@ -31,6 +32,7 @@ from algo_tracer.errors import (
 )
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
+from algo_tracer.hashing.unixfs import CidHasher, cid_of_path, parse_cid
 from algo_tracer.record.plans import Revealed
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
 from algo_tracer.record.study import Study, StudySummary, Trial, TrialPruned
@@ -48,6 +50,8 @@ __version__ = "0.1.0"
 __all__ = [
     "AlgoTracerError",
     "Bundle",
+    "CidError",
+    "CidHasher",
     "ConfigError",
     "ContractError",
     "DatasheetInfo",
@@ -78,12 +82,14 @@ __all__ = [
     "VerificationReport",
     "__version__",
     "check_reproducible",
+    "cid_of_path",
     "digest_of",
     "export_attestation",
     "export_bundle",
     "format_id",
     "hash_directory",
     "hash_file",
+    "parse_cid",
     "parse_id",
     "seed_everything",
     "verify_attestation",

@@ -66,6 +66,10 @@ class InputError(AlgoTracerError):
     """An argument that cannot be used as given (wrong type, length, format or size)."""
 
 
+class CidError(InputError):
+    """A content id (CID) that is malformed, or names content algo-tracer cannot check."""
+
+
 class NetworkError(AlgoTracerError):
     """A node, indexer or KMD could not be reached or answered with an error."""
 
@@ -121,6 +125,7 @@ class ReproducibilityError(VerificationError, RuntimeError):
 
 __all__ = [
     "AlgoTracerError",
+    "CidError",
     "ConfigError",
     "ContractError",
     "InputError",
