@@ -130,7 +130,7 @@ def test_a_stored_stage_whose_cid_holds_other_content_is_a_finding(
 
 def test_node_down_while_tracing_is_not_retrievable_until_resume_stores_it(
         node, tmp_path: Path, capsys, monkeypatch) -> None:
-    data, model = _inputs(tmp_path / "lab")
+    _, model = _inputs(tmp_path / "lab")
     model.write_bytes(MODEL + os.urandom(16))  # content no node holds yet
     down = IpfsClient(IpfsSettings(api="http://127.0.0.1:9"))  # nothing listens on port 9
     tracer = Tracer.from_environment(state_dir=tmp_path / "state")
