@@ -137,6 +137,10 @@ def test_a_stored_stage_follows_the_stage_and_its_note_names_the_cid(
     on_chain = chain.experiments[exp.id].stages
     assert [s.digest.hex() for s in on_chain] == [s.digest for s in manifest.stages]
     assert node.pins == [r_model.cid, r_data.cid]
+    card = exp.summary.model_card_path.read_text()
+    assert "## Stored on IPFS" in card and f"| model:final | `{r_model.cid}` |" in card
+    assert json.loads((exp.summary.model_card_path.parent / "model_card.json").read_text())[
+        "stored"] == {"model:final": r_model.cid, "data:train": r_data.cid}
 
 
 def test_node_down_records_digest_and_cid_first_and_resume_stores_it_once(
