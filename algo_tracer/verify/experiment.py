@@ -38,6 +38,7 @@ from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
+from algo_tracer.verify.stored_refs import note_stored
 from algo_tracer.verify.study_checks import check_plan, check_study
 
 __all__ = ["verify_experiment"]
@@ -132,6 +133,7 @@ def verify_with_evidence(
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=data, progress=progress, records=records)
+    note_stored(ev, report, manifest)  # the CIDs on chain (docs/ipfs.md); verify --fetch checks
     check_plan(algorand, ev, report, manifest, plan_reveal)
     check_study(algorand, ev, report, manifest)
     report.not_checked.append(NETWORK_TRUST)

@@ -26,7 +26,7 @@ from algokit_utils import AlgorandClient
 
 from algo_tracer import hashing, stages
 from algo_tracer.documents.manifest import Manifest, StageKind
-from algo_tracer.documents.stored import StoredDetail, parse_stored
+from algo_tracer.documents.stored import StoredDetail
 from algo_tracer.errors import InputError, NetworkError, shorten
 from algo_tracer.format.ids import format_id
 from algo_tracer.hashing.unixfs import CidHasher, cid_of_path
@@ -42,7 +42,7 @@ from algo_tracer.verify.report import (
     StageStatus,
     VerificationReport,
 )
-from algo_tracer.verify.study_checks import noted_detail, stage_calls
+from algo_tracer.verify.stored_refs import stored_details
 
 __all__ = ["FETCH_STEP", "fetch_experiment", "fetch_stored", "verify_fetched"]
 
@@ -55,21 +55,17 @@ def fetch_stored(ev: Evidence, node: IpfsNode, out_dir: Path, *,
                  progress: Progress | None = None) -> list[FetchRow]:
     """Fetch every stored stage of the experiment (or the one naming `stage`) into `out_dir`,
     each checked against its CID and its digest."""
-    calls = stage_calls(ev)
     rows = []
     out_dir.mkdir(parents=True, exist_ok=True)
-    for s in ev.stages:
-        if s.kind != StageKind.STORED:
-            continue
-        detail = parse_stored(noted_detail(ev, calls, s.index, manifest))
+    for index, detail in stored_details(ev, manifest):
         if detail is None:
-            rows.append(FetchRow(index=s.index, stage=f"stored stage {s.index}",
+            rows.append(FetchRow(index=index, stage=f"stored stage {index}",
                                  status="unreadable", message="its CID is neither in a stage "
                                  "note that hashes to its digest nor in a manifest"))
             continue
         if stage is not None and stage not in (detail.stage, stages.stage_name(detail.stage)):
             continue
-        rows.append(_fetch_one(ev, s.index, detail, node, out_dir, progress))
+        rows.append(_fetch_one(ev, index, detail, node, out_dir, progress))
     if stage is not None and not rows:
         raise InputError(f"experiment has no stored stage {shorten(repr(stage))}",
                          fix="see `algo-tracer show EXPERIMENT` for its stages (stored:...)")
@@ -122,14 +118,9 @@ def apply_rows(report: VerificationReport, rows: list[FetchRow]) -> None:
                                            code=f"stored_{row.status}", message=row.message))
     by_index = {r.index: r for r in report.stages if r.index is not None}
     for row in rows:
-        stored = by_index.get(row.index)
-        if stored is not None and stored.label == "stored":  # no manifest: name it
-            stored.label = f"stored:{row.stage}"
         named = by_index.get(row.named_index) if row.named_index is not None else None
         if named is None:
             continue
-        if named.label == named.kind:  # no manifest: the stored stage names it
-            named.label = row.stage
         if row.status == "verified" and row.same_digest and named.status in (
                 StageStatus.RECORDED, StageStatus.MATCH):
             named.status, named.local_source = StageStatus.MATCH, f"ipfs://{row.cid}"

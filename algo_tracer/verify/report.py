@@ -181,6 +181,9 @@ class VerificationReport(_Model):
     study: StudyCheck | None = Field(default=None, description="step 11: a study's trials")
     fetched: list[FetchRow] | None = Field(
         default=None, description="step 16 (verify --fetch): stored content fetched by CID")
+    stored_cids: dict[int, str] = Field(
+        default_factory=dict, description="IPFS CIDs the chain commits to (stored stages, kind "
+        "25), by the index of the stage whose content they hold (docs/ipfs.md)")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 

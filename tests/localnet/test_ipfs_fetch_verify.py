@@ -12,8 +12,10 @@ import json
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from verify_helpers import LOCALNET_ENV
+from web_helpers import client, serving
 
 from algo_tracer import Tracer
 from algo_tracer.cli import main
@@ -23,6 +25,7 @@ from algo_tracer.errors import NetworkError
 from algo_tracer.hashing import hash_file
 from algo_tracer.hashing.unixfs import cid_of_path
 from algo_tracer.network.ipfs import IpfsClient, IpfsSettings
+from algo_tracer.web.app import create_app
 
 MODEL = bytes(range(256)) * 4096  # 1 MiB: four 256 KiB chunks, a two-level UnixFS tree
 
@@ -102,6 +105,17 @@ def test_stored_data_and_model_verify_on_a_clean_directory_with_fetch_alone(
     code = main(["fetch", summary.experiment_id, "--app-id", str(summary.app_id), "-o",
                  str(clean / "one"), "--stage", "final", "--indexer-timeout", "120"])
     assert code == 0 and [p.name for p in (clean / "one").iterdir()] == ["model.bin"]
+
+
+    # The web page links each stored stage to the gateway, CIDs read from the chain alone.
+    monkeypatch.setenv("ALGO_TRACER_IPFS_GATEWAY", "http://127.0.0.1:8901/")
+    with serving(create_app(client(), indexer_timeout=120)) as base:
+        view = httpx.get(f"{base}/api/apps/{summary.app_id}/experiments/"
+                         f"{summary.experiment_id}", timeout=180).json()
+    assert view["verified"] and view["ipfs_gateway"] == "http://127.0.0.1:8901"
+    labels = {e["index"]: e["label"] for e in view["timeline"] if e["type"] == "stage"}
+    cids = {labels[int(i)]: cid for i, cid in view["report"]["stored_cids"].items()}
+    assert cids == {"data:iris": cid_of_path(data), "model:final": cid_of_path(model)}
 
 
 def test_a_stored_stage_whose_cid_holds_other_content_is_a_finding(
