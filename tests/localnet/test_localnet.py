@@ -159,7 +159,7 @@ def test_the_ipfs_node_starts_stops_and_serves_with_its_network(second_network: 
     assert config["Addresses"]["Swarm"] == [] and config["Bootstrap"] == []
     model = tmp_path / "model.bin"
     model.write_bytes(os.urandom(300_000))
-    node = IpfsClient(IpfsSettings(api=status.ipfs_api_url, gateway=status.ipfs_gateway_url))
+    node = IpfsClient(IpfsSettings(api=status.ipfs_api_url))
     assert node.add(model, None) == cid_of_path(model)
     assert b"".join(node.cat(cid_of_path(model))) == model.read_bytes()
 
