@@ -289,3 +289,27 @@ def test_ipfs_settings_never_show_the_auth_header_and_refuse_bad_urls(monkeypatc
     monkeypatch.setenv("ALGO_TRACER_IPFS_API", "127.0.0.1:5001")
     with pytest.raises(ConfigError, match=r"ALGO_TRACER_IPFS_API.*not an http"):
         ipfs_from_environment()
+
+
+def test_fetch_into_a_file_instead_of_a_directory_exits_2_before_any_node_is_asked(
+        tmp_path: Path, capsys, monkeypatch) -> None:
+    from algo_tracer.cli import main
+
+    monkeypatch.setenv("ALGOD_SERVER", "http://127.0.0.1")
+    monkeypatch.setenv("ALGOD_PORT", "1")  # would fail with a network error if asked
+    (tmp_path / "taken").write_text("x")
+    code = main(["fetch", "7oCqawspwYBnjqKQ8tmcA7xKMXLkvdhTMFFryiFaS56n", "--app-id", "1", "-o",
+                 str(tmp_path / "taken")])
+    assert code == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_a_stored_stage_too_long_for_its_note_is_refused_and_never_recorded(
+        offline, tmp_path: Path) -> None:
+    tracer, _, node = offline
+    model, _ = _files(tmp_path)
+    exp = tracer.experiment("long")
+    with pytest.raises(InputError, match="a transaction note holds at most"):
+        exp.trace_model(model, "m" * 800, store=True)
+    assert [s.label for s in tracer.journal.stages(exp.id)] == ["model:" + "m" * 800]
+    assert node.adds == 0
+    exp.finish()
