@@ -2,16 +2,17 @@
 
 Private module: import from `algo_tracer.hashing.unixfs`; names here carry no stability promise.
 
-kubo v0.43.1 (boxo v0.43.0, ``ipld/unixfs/io/directory.go`` and ``ipld/unixfs/hamt``) with its
-default settings: a directory becomes a HAMT when the sum over its entries of
-``len(name) + len(binary CID)`` exceeds 262,144 bytes (``Import.UnixFSHAMTDirectorySizeThreshold``
-256KiB, ``Import.UnixFSHAMTDirectorySizeEstimation`` "links"; a directory exactly at the
-threshold stays plain). The shard has fanout 256 (``Import.UnixFSHAMTDirectoryMaxFanout``):
-each level takes the next byte of the big-endian first 64 bits of MurmurHash3 x64-128 (seed 0)
-of the entry name; a slot holding one entry links to it as ``"%02X" % slot + name``, a slot
-holding several links to a sub-shard named ``"%02X" % slot``. The shard's UnixFS data is
-``Type=HAMTShard, Data=bitfield, hashType=0x22 (murmur3), fanout=256``, the bitfield big-endian
-with bit ``slot`` set for every used slot and leading zero bytes dropped (go-bitfield).
+kubo v0.42.0 (boxo v0.40.0; the same in kubo v0.43.1 / boxo v0.43.0:
+``ipld/unixfs/io/directory.go`` and ``ipld/unixfs/hamt``) with its default settings: a
+directory becomes a HAMT when the sum over its entries of ``len(name) + len(binary CID)``
+exceeds 262,144 bytes (``Import.UnixFSHAMTDirectorySizeThreshold`` 256KiB,
+``Import.UnixFSHAMTDirectorySizeEstimation`` "links"; a directory exactly at the threshold stays
+plain). The shard has fanout 256 (``Import.UnixFSHAMTDirectoryMaxFanout``): each level takes
+the next byte of the big-endian first 64 bits of MurmurHash3 x64-128 (seed 0) of the entry
+name; a slot holding one entry links to it as ``"%02X" % slot + name``, a slot holding several
+links to a sub-shard named ``"%02X" % slot``. The shard's UnixFS data is ``Type=HAMTShard,
+Data=bitfield, hashType=0x22 (murmur3), fanout=256``, the bitfield big-endian with bit ``slot``
+set for every used slot and leading zero bytes dropped (go-bitfield).
 """
 
 from __future__ import annotations

@@ -7,11 +7,12 @@ Example:
     >>> parse_cid("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku").codec_name
     'raw'
 
-Pure code: no node, no network. The settings are kubo's defaults (v0.43.1) with CIDv1: files in
-fixed 256 KiB chunks (``size-262144``), each chunk a ``raw`` block, larger files a balanced
-tree of dag-pb/UnixFS nodes of at most 174 links; directories are UnixFS directory nodes, and
-HAMT-sharded above kubo's size threshold (``_hamt``). Files are streamed: memory holds one chunk
-and at most 174 pending links per tree level, whatever the file's size.
+Pure code: no node, no network. The settings are kubo's defaults (v0.42.0, pinned; the same in
+v0.43.1) with CIDv1: files in fixed 256 KiB chunks (``size-262144``), each chunk a ``raw``
+block, larger files a balanced tree of dag-pb/UnixFS nodes of at most 174 links; directories
+are UnixFS directory nodes, HAMT-sharded above kubo's size threshold (``_hamt``). Files are
+streamed: memory holds one chunk and at most 174 pending links per tree level, whatever the
+file's size.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
 
 from algo_tracer.errors import InputError
 from algo_tracer.hashing._cid import RAW, Cid, cid_bytes, cid_text, parse_cid
@@ -139,11 +142,19 @@ def cid_of_bytes(data: bytes | bytearray | memoryview) -> str:
 
 
 def _file_block(path: str, progress: OnBytes | None) -> Block:
-    hasher = CidHasher()
-    buf = bytearray(CHUNK_SIZE)
-    view = memoryview(buf)
     try:
         with open(path, "rb", buffering=0) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < CHUNK_SIZE:  # most files of a big directory: one read, one raw block
+                data = f.read(CHUNK_SIZE)
+                if len(data) < CHUNK_SIZE:  # else it grew meanwhile: stream it
+                    if progress is not None:
+                        progress(len(data))
+                    return CidHasher()._leaf_block(data)
+                f.seek(0)
+            hasher = CidHasher()
+            buf = bytearray(CHUNK_SIZE)
+            view = memoryview(buf)
             if hasattr(os, "posix_fadvise"):
                 os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
             while True:
@@ -171,9 +182,30 @@ def cid_of_file(path: str | os.PathLike[str], progress: OnBytes | None = None) -
     return cid_text(_file_block(os.fspath(path), progress).cid)
 
 
-def _directory_block(
-    directory: str, prefix: str, ignored: _Matcher, progress: OnBytes | None
-) -> Block:
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One entry of a directory as IPFS holds it: what `cid_of_directory` covers.
+
+    A client that adds a directory through kubo's RPC API sends exactly these (parents before
+    their children), so that the CID kubo answers is the one computed here.
+    """
+
+    path: str
+    """Relative, ``/``-separated, each name as it is on disk (not Unicode-normalised)."""
+    kind: Literal["file", "directory", "symlink"]
+    source: str
+    """The entry's path on this machine."""
+    target: str | None = None
+    """A symlink's text (never followed); None otherwise."""
+
+
+def _children(
+    directory: str, prefix: str, ignored: _Matcher
+) -> list[tuple[os.DirEntry[str], str, Literal["file", "directory", "symlink"]]]:
+    """(entry, NFC relative path, kind) of what a directory contributes, sorted by name.
+
+    The one place that decides what is left out: the same rules as `hash_directory`.
+    """
     try:
         with os.scandir(directory) as it:
             listing = sorted(it, key=lambda e: e.name)
@@ -181,28 +213,82 @@ def _directory_block(
         raise InputError(
             f"cannot list {directory}: {exc.strerror}", fix="fix permissions or ignore it"
         ) from exc
-    entries: list[tuple[bytes, Block]] = []
+    out: list[tuple[os.DirEntry[str], str, Literal["file", "directory", "symlink"]]] = []
     for entry in listing:
         nfc = _nfc(entry.name)
         rel = prefix + nfc
         if ignored(nfc, rel):
             continue
-        name = _utf8_path(entry.name)  # kubo stores the name as it is on disk, not normalised
+        _utf8_path(entry.name)
+        kind: Literal["file", "directory", "symlink"]
         if entry.is_symlink():
-            block = symlink_node(_utf8_path(os.readlink(entry.path)))
+            kind = "symlink"
         elif entry.is_dir(follow_symlinks=False):
-            block = _directory_block(entry.path, rel + "/", ignored, progress)
+            kind = "directory"
         elif entry.is_file(follow_symlinks=False):
-            block = _file_block(entry.path, progress)
+            kind = "file"
         else:
             raise InputError(
                 f"{entry.path} is not a regular file, directory or symlink; IPFS cannot hold it",
                 fix=f"exclude it with ignore=[{rel!r}]",
             )
-        entries.append((name, block))
+        out.append((entry, rel, kind))
+    return out
+
+
+def _directory_block(
+    directory: str, prefix: str, ignored: _Matcher, progress: OnBytes | None
+) -> Block:
+    entries: list[tuple[bytes, Block]] = []
+    for entry, rel, kind in _children(directory, prefix, ignored):
+        if kind == "symlink":
+            block = symlink_node(_utf8_path(os.readlink(entry.path)))
+        elif kind == "directory":
+            block = _directory_block(entry.path, rel + "/", ignored, progress)
+        else:
+            block = _file_block(entry.path, progress)
+        # kubo stores the name as it is on disk, not normalised
+        entries.append((_utf8_path(entry.name), block))
     if needs_hamt(entries):
         return hamt_directory(entries)
     return directory_node(entries)
+
+
+def _matcher(ignore: Iterable[str], default_ignore: bool) -> _Matcher:
+    patterns = tuple(ignore if not isinstance(ignore, str) else [ignore])
+    if not all(isinstance(p, str) and p.strip("/") for p in patterns):
+        raise InputError(f"ignore must be non-empty glob strings, got {patterns!r}")
+    if default_ignore:
+        patterns = DEFAULT_IGNORE + patterns
+    return _ignore_matcher(patterns)
+
+
+def _check_directory(root: str) -> None:
+    if not os.path.isdir(root):
+        what = "a file" if os.path.exists(root) else "missing"
+        raise InputError(f"{root} is {what}, not a directory", fix="use cid_of_file() for a file")
+
+
+def directory_entries(
+    path: str | os.PathLike[str], *, ignore: Iterable[str] = (), default_ignore: bool = True
+) -> Iterator[StoredEntry]:
+    """What `cid_of_directory` covers, parents before children (for adding it to a node).
+
+    Raises:
+        InputError: As `cid_of_directory`.
+    """
+    root = os.fspath(path)
+    _check_directory(root)
+    ignored = _matcher(ignore, default_ignore)
+    stack = [(root, "", "")]
+    while stack:
+        directory, prefix, disk_prefix = stack.pop()
+        for entry, rel, kind in _children(directory, prefix, ignored):
+            disk_rel = disk_prefix + entry.name
+            target = os.readlink(entry.path) if kind == "symlink" else None
+            yield StoredEntry(disk_rel, kind, entry.path, target)
+            if kind == "directory":
+                stack.append((entry.path, rel + "/", disk_rel + "/"))
 
 
 def cid_of_directory(
@@ -231,15 +317,8 @@ def cid_of_directory(
             socket, device) or not UTF-8.
     """
     root = os.fspath(path)
-    if not os.path.isdir(root):
-        what = "a file" if os.path.exists(root) else "missing"
-        raise InputError(f"{root} is {what}, not a directory", fix="use cid_of_file() for a file")
-    patterns = tuple(ignore if not isinstance(ignore, str) else [ignore])
-    if not all(isinstance(p, str) and p.strip("/") for p in patterns):
-        raise InputError(f"ignore must be non-empty glob strings, got {patterns!r}")
-    if default_ignore:
-        patterns = DEFAULT_IGNORE + patterns
-    return cid_text(_directory_block(root, "", _ignore_matcher(patterns), progress).cid)
+    _check_directory(root)
+    return cid_text(_directory_block(root, "", _matcher(ignore, default_ignore), progress).cid)
 
 
 def cid_of_path(
@@ -281,10 +360,12 @@ __all__ = [
     "MAX_LINKS",
     "Cid",
     "CidHasher",
+    "StoredEntry",
     "cid_of_bytes",
     "cid_of_directory",
     "cid_of_file",
     "cid_of_path",
+    "directory_entries",
     "parse_cid",
     "same_content",
 ]
