@@ -16,7 +16,6 @@ stage of kind 25 commits to its CID (algo_tracer.documents.stored):
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import json
 import os
@@ -33,7 +32,7 @@ from algo_tracer.documents.stored import StoredDetail, stored_digest
 from algo_tracer.errors import ConfigError, InputError, NetworkError, shorten
 from algo_tracer.format.ids import format_id
 from algo_tracer.format.stage_notes import encode_stage_note
-from algo_tracer.hashing.unixfs import cid_of_path
+from algo_tracer.hashing.unixfs import cid_of_path, directory_entries
 from algo_tracer.network.ipfs import Entries, IpfsNode
 from algo_tracer.progress import Progress, track
 
@@ -128,27 +127,10 @@ def _content(path: Path) -> tuple[hashing.Digest, Entries | None]:
 
 
 def _entries(root: Path) -> Entries:
-    """What `hashing.unixfs.cid_of_directory` covers: every file, symlink and directory (empty
-    ones too) below `root`, less `hashing.DEFAULT_IGNORE` (name patterns); never following a
-    symlink."""
-    out: Entries = []
-
-    def walk(folder: Path, rel: str) -> None:
-        with os.scandir(folder) as it:
-            for entry in it:
-                if any(fnmatch.fnmatchcase(entry.name, p) for p in hashing.DEFAULT_IGNORE):
-                    continue
-                sub = f"{rel}{entry.name}"
-                if entry.is_symlink():
-                    out.append((sub, "symlink"))
-                elif entry.is_dir():
-                    out.append((sub, "dir"))
-                    walk(Path(entry.path), sub + "/")
-                else:
-                    out.append((sub, "file"))
-
-    walk(root, "")
-    return out
+    """What `hashing.unixfs.cid_of_directory` covers (`directory_entries`: files, symlinks and
+    directories, empty ones too, less `hashing.DEFAULT_IGNORE`), as the node is sent it."""
+    return [(e.path, "dir" if e.kind == "directory" else e.kind)
+            for e in directory_entries(root)]
 
 
 def _upload(node: IpfsNode, path: Path, entries: Entries | None, cid: str,
