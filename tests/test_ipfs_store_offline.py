@@ -289,6 +289,10 @@ def test_ipfs_settings_never_show_the_auth_header_and_refuse_bad_urls(monkeypatc
     monkeypatch.setenv("ALGO_TRACER_IPFS_API", "127.0.0.1:5001")
     with pytest.raises(ConfigError, match=r"ALGO_TRACER_IPFS_API.*not an http"):
         ipfs_from_environment()
+    monkeypatch.setenv("ALGO_TRACER_IPFS_API", "https://me:pa55word@pin.example")
+    with pytest.raises(ConfigError) as refused:
+        ipfs_from_environment()
+    assert "pa55word" not in str(refused.value) and "ALGO_TRACER_IPFS_AUTH" in str(refused.value)
 
 
 def test_fetch_into_a_file_instead_of_a_directory_exits_2_before_any_node_is_asked(

@@ -49,3 +49,15 @@ def test_a_kubo_that_cannot_be_had_is_held_and_named_with_its_reason(
 def test_kubo_is_pinned_with_the_other_programs() -> None:
     assert pins.Versions().kubo == pins.KUBO_VERSION == "v0.42.0"
     assert pins.kubo_cache_key() == "kubo-v0.42.0"
+
+
+def test_a_network_started_before_its_ipfs_node_existed_says_how_to_add_it(tmp_path) -> None:
+    kubo = Kubo(tmp_path, Ports(), tmp_path / "run", tmp_path / "logs")
+    services = [ServiceState(name="ipfs", pid=None, healthy=False, fix="supervisor restarts it")]
+    kubo.explain(services)
+    assert services[0].fix is not None and "never started on this network" in services[0].fix
+    (kubo.repo).mkdir()
+    (kubo.repo / "config").write_text("{}")  # it ran before: the generic fix stands
+    services = [ServiceState(name="ipfs", pid=None, healthy=False, fix="supervisor restarts it")]
+    kubo.explain(services)
+    assert services[0].fix == "supervisor restarts it"

@@ -145,8 +145,15 @@ class Kubo:
         """`status`: a kubo that could not be built is optional, named with the reason."""
         reason = self.unavailable()
         for s in services:
-            if s.name == IPFS_SERVICE and reason:
+            if s.name != IPFS_SERVICE or (s.healthy and s.pid is not None):
+                continue
+            if reason:
                 s.fix = f"optional, not available: {reason}"
+            elif s.pid is None and not (self.repo / "config").exists():
+                # A network started by an algo-tracer without IPFS: its supervisor (and `start`
+                # on a healthy network) leave it alone.
+                s.fix = ("optional, never started on this network: `algo-tracer localnet stop` "
+                         "then `algo-tracer localnet start` adds it (the chain is kept)")
 
     def spawn(self, binary: Path) -> None:
         """Initialise the repository once, then start the daemon unless it runs."""

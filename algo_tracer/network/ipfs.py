@@ -81,6 +81,11 @@ def ipfs_from_environment() -> IpfsSettings:
     gateway = os.environ.get("ALGO_TRACER_IPFS_GATEWAY") or DEFAULT_GATEWAY
     for name, url in (("ALGO_TRACER_IPFS_API", api), ("ALGO_TRACER_IPFS_GATEWAY", gateway)):
         parts = urllib.parse.urlsplit(url)
+        if parts.username is not None or parts.password is not None:  # never echo the URL
+            raise ConfigError(f"{name} holds credentials (user:password@): they would be "
+                              "shown in messages and are not sent",
+                              fix="remove them from the URL and set ALGO_TRACER_IPFS_AUTH to "
+                              "the Authorization header value (e.g. 'Basic <base64>')")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{name}={shorten(url)} is not an http(s) URL",
                               fix=f"set {name} like http://127.0.0.1:5001 (scheme, host, port)")
