@@ -113,7 +113,7 @@ def retry_stores(node: Callable[[], IpfsNode], state_dir: Path,
         except (NetworkError, ConfigError) as exc:
             problems.append(f"{what}: {exc.message} ({exc.fix})")
             continue
-        file.unlink()
+        file.unlink(missing_ok=True)  # a concurrent resume may have stored it too
         done.append(cid)
     return done, problems
 
