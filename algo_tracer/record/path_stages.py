@@ -13,7 +13,7 @@ from typing import Any
 from algo_tracer import stages
 from algo_tracer.documents.manifest import StageKind
 from algo_tracer.record.receipts import StageReceipt
-from algo_tracer.record.storing import StoreTarget, storable
+from algo_tracer.record.storing import StoreTarget, storable, with_digest
 
 __all__ = ["PathStages"]
 
@@ -43,7 +43,8 @@ class PathStages:
         `store=True` also stores a file or directory on IPFS (docs/ipfs.md: public)."""
         target = self._target(data, store, "data")
         digest, detail = stages.describe(data)
-        return self._stage(StageKind.DATA, name, digest.value, detail, store=target)
+        return self._stage(StageKind.DATA, name, digest.value, detail,
+                           store=with_digest(target, digest, detail))
 
     def trace_model(self, model: Any, name: str | None = None, *,
                     store: bool | None = None) -> StageReceipt:
@@ -51,13 +52,15 @@ class PathStages:
         `store=True` also stores a file or directory on IPFS (docs/ipfs.md: public)."""
         target = self._target(model, store, "model")
         digest, detail = stages.describe_model(model)
-        return self._stage(StageKind.MODEL, name, digest.value, detail, store=target)
+        return self._stage(StageKind.MODEL, name, digest.value, detail,
+                           store=with_digest(target, digest, detail))
 
     def trace_artifact(self, name: str, path: str | os.PathLike[str], *,
                        store: bool | None = None) -> StageReceipt:
         target = self._target(path, store, "artifact")
         digest, detail = stages.describe_path(path)
-        return self._stage(StageKind.ARTIFACT, name, digest.value, detail, store=target)
+        return self._stage(StageKind.ARTIFACT, name, digest.value, detail,
+                           store=with_digest(target, digest, detail))
 
     def _target(self, value: Any, store: bool | None, what: str) -> StoreTarget | None:
         if store is None:  # the tracer-wide default stores paths, never refuses other values

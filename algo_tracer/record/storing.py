@@ -36,7 +36,8 @@ from algo_tracer.hashing.unixfs import cid_of_path, directory_entries
 from algo_tracer.network.ipfs import Entries, IpfsNode
 from algo_tracer.progress import Progress, track
 
-__all__ = ["PENDING_DIR", "StoreTarget", "retry_stores", "storable", "store_stage"]
+__all__ = ["PENDING_DIR", "StoreTarget", "retry_stores", "storable", "store_stage",
+           "with_digest"]
 
 PENDING_DIR = "ipfs-pending"
 
@@ -47,6 +48,9 @@ type Record = Callable[[StageKind, str | None, bytes, dict[str, Any]], object]
 @dataclass(frozen=True)
 class StoreTarget:
     path: Path
+    #: The content's digest when the stage's own digest is it (a data, model or artifact path):
+    #: not computed a second time.
+    digest: hashing.Digest | None = None
 
 
 def storable(value: Any, store: bool, what: str) -> StoreTarget | None:
@@ -64,14 +68,25 @@ def storable(value: Any, store: bool, what: str) -> StoreTarget | None:
     return StoreTarget(path.resolve())
 
 
+def with_digest(target: StoreTarget | None, digest: hashing.Digest,
+                detail: dict[str, Any]) -> StoreTarget | None:
+    """`target` knowing its content's digest: the stage's own, when the stage is the path's
+    (a data, model or artifact file or directory; docs/ipfs.md)."""
+    if target is None or "path" not in detail or digest.kind not in ("file", "directory"):
+        return target
+    return StoreTarget(target.path, digest)
+
+
 def store_stage(record: Record, node: Callable[[], IpfsNode], state_dir: Path,
                 experiment_id: bytes, stage_index: int, stage_label: str, target: StoreTarget,
                 progress: Progress | None = None) -> str:
     """Store `target` (the content of stage `stage_label`) and record its stored stage;
     returns the CID. See the module docstring for what happens when the node is down."""
     path = target.path
-    digest, entries = _content(path)
-    cid = cid_of_path(path)
+    digest = target.digest or _digest(path)
+    entries = _entries(path) if path.is_dir() else None
+    with track(progress, f"computing the CID of {path.name}", unit="B") as advance:
+        cid = cid_of_path(path, advance)
     detail = StoredDetail(stage=stage_label, index=stage_index, digest=digest.hex,
                           scheme=digest.kind, cid=cid, type="directory" if entries is not None
                           else "file", name=path.name)
@@ -109,7 +124,7 @@ def retry_stores(node: Callable[[], IpfsNode], state_dir: Path,
                             "there and run `algo-tracer resume` again")
             continue
         try:
-            _upload(node(), path, _content(path)[1], cid, progress)
+            _upload(node(), path, _entries(path) if path.is_dir() else None, cid, progress)
         except (NetworkError, ConfigError) as exc:
             problems.append(f"{what}: {exc.message} ({exc.fix})")
             continue
@@ -118,12 +133,11 @@ def retry_stores(node: Callable[[], IpfsNode], state_dir: Path,
     return done, problems
 
 
-def _content(path: Path) -> tuple[hashing.Digest, Entries | None]:
-    """The digest of a file or directory, and a directory's entries (what is uploaded)."""
+def _digest(path: Path) -> hashing.Digest:
+    """A file's or directory's digest (docs/hashing.md), for a stage whose digest is another's
+    (a code stage's is its snapshot's)."""
     hashed = stages.hash_local_copy(path)
-    if isinstance(hashed, hashing.DirectoryDigest):
-        return hashed.digest, _entries(path)
-    return hashed, None
+    return hashed.digest if isinstance(hashed, hashing.DirectoryDigest) else hashed
 
 
 def _entries(root: Path) -> Entries:
