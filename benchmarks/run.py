@@ -26,6 +26,7 @@ figure sees the longest quiet period this run can give it):
 | study | benchmarks/bench_study.py | LocalNet, Optuna |
 | realtime | benchmarks/bench_realtime.py | realtime LocalNet (`--block-time real`) |
 | web | benchmarks/bench_web.py | LocalNet + Indexer (`algo-tracer serve` under load) |
+| ipfs_cid | benchmarks/bench_ipfs_cid.py | nothing (kubo as baseline: `ALGO_TRACER_IPFS_BIN`) |
 
 These are measurements, not tests: nothing here fails a build. The exit status is 0 when every
 figure with a target meets it, 1 otherwise.
@@ -100,6 +101,7 @@ GROUPS: dict[str, Runner] = {
     "study": _module("bench_study"),
     "realtime": _module("bench_realtime"),
     "web": _module("bench_web"),
+    "ipfs_cid": _module("bench_ipfs_cid"),
 }
 
 #: Headline order and a one-line method note for the Markdown (details stay in latest.json).
@@ -154,6 +156,14 @@ ORDER: dict[str, str] = {
     "web_cached_p95_ms": "algo-tracer serve on loopback: 200 clients, 2,000 lookups of one "
                          "sealed experiment after its first (uncached, the baseline) "
                          "verification",
+    "ipfs_cid_vs_kubo_throughput": "cid_of_file vs kubo `ipfs add --only-hash --cid-version 1 "
+                                   "-Q` (fresh process each) on one 1 GiB file, warm cache, "
+                                   "best of 3 interleaved",
+    "ipfs_cid_vs_sha256_throughput": "cid_of_file vs hash_file (SHA-256) on the same file, "
+                                     "same runs",
+    "ipfs_cid_extra_rss_mib": "VmHWM - VmRSS of a fresh process computing the CID, high-water "
+                              "mark reset after imports (kubo's whole-process peak RSS as the "
+                              "baseline)",
     "indexer_idle_start_latency_s": "first txn after a quiet period: confirmation to Indexer "
                                     "health round",
     "indexer_lag_s_after_1000_tx": "1,000 txns back to back: last confirmation to Indexer "
@@ -311,6 +321,8 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
         lines.append("None in this run.")
     if "realtime_note_path_records_per_s" in results:
         lines += ["", "## The physical ceiling at real block times", "", _ceiling_note(results)]
+    if "ipfs_cid_extra_rss_mib" in results:
+        lines += ["", "## IPFS content ids", "", _ipfs_note(results)]
     lines += ["", "## Method and details", ""]
     shown: dict[str, str] = {}  # figures of one measurement share their details
     for name in sorted(results, key=lambda n: list(ORDER).index(n) if n in ORDER else 99):
@@ -358,6 +370,22 @@ def _ceiling_note(results: dict[str, dict[str, Any]]) -> str:
         f"follow the pool's fee threshold). Raising the window trades more records per block "
         f"against more groups to re-send after a fault; algod's transaction pool "
         f"(`TxPoolSize`, 75,000 transactions by default) is not a limit at these sizes.")
+
+
+def _ipfs_note(results: dict[str, dict[str, Any]]) -> str:
+    d = results["ipfs_cid_extra_rss_mib"]["details"]
+    gbps = d["GBps"]
+    kubo = (f"kubo's `ipfs add --only-hash --cid-version 1` (v{d['kubo']}, a fresh process "
+            f"each run, as a user runs it) reached {gbps['kubo']} GB/s with a peak RSS of "
+            f"{d['kubo_peak_rss_mib']} MiB, and printed the same CID "
+            f"(`cids_equal`: {d['cids_equal']})" if d.get("kubo_cid") else
+            f"kubo was not measured ({d['kubo']})")
+    return (f"`cid_of_file` computed the CIDv1 of a {d['file_bytes'] / 2**30:.0f} GiB file at "
+            f"{gbps['cid']} GB/s against {gbps['sha256']} GB/s for our SHA-256 file digest "
+            f"(`hash_file`) in the same runs; {kubo}. Computing the CID added "
+            f"{d['extra_rss_mib']['cid']} MiB to the process's memory (one 256 KiB chunk and "
+            f"the pending links of each tree layer), the same as the SHA-256 digest "
+            f"({d['extra_rss_mib']['sha256']} MiB). How the CID is computed: docs/ipfs.md.")
 
 
 def _training_note(results: dict[str, dict[str, Any]]) -> str:

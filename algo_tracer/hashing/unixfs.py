@@ -108,7 +108,7 @@ class CidHasher:
             self._levels[depth] = level = []
         level.append(block)
 
-    def finish_block(self) -> Block:
+    def _finish_block(self) -> Block:
         """The root block (CID, Tsize, size): what a directory links to."""
         if self._buf or self._leaves == 0:  # an empty file is one empty raw block, as in kubo
             self._leaf(self._buf)
@@ -129,7 +129,7 @@ class CidHasher:
     def finish(self) -> str:
         """The CID text (base32 CIDv1)."""
         if self._result is None:
-            self.finish_block()
+            self._finish_block()
         assert self._result is not None
         return self._result
 
@@ -166,7 +166,7 @@ def _file_block(path: str, progress: OnBytes | None) -> Block:
                     progress(n)
     except OSError as exc:
         raise _file_error(path, exc) from exc
-    return hasher.finish_block()
+    return hasher._finish_block()
 
 
 def cid_of_file(path: str | os.PathLike[str], progress: OnBytes | None = None) -> str:
