@@ -242,8 +242,8 @@ def _multipart(path: Path, entries: Entries | None, boundary: str,
         return sep + (f'Content-Disposition: form-data; name="file"; filename="{quoted}"\r\n'
                       f"Content-Type: {ctype}\r\n\r\n").encode()
 
-    def file_part(name: str, source: Path) -> Iterator[bytes]:
-        if source.is_symlink():
+    def file_part(name: str, source: Path, root: bool = False) -> Iterator[bytes]:
+        if source.is_symlink() and not root:  # a root that is a symlink is its target's content
             yield head(name, "application/symlink") + os.readlink(source).encode() + b"\r\n"
             return
         yield head(name, "application/octet-stream")
@@ -255,7 +255,7 @@ def _multipart(path: Path, entries: Entries | None, boundary: str,
         yield b"\r\n"
 
     if entries is None:
-        yield from file_part(path.name, path)
+        yield from file_part(path.name, path, root=True)
     else:
         yield head(path.name, "application/x-directory") + b"\r\n"
         # Sorted by components, a directory comes right before its own entries.

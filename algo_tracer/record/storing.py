@@ -65,7 +65,7 @@ def storable(value: Any, store: bool, what: str) -> StoreTarget | None:
     path = Path(value)
     if not path.exists():
         raise InputError(f"{path} does not exist", fix="check the path")
-    return StoreTarget(path.resolve())
+    return StoreTarget(path.absolute())  # not resolved: a symlink keeps its name
 
 
 def with_digest(target: StoreTarget | None, digest: hashing.Digest,

@@ -54,6 +54,11 @@ def test_kubo_runs_offline_on_loopback_from_its_own_repository(kubo: Kubo, tmp_p
     from algo_tracer.record.storing import _entries
 
     assert node.add(data, _entries(data)) == cid_of_path(data)
+    # A traced path that is itself a symlink is its target's content (as cid_of_path computes).
+    (tmp_path / "link").symlink_to(data, target_is_directory=True)
+    (tmp_path / "x-link.bin").symlink_to(data / "x.bin")
+    assert node.add(tmp_path / "link", _entries(tmp_path / "link")) == cid_of_path(data)
+    assert node.add(tmp_path / "x-link.bin", None) == cid_of_path(data / "x.bin")
     pid = kubo.service.pid()
     kubo.start(said.append, tmp_path / "run" / "held", "[test]")  # running: left as it is
     assert kubo.service.pid() == pid
