@@ -241,6 +241,8 @@ def test_content_that_does_not_hash_to_its_cid_is_a_finding(offline, tmp_path) -
     rows = fetch_stored(_evidence(tracer, chain, exp.id), node, tmp_path / "f",
                         manifest=manifest)
     assert rows[0].status == "cid_mismatch" and "not the recorded content" in rows[0].message
+    assert not (tmp_path / "f" / "model.bin").exists()  # never under the artifact's name
+    assert (tmp_path / "f" / "model.bin.rejected").read_bytes() == b"poisoned weights"
     report = VerificationReport(experiment_id="x", app_id=APP_ID, source="network")
     apply_rows(report, rows)
     assert [f.code for f in report.findings] == ["stored_cid_mismatch"]

@@ -163,35 +163,51 @@ def _fetch_one(ev: Evidence, index: int, detail: StoredDetail, node: IpfsNode, o
     if got_cid != detail.cid:
         row.status = "cid_mismatch"
         row.message = (f"the node served content for {detail.cid} that hashes to the CID "
-                       f"{got_cid}: not the recorded content")
+                       f"{got_cid}: not the recorded content{_reject(row, target)}")
         return row
     hashed = stages.hash_local_copy(target, progress)
     digest_hex = (hashed.digest if isinstance(hashed, hashing.DirectoryDigest) else hashed).hex
     if digest_hex != detail.digest:
         row.status = "digest_mismatch"
         row.message = (f"the content of {detail.cid} hashes to {digest_hex[:16]}…, the stored "
-                       f"stage records {detail.digest[:16]}…")
+                       f"stage records {detail.digest[:16]}…{_reject(row, target)}")
     elif named.kind in _SAME_DIGEST and named.digest.hex() != detail.digest:
         row.status = "digest_mismatch"
         row.message = (f"the stored content hashes to {detail.digest[:16]}…, the stage it "
                        f"names ({detail.stage}, index {detail.index}) has "
-                       f"{named.digest.hex()[:16]}… on chain: other content was stored")
+                       f"{named.digest.hex()[:16]}… on chain: other content was stored"
+                       f"{_reject(row, target)}")
     else:
         row.message = f"fetched to {target}; its CID and digest are the recorded ones"
         row.named_index, row.same_digest = detail.index, named.kind in _SAME_DIGEST
     return row
 
 
+def _reject(row: FetchRow, target: Path) -> str:
+    """Move content that failed its check out of the way (never left under the artifact's
+    name, where it could be taken for the recorded one); the message's tail says where."""
+    rejected = target.with_name(target.name + ".rejected")
+    if rejected.is_dir():
+        shutil.rmtree(rejected)
+    target.replace(rejected)
+    row.path = str(rejected)
+    return f" (kept as {rejected})"
+
+
 def _fetch_file(node: IpfsNode, detail: StoredDetail, target: Path,
                 progress: Progress | None) -> str:
     hasher = CidHasher()
     partial = target.with_name(target.name + ".partial")
-    with partial.open("wb") as out, track(progress, f"fetching {detail.name} from IPFS",
-                                          unit="B") as advance:
-        for chunk in node.cat(detail.cid):
-            out.write(chunk)
-            hasher.feed(chunk)
-            advance(len(chunk))
+    try:
+        with partial.open("wb") as out, track(progress, f"fetching {detail.name} from IPFS",
+                                              unit="B") as advance:
+            for chunk in node.cat(detail.cid):
+                out.write(chunk)
+                hasher.feed(chunk)
+                advance(len(chunk))
+    except BaseException:
+        partial.unlink(missing_ok=True)  # never leave part of an artifact behind
+        raise
     partial.replace(target)
     return hasher.finish()
 
