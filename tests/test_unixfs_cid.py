@@ -303,3 +303,22 @@ def test_a_path_that_is_a_symlink_is_computed_for_its_target(tmp_path):
     tree = CASES.build_directory(_vector("dir-nested"), tmp_path / "tree")
     (tmp_path / "tree-link").symlink_to(tree)
     assert cid_of_path(tmp_path / "tree-link") == _vector("dir-nested")["cid"]
+
+
+
+def test_a_tree_too_deep_for_the_stack_is_refused_with_a_message(tmp_path):
+    # 1,200 levels (2,400 bytes of path, under Linux's 4,096) against Python's 1,000 frames.
+    deep = tmp_path / "root"
+    level = str(deep)
+    os.mkdir(level)
+    for _ in range(1200):  # os.makedirs would itself recurse past the limit
+        level = os.path.join(level, "d")
+        os.mkdir(level)
+    try:
+        with pytest.raises(InputError, match="nested too deeply") as info:
+            cid_of_directory(deep)
+        assert "shallower" in str(info.value)
+    finally:  # removed bottom-up here: a recursive rmtree could hit the same limit
+        while level != str(deep.parent):
+            os.rmdir(level)
+            level = os.path.dirname(level)

@@ -318,7 +318,14 @@ def cid_of_directory(
     """
     root = os.fspath(path)
     _check_directory(root)
-    return cid_text(_directory_block(root, "", _matcher(ignore, default_ignore), progress).cid)
+    try:
+        block = _directory_block(root, "", _matcher(ignore, default_ignore), progress)
+    except RecursionError as exc:  # one Python frame per level: hundreds of levels deep
+        raise InputError(
+            f"{root} is nested too deeply to compute its IPFS CID here",
+            fix="store a shallower tree (or an archive of it)",
+        ) from exc
+    return cid_text(block.cid)
 
 
 def cid_of_path(
