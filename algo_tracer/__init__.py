@@ -33,6 +33,7 @@ from algo_tracer.errors import (
 from algo_tracer.format.ids import format_id, parse_id
 from algo_tracer.hashing import Digest, digest_of, hash_directory, hash_file
 from algo_tracer.hashing.unixfs import CidHasher, cid_of_path, parse_cid
+from algo_tracer.network.ipfs import IpfsClient, IpfsSettings, NotRetrievableError
 from algo_tracer.record.plans import Revealed
 from algo_tracer.record.receipts import ExperimentSummary, StageReceipt
 from algo_tracer.record.study import Study, StudySummary, Trial, TrialPruned
@@ -41,6 +42,7 @@ from algo_tracer.seeding import seed_everything
 from algo_tracer.verify.attestation import export_attestation, verify_attestation
 from algo_tracer.verify.bundle import Bundle, export_bundle, verify_bundle
 from algo_tracer.verify.experiment import verify_experiment
+from algo_tracer.verify.fetched import fetch_experiment, verify_fetched
 from algo_tracer.verify.model_card import verify_model_card
 from algo_tracer.verify.report import Timeline, VerificationReport
 from algo_tracer.verify.reproducible import check_reproducible
@@ -62,11 +64,14 @@ __all__ = [
     "ExperimentSummary",
     "InputError",
     "InsufficientFundsError",
+    "IpfsClient",
+    "IpfsSettings",
     "JournalError",
     "LocalnetError",
     "Manifest",
     "ModelCardInfo",
     "NetworkError",
+    "NotRetrievableError",
     "ReproducibilityError",
     "Revealed",
     "SealTimeoutError",
@@ -86,6 +91,7 @@ __all__ = [
     "digest_of",
     "export_attestation",
     "export_bundle",
+    "fetch_experiment",
     "format_id",
     "hash_directory",
     "hash_file",
@@ -95,5 +101,6 @@ __all__ = [
     "verify_attestation",
     "verify_bundle",
     "verify_experiment",
+    "verify_fetched",
     "verify_model_card",
 ]

@@ -79,9 +79,10 @@ MAX_LISTED_FILES = 1000
 OUTCOME_STAGE = "outcome"
 #: Stage kinds whose detail `path` names a file or directory to look for locally.
 _PATH_KINDS = (StageKind.DATA, StageKind.MODEL, StageKind.ARTIFACT)
-#: Stage kinds whose digest is `hash_params` of their detail (a study's records).
+#: Stage kinds whose digest is `hash_params` of their detail (a study's records, a stored
+#: stage's CID: algo_tracer.documents.stored).
 _PARAMS_DETAIL_KINDS = (StageKind.STUDY, StageKind.TRIAL_OF, StageKind.TRIAL,
-                        StageKind.SELECTION)
+                        StageKind.SELECTION, StageKind.STORED)
 _RESULT_LABEL = f"custom:{RESULT_STAGE}"
 
 

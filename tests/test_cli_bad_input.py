@@ -33,6 +33,12 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (["hash", "missing.bin"], "missing.bin does not exist"),
     (["show"], "which experiment? no experiment id and no --manifest"),
     (["export", "-o", "b.json"], "which experiment? no experiment id and no --manifest"),
+    (["fetch", "0OIl", "-o", "out"], "not base58"),
+    (["fetch", GOOD_ID, "--app-id", "1"], "the following arguments are required: -o"),
+    (["verify", GOOD_ID, "--fetch", "--bundle", "b.json"], "--fetch works only for an "
+     "experiment read from the chain"),
+    (["verify", GOOD_ID, "--app-id", "1", "--fetch", "--cache"], "--fetch retrieves the "
+     "stored content itself"),
 ])
 def test_malformed_input_exits_2_with_a_message(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

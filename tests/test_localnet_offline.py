@@ -26,10 +26,10 @@ from algo_tracer.localnet.processes import Service
 
 # The lifecycle tests' second network (tests/localnet/conftest.py), which the realtime ports avoid.
 SECOND_PORTS = Ports(algod=14001, kmd=14002, follower=18081, gossip=20000, postgres=15443,
-                     indexer=18980)
+                     indexer=18980, ipfs_api=15011, ipfs_gateway=18011)
 
 FREE_PORTS = Ports(algod=24001, kmd=24002, follower=28081, gossip=30000, postgres=25443,
-                   indexer=28980)
+                   indexer=28980, ipfs_api=25011, ipfs_gateway=28011)
 
 
 def test_port_taken_by_another_program_is_reported_with_the_fix(tmp_path: Path) -> None:
@@ -79,7 +79,8 @@ def test_realtime_ports_share_nothing_with_the_devmode_localnet_or_the_test_netw
     assert len(set(realtime)) == len(realtime)
     assert set(realtime).isdisjoint(taken)
     assert REALTIME.ports == Ports(algod=4101, kmd=4102, follower=8181, gossip=10100,
-                                   postgres=5453, indexer=9080, algod2=4111)
+                                   postgres=5453, indexer=9080, algod2=4111, ipfs_api=5111,
+                                   ipfs_gateway=8111)
     assert DEVMODE.ports.algod2 is None
     assert "algod2" not in dict(DEVMODE.ports.items())
     assert "http://127.0.0.1:8181" in conduit_yaml(REALTIME.ports)
@@ -217,7 +218,7 @@ def test_realtime_services_include_the_second_node_in_start_stop_status_and_logs
     ports = Ports(**{**FREE_PORTS.__dict__, "algod2": 24011})
     net = LocalNet(tmp_path, ports, progress=lambda _: None, profile="realtime")
     assert net.services == ("algod", "follower", SECOND_ALGOD, "kmd", "postgres", "conduit",
-                            "indexer")
+                            "indexer", "ipfs")
     status = net.status()  # nothing runs: every service down, the node listed
     assert [s.name for s in status.services] == list(net.services)
     assert (status.algod2_url, status.algod2_last_round) == ("http://localhost:24011", None)

@@ -18,7 +18,7 @@ from algo_tracer.localnet.supervisor import BackOff, ServiceRecord, Supervisor, 
 from algo_tracer.localnet.supervisor_process import SupervisorProcess
 
 FREE_PORTS = Ports(algod=24001, kmd=24002, follower=28081, gossip=30000, postgres=25443,
-                   indexer=28980)
+                   indexer=28980, ipfs_api=25011, ipfs_gateway=28011)
 
 
 class FakeServices:
@@ -274,7 +274,8 @@ def test_stop_ends_the_supervisor_before_any_service(
 
     stopped = LocalNet(tmp_path, FREE_PORTS, progress=lambda _: None).stop()
 
-    assert order == ["supervisor", "indexer", "conduit", "postgres", "kmd", "follower", "algod"]
+    assert order == ["supervisor", "ipfs", "indexer", "conduit", "postgres", "kmd", "follower",
+                     "algod"]
     assert stopped == order[1:]
 
 

@@ -72,6 +72,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plan-reveal", type=Path, metavar="FILE",
                    help="a private plan's published reveal file, checked against its "
                    "commitment (when it was not revealed on chain)")
+    p.add_argument("--fetch", action="store_true",
+                   help="fetch every stored artifact from IPFS by its on-chain CID and check "
+                   "it (no local copy needed; docs/ipfs.md; ALGO_TRACER_IPFS_API)")
     p.set_defaults(handler=run_verify)
 
     p = sub.add_parser("export", help="write a self-contained proof bundle, or an in-toto "
@@ -211,6 +214,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         # Before any node is asked: a wrong directory would only show as "no local copy".
         raise InputError(f"--artifacts {shorten(str(args.artifacts))} is not a directory",
                          fix="give the directory holding the traced files")
+    if args.fetch and (args.bundle or args.mlflow_run or args.attestation or args.model_card):
+        raise ConfigError("--fetch works only for an experiment read from the chain",
+                          fix="drop --fetch, or --bundle / --mlflow-run / --attestation / "
+                          "--model-card")
     if args.cache is not None and (args.bundle is not None or args.mlflow_run is not None):
         raise ConfigError("--cache works only for an experiment read from the chain",
                           fix="drop --cache, or --bundle / --mlflow-run")
@@ -231,8 +238,16 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         if args.offline:
             raise ConfigError("--offline needs --bundle: without one the chain is the only "
                               "source", fix="export a bundle first: algo-tracer export ID -o B")
-        report = (_verify_cached(args) if args.cache is not None
-                  else _verify_network(args, args.artifacts))
+        if args.fetch and (args.cache is not None or args.artifacts is not None):
+            raise ConfigError("--fetch retrieves the stored content itself",
+                              fix="drop --cache and --artifacts")
+        if args.fetch:
+            from algo_tracer.cli.fetch import verify_with_fetch
+
+            report = verify_with_fetch(args)
+        else:
+            report = (_verify_cached(args) if args.cache is not None
+                      else _verify_network(args, args.artifacts))
     else:
         from algo_tracer.verify.bundle import Bundle, verify_bundle
 
@@ -254,6 +269,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     if args.strict:
         report = report.model_copy(deep=True).make_strict()  # a cached report stays as made
     print(report.model_dump_json(indent=2) if args.json else format_report(report))
+    if report.fetched is not None:
+        from algo_tracer.cli.fetch import fetch_outcome
+
+        return fetch_outcome(report.fetched, report.ok)
     return Outcome.of(report.ok)
 
 

@@ -129,6 +129,8 @@ def _print_status(status: LocalnetStatus, as_json: bool) -> None:
     print(f"  kmd      {status.kmd_url}")
     lag = "" if status.indexer_lag is None else f"  lag {status.indexer_lag}"
     print(f"  indexer  {status.indexer_url}  round {status.indexer_round}{lag}")
+    if status.ipfs_api_url is not None:  # optional (docs/ipfs.md): ALGO_TRACER_IPFS_API
+        print(f"  ipfs     {status.ipfs_api_url}  gateway {status.ipfs_gateway_url}")
     for s in status.services:
         mark = "up" if s.healthy else "down"
         restarts = f"  restarts {s.restarts}" if s.restarts else ""

@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
-from algo_tracer.cli import demo, experiment, localnet, reproduce, serve, study
+from algo_tracer.cli import demo, experiment, fetch, localnet, reproduce, serve, study
 from algo_tracer.cli.outcome import Outcome, exit_code
 from algo_tracer.errors import AlgoTracerError, InputError, VerificationError, shorten
 
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     experiment.add_parsers(sub)
+    fetch.add_parser(sub)
     localnet.add_parser(sub)
     demo.add_parser(sub)
     serve.add_parser(sub)

@@ -94,6 +94,9 @@ class StageKind(IntEnum):
     #: 20-24: reproductions (docs/reproductions.md).
     REPRODUCES = 20
     COMPARISON = 21
+    #: 25-29: IPFS (docs/ipfs.md). The CID of a stage's content stored on IPFS, committed
+    #: right after that stage (algo_tracer.documents.stored); its call carries a stage note.
+    STORED = 25
     #: A model directory bound to its OpenSSF model_signing signature (issue 18's range 30-34;
     #: algo_tracer.integrations.signed_models, docs/interop.md §4).
     SIGNED_MODEL = 30

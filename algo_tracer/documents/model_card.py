@@ -49,6 +49,8 @@ class ModelCard(BaseModel):
     sealed: bool
     final_digest: str | None
     verify_command: str
+    stored: dict[str, str] = {}
+    """The stages stored on IPFS (`store=True`): label -> CID, fetchable by anyone."""
     outcome: str = "completed"
     """How the run ended: ``completed``, or the recorded `custom:outcome` (``failed: ...``,
     ``interrupted``, ``killed``, ...)."""
@@ -72,6 +74,8 @@ def build_model_card(manifest: Manifest, info: ModelCardInfo) -> ModelCard:
         evaluation_data=evaluation, metrics=metrics,
         model={s.label: s.digest for s in manifest.stages if s.kind == StageKind.MODEL},
         sealed=manifest.seal is not None, outcome=outcome,
+        stored={str(s.detail.get("stage")): str(s.detail.get("cid")) for s in manifest.stages
+                if s.kind == StageKind.STORED},
         final_digest=manifest.seal.final_digest if manifest.seal else None,
         verify_command=(f"algo-tracer verify {manifest.experiment_id} --app-id {manifest.app_id}"
                         " --manifest manifest.json"))
@@ -121,7 +125,7 @@ Out of scope: {i.out_of_scope_use}
 
 Limitations: {i.limitations}
 
-## Provenance
+{_stored_section(card.stored)}## Provenance
 Every digest above is recorded on chain. Re-check them, and your copies of the data and model:
 
     {card.verify_command} --artifacts <dir with your copies>
@@ -129,6 +133,21 @@ Every digest above is recorded on chain. Re-check them, and your copies of the d
 What this proves: these digests were recorded by `{card.owner}` in this order, at the rounds
 listed in manifest.json, and have not changed since. It does not prove that the model is correct
 or that the experiment reproduces.
+"""
+
+
+def _stored_section(stored: Mapping[str, str]) -> str:
+    if not stored:
+        return ""
+    rows = "\n".join(f"| {label} | `{cid}` |" for label, cid in stored.items())
+    return f"""## Stored on IPFS
+Public: anyone with a CID can fetch it (`ipfs get CID`, or `algo-tracer fetch EXPERIMENT -o DIR`,
+which checks each against its CID and its on-chain digest).
+
+| stage | CID |
+|---|---|
+{rows}
+
 """
 
 

@@ -52,8 +52,8 @@ _HEAD = len(STAGE_NOTE_PREFIX) + 2 + _ID_BYTES
 #: MaxTxnNoteBytes (1024) less the fixed head: the largest detail a stage note carries.
 MAX_DETAIL_BYTES: Final = 1024 - _HEAD
 #: Stage kinds (documents.manifest.StageKind values) whose record_stage call carries its detail:
-#: PLAN (public plans), STUDY, TRIAL_OF, TRIAL, SELECTION.
-NOTED_KINDS: Final = frozenset({11, 12, 13, 14, 15})
+#: PLAN (public plans), STUDY, TRIAL_OF, TRIAL, SELECTION, and STORED (docs/ipfs.md).
+NOTED_KINDS: Final = frozenset({11, 12, 13, 14, 15, 25})
 _PLAN, _TRIAL_OF = 11, 13
 
 

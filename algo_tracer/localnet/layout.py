@@ -32,6 +32,8 @@ class Ports:
     postgres: int = 5443
     indexer: int = 8980
     algod2: int | None = None  # REST port of a second algod node of the network (None: no node)
+    ipfs_api: int = 5011  # kubo's RPC API (algo_tracer.localnet.kubo)
+    ipfs_gateway: int = 8011  # kubo's HTTP gateway
 
     def items(self) -> list[tuple[str, int]]:
         """The ports in use (a missing second node has none)."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import idle_chain, layout, pins
 from algo_tracer.localnet.build import Binaries, ensure_binaries
+from algo_tracer.localnet.kubo import IPFS_SERVICE, Kubo
 from algo_tracer.localnet.layout import HOST, TOKEN, Ports
 from algo_tracer.localnet.paths import profile_state_root
 from algo_tracer.localnet.postgres import Postgres
@@ -38,7 +39,7 @@ from algo_tracer.localnet.status import (
 from algo_tracer.localnet.supervisor_process import SupervisorProcess
 
 Progress = Callable[[str], None]
-SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer")
+SERVICE_ORDER = ("algod", "follower", "kmd", "postgres", "conduit", "indexer", IPFS_SERVICE)
 SECOND_ALGOD = layout.SECOND_NODE  # the realtime profile's second algod node, after the follower
 SUPERVISOR = "supervisor"  # `logs --service supervisor`: its restarts, one line each
 
@@ -67,6 +68,7 @@ class LocalNet:
             else (*SERVICE_ORDER[:2], SECOND_ALGOD, *SERVICE_ORDER[2:]))
         self.kmd_dir = self.data_dir / "kmd-v0.5"
         self.conduit_dir = self.state_dir / "conduit"
+        self.ipfs_dir = self.state_dir / "ipfs"  # kubo's repository (kubo.py)
         self.indexer_dir = self.state_dir / "indexer"
         self.logs_dir = self.state_dir / "logs"
         self.run_dir = self.state_dir / "run"
@@ -74,6 +76,7 @@ class LocalNet:
         self.spawn_lock_file = self.run_dir / "spawn.lock"
         self.postgres = Postgres(self.state_dir / "postgres", self.ports.postgres, self._service)
         self.supervisor = SupervisorProcess(self.state_dir)
+        self.kubo = Kubo(self.state_dir, self.ports, self.run_dir, self.logs_dir)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -135,7 +138,7 @@ class LocalNet:
         """Wipe the chain, wallets and indexer database, then start a fresh network."""
         self.stop()
         for path in (self.network_dir, self.conduit_dir, self.indexer_dir, self.postgres.data_dir,
-                     self.run_dir):
+                     self.run_dir, self.kubo.repo):
             shutil.rmtree(path, ignore_errors=True)
         return self.start()
 
@@ -175,6 +178,7 @@ class LocalNet:
             "kmd": kmd_ok,
             "postgres": self.postgres.ready(),
             "indexer": indexer is not None,
+            IPFS_SERVICE: self.kubo.healthy(),
         }
         for s in services:
             s.healthy = health.get(s.name, s.pid is not None)
@@ -185,13 +189,15 @@ class LocalNet:
         if mode == "external":
             healthy = algod is not None and kmd_ok and indexer is not None
         else:
-            healthy = all(s.healthy and (s.pid is not None) for s in services)
+            healthy = all(s.healthy and s.pid is not None for s in services
+                          if s.name != IPFS_SERVICE)  # IPFS is optional (kubo.py)
         supervisor = None
         if mode != "external":
             supervisor = SupervisorState(running=False, log_file=str(self.supervisor.log_file))
             supervisor.pid = self.supervisor.pid()
             supervisor.running = supervisor.pid is not None
             self._explain(services, supervisor.running)
+            self.kubo.explain(services)
         build = (algod or {}).get("build", {})
         return LocalnetStatus(
             mode=mode,
@@ -214,6 +220,7 @@ class LocalNet:
             services=services,
             supervisor=supervisor,
             versions=pins.Versions().__dict__,
+            ipfs_api_url=self.kubo.api_url, ipfs_gateway_url=self.kubo.gateway_url,
         )
 
     def logs(self, service: str | None = None, lines: int = 40) -> str:
@@ -251,7 +258,7 @@ class LocalNet:
         # Each process gets its directory as an argument: that tells ours from the same program
         # run by another LocalNet profile, should a pid be recycled.
         own_dir = {"algod": self.data_dir, "follower": self.follower_dir,
-                   SECOND_ALGOD: self.algod2_dir, "kmd": self.kmd_dir,
+                   SECOND_ALGOD: self.algod2_dir, "kmd": self.kmd_dir, IPFS_SERVICE: self.ipfs_dir,
                    "conduit": self.conduit_dir, "indexer": self.indexer_dir}.get(name)
         return Service(name, program, self.run_dir / f"{name}.pid", self.logs_dir / f"{name}.log",
                        owner_arg=str(own_dir) if own_dir else None)
@@ -277,7 +284,8 @@ class LocalNet:
     def _check_ports(self) -> None:
         running = {s for s in self.services if self.service(s).pid()}
         owners = {"algod": "algod", "gossip": "algod", "follower": "follower", "kmd": "kmd",
-                  "postgres": "postgres", "indexer": "indexer", "algod2": SECOND_ALGOD}
+                  "postgres": "postgres", "indexer": "indexer", "algod2": SECOND_ALGOD,
+                  "ipfs_api": IPFS_SERVICE, "ipfs_gateway": IPFS_SERVICE}
         for port_name, port in self.ports.items():
             if owners[port_name] in running:
                 continue
@@ -328,7 +336,6 @@ class LocalNet:
         (self.kmd_dir / "kmd.token").write_text(TOKEN)
         self.progress(f"{self.tag}   done in {time.monotonic() - started:.0f}s")
 
-
     def _start_one(self, name: str, binaries: Binaries) -> None:
         """Start `name` unless it runs, and wait until it answers (held or not: callers decide)."""
         if name == "postgres":
@@ -339,6 +346,8 @@ class LocalNet:
             self._start_indexer(binaries)
         elif name == SECOND_ALGOD:
             self._start_second_algod(binaries)
+        elif name == IPFS_SERVICE:  # optional: see algo_tracer.localnet.kubo
+            self.kubo.start(self.progress, self.held_dir, self.tag)
         else:
             self._start_node(name, binaries)
 

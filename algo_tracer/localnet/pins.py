@@ -21,6 +21,11 @@ INDEXER_VERSION = "v3.9.1-0.20260112183408-2970dcb8ffa7"
 GO_ALGORAND_BUILD_TAGS = "sqlite_unlock_notify sqlite_omit_load_extension"
 GO_ALGORAND_LDFLAGS = "-X github.com/algorand/go-algorand/config.DefaultDeadlock=disable"
 MIN_GO = (1, 25)
+# The LocalNet's IPFS node (algo_tracer.localnet.kubo). Not v0.43.1: its go.mod replaces
+# go-libp2p with a fork (github.com/lidel/go-libp2p) that the Go module proxy refuses (403), so
+# it cannot be built from the proxy; v0.42.0 builds from its module alone.
+KUBO_MODULE = "github.com/ipfs/kubo"
+KUBO_VERSION = "v0.42.0"
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,7 @@ class Versions:
     go_algorand: str = f"{GO_ALGORAND_TAG} ({GO_ALGORAND_VERSION})"
     conduit: str = CONDUIT_VERSION
     indexer: str = INDEXER_VERSION
+    kubo: str = KUBO_VERSION
 
 
 def algod_cache_key() -> str:
@@ -36,3 +42,7 @@ def algod_cache_key() -> str:
 
 def tools_cache_key() -> str:
     return f"conduit-{CONDUIT_VERSION}-indexer-{INDEXER_VERSION.rsplit('-', 1)[-1]}"
+
+
+def kubo_cache_key() -> str:
+    return f"kubo-{KUBO_VERSION}"

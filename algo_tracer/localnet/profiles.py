@@ -51,7 +51,7 @@ DEVMODE = Profile(
 REALTIME = Profile(
     name="realtime", dev_mode=False,
     ports=Ports(algod=4101, kmd=4102, follower=8181, gossip=10100, postgres=5453, indexer=9080,
-                algod2=4111),
+                algod2=4111, ipfs_api=5111, ipfs_gateway=8111),
     state_suffix="-realtime", state_variable="ALGO_TRACER_LOCALNET_REALTIME_DIR",
     env_file=".env.localnet-realtime",
     summary=f"DevMode off: a block every ~3 s, the consensus pace; participation keys end at "

@@ -55,6 +55,8 @@ class LocalnetStatus(BaseModel):
     services: list[ServiceState]
     supervisor: SupervisorState | None = None  # native mode only
     versions: dict[str, str]
+    ipfs_api_url: str | None = None  # the LocalNet's kubo (ALGO_TRACER_IPFS_API points here)
+    ipfs_gateway_url: str | None = None
 
 
 def explain(services: list[ServiceState], report: SupervisorReport | None, *,

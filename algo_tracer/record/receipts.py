@@ -10,11 +10,13 @@ from algo_tracer.notebook_html import block, table, web_link, web_url
 
 @dataclass(frozen=True)
 class StageReceipt:
-    """What a `trace_*` call recorded: the stage's index, label and digest (hex)."""
+    """What a `trace_*` call recorded: the stage's index, label and digest (hex), and with
+    `store=True` the CID its content is stored under on IPFS (docs/ipfs.md)."""
 
     index: int
     label: str
     digest: str
+    cid: str | None = None
 
 
 @dataclass(frozen=True, repr=False)

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING
 
 from algo_tracer.documents.manifest import StageKind, stage_label
 from algo_tracer.documents.study import RESULT_STAGE, TrialResult
-from algo_tracer.errors import ExperimentBusyError, InputError, JournalError
+from algo_tracer.errors import ExperimentBusyError, InputError, JournalError, NetworkError
 from algo_tracer.format.ids import format_id
 from algo_tracer.network.identity import Network, require_same_network
+from algo_tracer.progress import Progress
 from algo_tracer.record.receipts import ExperimentSummary
+from algo_tracer.record.storing import retry_stores
 from algo_tracer.record.study import is_study
 
 if TYPE_CHECKING:
@@ -32,6 +34,11 @@ def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[Expe
         raise InputError(f"experiment {format_id(experiment_id)} is a study",
                          fix="finish it with tracer.load_study(id).finish() (`algo-tracer "
                          "resume ID` does): it appends its sealed trials and selects")
+    # Stores the node refused or missed while tracing (docs/ipfs.md); their stages are journaled.
+    stored, problems = retry_stores(tracer.ipfs_node, tracer.settings.state_dir, experiment_id,
+                                    Progress(delay=2.0))
+    for cid in stored:
+        print(f"algo-tracer: stored {cid} on IPFS", file=sys.stderr)
     summaries = []
     for row in rows:
         require_same_network(f"experiment {format_id(row.id)} (journaled)",
@@ -57,4 +64,9 @@ def resume_experiments(tracer: Tracer, experiment_id: bytes | None) -> list[Expe
             exp.trace_digest(StageKind.CUSTOM, RESULT_STAGE, result.digest(row.json_scheme),
                              result.detail())
         summaries.append(exp.finish(outcome="completed" if finished else "interrupted"))
+    if problems:  # after sealing: a node that is still down never holds the seal back
+        raise NetworkError(f"{len(problems)} stored artifact(s) are still not on IPFS: "
+                           + "; ".join(problems[:3]),
+                           fix="fix what is named, then run `algo-tracer resume` again (the "
+                           "on-chain record is complete; only the upload is missing)")
     return summaries

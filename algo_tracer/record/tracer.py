@@ -43,6 +43,7 @@ from algo_tracer.errors import (
 )
 from algo_tracer.format.ids import format_id, new_experiment_id, parse_id
 from algo_tracer.format.records import NoteRecord, RecordKind
+from algo_tracer.network.ipfs import IpfsClient, IpfsNode
 from algo_tracer.network.registry import Registry
 from algo_tracer.network.settings import Settings, settings_from_environment
 from algo_tracer.progress import Progress
@@ -50,6 +51,7 @@ from algo_tracer.record.background_writer import BackgroundWriter
 from algo_tracer.record.journal import ExperimentRow, Journal
 from algo_tracer.record.manifest_builder import build_manifest
 from algo_tracer.record.opening import check_funds, check_name, check_output_dir, slug
+from algo_tracer.record.path_stages import PathStages
 from algo_tracer.record.pending_log import RecordLog
 from algo_tracer.record.plans import Revealed, plan_stage, reveal_plan
 from algo_tracer.record.process_lock import RecordingLock
@@ -62,6 +64,7 @@ from algo_tracer.record.reproduction import (
     start_reproduction,
 )
 from algo_tracer.record.resuming import resume_experiments
+from algo_tracer.record.storing import StoreTarget, store_stage
 from algo_tracer.record.study import Study, load_study, open_study
 from algo_tracer.record.writer import Writer
 
@@ -74,9 +77,14 @@ FINISH_TIMEOUT = 600.0
 class Tracer:
     """Records experiments into one registry app, signing with one account."""
 
-    def __init__(self, settings: Settings, *,
-                 output_root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, settings: Settings, *, output_root: str | os.PathLike[str] | None = None,
+                 store: bool = False, ipfs: IpfsNode | None = None) -> None:
+        """`store=True`: every path traced is also stored on IPFS (docs/ipfs.md: public to
+        anyone with its CID), unless a call says `store=False`; `ipfs`: the node (default:
+        `ALGO_TRACER_IPFS_API`, else the LocalNet's)."""
         self.settings = settings
+        self.store = store
+        self._ipfs = ipfs
         self.journal = Journal(settings.state_dir / "journal.sqlite")
         self.registry = Registry(settings.algorand, settings.app_id, settings.account.address,
                                  settings.account.signer)
@@ -85,9 +93,16 @@ class Tracer:
 
     @classmethod
     def from_environment(cls, *, state_dir: str | os.PathLike[str] | None = None,
-                         output_root: str | os.PathLike[str] | None = None) -> Tracer:
+                         output_root: str | os.PathLike[str] | None = None,
+                         store: bool = False) -> Tracer:
         return cls(settings_from_environment(None if state_dir is None else Path(state_dir)),
-                   output_root=output_root)
+                   output_root=output_root, store=store)
+
+    def ipfs_node(self) -> IpfsNode:
+        """The IPFS node stores go to, made when first needed (the environment is read then)."""
+        if self._ipfs is None:
+            self._ipfs = IpfsClient()
+        return self._ipfs
 
     def experiment(self, name: str, *, seed: int | None = None,
                    metadata: Mapping[str, Any] | None = None,
@@ -161,7 +176,7 @@ class Tracer:
         return resume_experiments(self, experiment_id)
 
 
-class Experiment:
+class Experiment(PathStages):
     """One traced experiment; use it as a context manager or call `finish()`."""
 
     def __init__(self, tracer: Tracer, row: ExperimentRow, *, private_metrics: bool,
@@ -179,6 +194,7 @@ class Experiment:
         self.row = row
         self.id = row.id
         self.private_metrics = private_metrics
+        self.store_default = tracer.store  # PathStages: store=None means this
         self.max_pending = max_pending
         self.output_dir = Path(row.output_dir)
         self.card = ModelCardInfo()
@@ -228,19 +244,6 @@ class Experiment:
                                                   self.row.json_scheme)
         return self._stage(StageKind.ENVIRONMENT, None, digest.value, detail)
 
-    def trace_code(self, path: str | os.PathLike[str] = ".") -> StageReceipt:
-        """The git commit plus a digest of uncommitted changes, or the tree's digest."""
-        from algo_tracer.capture import capture_code
-
-        digest, detail = stages.describe_snapshot(
-            capture_code(path, scheme=self.row.json_scheme), self.row.json_scheme)
-        return self._stage(StageKind.CODE, None, digest.value, detail)
-
-    def trace_data(self, name: str, data: Any) -> StageReceipt:
-        """A DataFrame, ndarray, file or directory (see docs/hashing.md for each scheme)."""
-        digest, detail = stages.describe(data)
-        return self._stage(StageKind.DATA, name, digest.value, detail)
-
     def trace_params(self, params: Mapping[str, Any], name: str | None = None) -> StageReceipt:
         """Hyperparameters, as canonical JSON."""
         digest, detail = stages.describe_params(params)
@@ -253,19 +256,10 @@ class Experiment:
         digest, detail = stages.describe_snapshot(seed_everything(seed), self.row.json_scheme)
         return self._stage(StageKind.SEED, None, digest.value, detail)
 
-    def trace_model(self, model: Any, name: str | None = None) -> StageReceipt:
-        """A model file or directory, a scikit-learn estimator, or a PyTorch state_dict."""
-        digest, detail = stages.describe_model(model)
-        return self._stage(StageKind.MODEL, name, digest.value, detail)
-
     def trace_metrics(self, metrics: Mapping[str, Any], name: str | None = None) -> StageReceipt:
         """Final metrics (one box stage); per-step values go through `log_metric`."""
         digest, detail = stages.describe_metrics(metrics)
         return self._stage(StageKind.METRICS, name, digest.value, detail)
-
-    def trace_artifact(self, name: str, path: str | os.PathLike[str]) -> StageReceipt:
-        digest, detail = stages.describe_path(path)
-        return self._stage(StageKind.ARTIFACT, name, digest.value, detail)
 
     def trace_digest(self, kind: StageKind, name: str | None, digest: bytes | hashing.Digest,
                      detail: Mapping[str, Any] | None = None) -> StageReceipt:
@@ -273,8 +267,8 @@ class Experiment:
         value, given = stages.describe_given(digest, detail)
         return self._stage(StageKind(kind), name, value, given)
 
-    def _stage(self, kind: StageKind, name: str | None, digest: bytes,
-               detail: dict[str, Any]) -> StageReceipt:
+    def _stage(self, kind: StageKind, name: str | None, digest: bytes, detail: dict[str, Any],
+               *, store: StoreTarget | None = None) -> StageReceipt:
         self._check_open()
         label = stage_label(kind, name)
         if any(s.label == label for s in self.journal.stages(self.id)):
@@ -282,7 +276,10 @@ class Experiment:
                              fix="give each traced item its own name, e.g. trace_data('test', ...)")
         idx = self.journal.add_stage(self.id, int(kind), label, digest, detail)
         self._wake()
-        return StageReceipt(idx, label, digest.hex())
+        cid = None if store is None else store_stage(
+            self._stage, self.tracer.ipfs_node, self.tracer.settings.state_dir, self.id, idx,
+            label, store, Progress(delay=2.0), json_scheme=self.row.json_scheme)
+        return StageReceipt(idx, label, digest.hex(), cid)
 
     # -- high-volume records -------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
+from algo_tracer.verify.stored_refs import note_stored
 from algo_tracer.verify.study_checks import check_plan_and_study
 
 __all__ = ["VerifyOptions", "verify_experiment"]
@@ -149,6 +150,7 @@ def verify_with_evidence(
     run_checks(ev, report, manifest=manifest,
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=o.data, progress=progress, records=o.records)
+    note_stored(ev, report, manifest)  # the CIDs on chain (docs/ipfs.md); verify --fetch checks
     check_plan_and_study(algorand, ev, report, manifest, o.plan_reveal)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {

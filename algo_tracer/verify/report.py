@@ -25,6 +25,7 @@ __all__ = [
     "BatchRow",
     "CheckRow",
     "Counts",
+    "FetchRow",
     "Finding",
     "StageRow",
     "StageStatus",
@@ -112,6 +113,24 @@ class BatchRow(_Model):
     message: str = ""
 
 
+FetchStatus = Literal["verified", "not_retrievable", "cid_mismatch", "digest_mismatch",
+                      "unreadable"]
+
+
+class FetchRow(_Model):
+    """Step 16 (`verify --fetch`, `fetch`): one stored stage's content fetched by its CID."""
+
+    index: int = Field(description="the stored stage's on-chain index (kind 25)")
+    stage: str = Field(description="label of the stage whose content is stored")
+    cid: str | None = None
+    status: FetchStatus
+    path: str | None = Field(default=None, description="where the fetched copy was written")
+    message: str = ""
+    named_index: int | None = Field(default=None, description="index of the stage it names")
+    same_digest: bool = Field(default=False, description="that stage's on-chain digest is the "
+                              "stored content's (data, model, artifact)")
+
+
 class Counts(_Model):
     stages: int = 0
     events: int = 0
@@ -160,6 +179,11 @@ class VerificationReport(_Model):
         "for this verification, by service (algod, indexer)")
     plan: PlanCheck | None = Field(default=None, description="step 10: the experiment's plan")
     study: StudyCheck | None = Field(default=None, description="step 11: a study's trials")
+    fetched: list[FetchRow] | None = Field(
+        default=None, description="step 16 (verify --fetch): stored content fetched by CID")
+    stored_cids: dict[int, str] = Field(
+        default_factory=dict, description="IPFS CIDs the chain commits to (stored stages, kind "
+        "25), by the index of the stage whose content they hold (docs/ipfs.md)")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 

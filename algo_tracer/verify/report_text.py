@@ -57,6 +57,9 @@ def format_report(r: VerificationReport) -> str:
         lines.append(f"{tag} batch {b.index:>3} {b.record_count} records from seq {b.first_seq}"
                      f"{' (private)' if b.private else ''}: {b.status}: {b.message}")
     lines += format_study(r)
+    for f in r.fetched or []:  # step 16, verify --fetch
+        tag = {"verified": "OK:  ", "not_retrievable": "N/R: "}.get(f.status, "FAIL:")
+        lines.append(f"{tag} stored    {f.stage:<24} {f.status:<16} {f.cid}: {f.message}")
     lines.append("checks:")
     lines += [f"  [{c.status}] {c.step} {c.name}: {c.detail}" for c in r.checks]
     if r.findings:
@@ -77,6 +80,11 @@ def format_report(r: VerificationReport) -> str:
     tail = (f"{c.stages} stages, {c.note_records} note records, {c.private_records} private "
             f"records verified in {r.elapsed_seconds:.2f} s")
     strict = len(r.strict_failures())
+    missing = sum(f.status == "not_retrievable" for f in r.fetched or [])
+    if r.ok and missing:  # never "verified": nothing was proven about that content
+        lines.append(f"NOT RETRIEVABLE: {missing} stored artifact(s) could not be fetched by "
+                     f"CID; everything else held; {tail}")
+        return "\n".join(lines)
     lines.append(f"VERIFIED: {tail}" if r.ok else
                  f"FAILED: {len(r.failures())} problem(s)"
                  + (f", {strict} of them warning(s) that fail in strict mode (--strict)"

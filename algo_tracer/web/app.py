@@ -23,6 +23,7 @@ slice) and compares the digests.
 
 from __future__ import annotations
 
+import os
 import re
 import urllib.parse
 from datetime import datetime
@@ -43,6 +44,7 @@ from algo_tracer.errors import ConfigError, InputError, NetworkError
 from algo_tracer.format.ids import MAX_APP_ID, format_id, parse_id
 from algo_tracer.network.algod import probe_algod, require_registry
 from algo_tracer.network.indexer import probe_indexer
+from algo_tracer.network.ipfs import DEFAULT_GATEWAY
 from algo_tracer.network.settings import app_id_from_environment, client_from_environment
 from algo_tracer.verify.cached import Busy, CachedVerifier, StillRunning, VerifyOutcome
 from algo_tracer.verify.report import (
@@ -135,6 +137,8 @@ class ExperimentView(BaseModel):
     timeline: list[TimelineEntry] = Field(description="created, stages, the note batches of "
                                           "this page, sealed; in chain order")
     report: VerificationReport = Field(description="the report; its `batches` are this page's")
+    ipfs_gateway: str = Field(description="IPFS gateway the page links stored stages to "
+                              "(ALGO_TRACER_IPFS_GATEWAY, default the LocalNet's; docs/ipfs.md)")
 
 
 class _ProblemError(Exception):
@@ -319,7 +323,9 @@ def experiment_view(outcome: VerifyOutcome, batch_offset: int = 0,
                           sealed=full.sealed, cache=outcome.source,
                           checked_round=outcome.checked_round,
                           batches_total=len(full.batches), batch_offset=batch_offset,
-                          batch_limit=batch_limit, timeline=timeline(page), report=page)
+                          batch_limit=batch_limit, timeline=timeline(page), report=page,
+                          ipfs_gateway=(os.environ.get("ALGO_TRACER_IPFS_GATEWAY")
+                                        or DEFAULT_GATEWAY).rstrip("/"))
 
 
 def timeline(r: VerificationReport) -> list[TimelineEntry]:

@@ -14,7 +14,7 @@ from algo_tracer.localnet.build import ensure_binaries
 from algo_tracer.localnet.paths import state_root
 
 SECOND_PORTS = Ports(algod=14001, kmd=14002, follower=18081, gossip=20000, postgres=15443,
-                     indexer=18980)
+                     indexer=18980, ipfs_api=15011, ipfs_gateway=18011)
 
 
 @pytest.fixture(autouse=True)

@@ -110,7 +110,9 @@ def test_stop_and_start_keep_the_chain_and_the_indexer_catches_up(second_network
     genesis = _genesis_hash(client)
     before = pay_note(client, b"lifecycle/before-restart")
 
-    assert set(net.stop()) == {"algod", "follower", "kmd", "postgres", "conduit", "indexer"}
+    ipfs = {"ipfs"} if net.kubo.unavailable() is None else set()  # optional (docs/ipfs.md)
+    assert set(net.stop()) == {"algod", "follower", "kmd", "postgres", "conduit", "indexer",
+                               *ipfs}
     assert net.stop() == []  # stopping twice is harmless
     assert net.start().healthy
 
@@ -136,3 +138,32 @@ def test_reset_gives_a_fresh_chain(second_network: LocalNet) -> None:
     assert _genesis_hash(client) != genesis
     assert status.last_round == 0
     assert list(iter_transactions(client.client.indexer, note_prefix=b"reset/")) == []
+
+
+def test_the_ipfs_node_starts_stops_and_serves_with_its_network(second_network: LocalNet,
+                                                                 tmp_path) -> None:
+    from algo_tracer.hashing.unixfs import cid_of_path
+    from algo_tracer.network.ipfs import IpfsClient, IpfsSettings
+
+    net = second_network
+    status = net.start()
+    ipfs = next(s for s in status.services if s.name == "ipfs")
+    assert status.healthy  # with or without IPFS: it is optional
+    if net.kubo.unavailable() is not None:  # kubo cannot be built here: said, with the reason
+        assert not ipfs.healthy and ipfs.fix and ipfs.fix.startswith("optional, not available")
+        pytest.skip(f"kubo cannot be built here: {net.kubo.unavailable()}")
+    assert ipfs.healthy and ipfs.pid is not None
+    assert status.ipfs_api_url == f"http://127.0.0.1:{net.ports.ipfs_api}"
+    assert (net.state_dir / "ipfs" / "config").exists()  # its own repository
+    config = json.loads((net.state_dir / "ipfs" / "config").read_text())
+    assert config["Addresses"]["Swarm"] == [] and config["Bootstrap"] == []
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(300_000))
+    node = IpfsClient(IpfsSettings(api=status.ipfs_api_url))
+    assert node.add(model, None) == cid_of_path(model)
+    assert b"".join(node.cat(cid_of_path(model))) == model.read_bytes()
+
+    assert "ipfs" in net.stop()
+    assert next(s for s in net.status().services if s.name == "ipfs").pid is None
+    assert next(s for s in net.start().services if s.name == "ipfs").healthy
+    assert b"".join(node.cat(cid_of_path(model))) == model.read_bytes()  # the repo persists

@@ -298,6 +298,16 @@
       row.append(el("td", entry.type === "batch" ? `a${entry.index}` : entry.index ?? "–"));
       const label = el("td", entry.label);
       if (entry.kind && entry.kind !== entry.label) label.append(el("span", ` ${entry.kind}`, "sub"));
+      // A stage stored on IPFS (docs/ipfs.md): its CID is on chain; link it to the gateway.
+      const cid = entry.type === "stage" ? (view.report.stored_cids || {})[String(entry.index)] : null;
+      if (cid) {
+        const link = el("a", " IPFS", "sub");
+        link.href = `${view.ipfs_gateway}/ipfs/${encodeURIComponent(cid)}`;
+        link.title = `stored on IPFS as ${cid} (public): fetch and check it with ` +
+          "`algo-tracer fetch`, or open it through the gateway";
+        link.rel = "noopener noreferrer";
+        label.append(link);
+      }
       row.append(label);
       const digest = el("td", entry.type === "batch" ? "root " + entry.digest.slice(5, 17) + "…"
         : shortDigest(entry.digest), "mono");
