@@ -61,3 +61,23 @@ def test_a_network_started_before_its_ipfs_node_existed_says_how_to_add_it(tmp_p
     services = [ServiceState(name="ipfs", pid=None, healthy=False, fix="supervisor restarts it")]
     kubo.explain(services)
     assert services[0].fix == "supervisor restarts it"
+
+
+def test_a_module_the_go_proxy_refuses_is_unavailable_with_the_answer_and_the_fix(
+        tmp_path: Path) -> None:
+    from algo_tracer.errors import LocalnetUnavailableError
+    from algo_tracer.localnet.build import download_module
+
+    go = tmp_path / "go"  # stands in for `go mod download -json` answering as the proxy did here
+    go.write_text("#!/bin/sh\n"
+                  "echo '{\"Path\": \"example.com/m\", \"Error\": \"403 Forbidden\"}'\n"
+                  "exit 1\n")
+    go.chmod(0o755)
+
+    with pytest.raises(LocalnetUnavailableError) as caught:
+        download_module(str(go), "example.com/m@v1.0.0", tmp_path / "download.log",
+                        what="a test module", fix="use a prebuilt binary")
+
+    assert "did not serve example.com/m@v1.0.0 (a test module): 403 Forbidden" in str(caught.value)
+    assert caught.value.fix == "use a prebuilt binary"
+    assert "403 Forbidden" in (tmp_path / "download.log").read_text()

@@ -196,7 +196,18 @@ def _run(cmd: list[str], *, cwd: Path, log: Path, env: dict[str, str] | None = N
 
 
 def _download_module(go: str, log: Path) -> Path:
-    target = f"{pins.GO_ALGORAND_MODULE}@{pins.GO_ALGORAND_VERSION}"
+    return download_module(
+        go, f"{pins.GO_ALGORAND_MODULE}@{pins.GO_ALGORAND_VERSION}", log,
+        what=f"go-algorand {pins.GO_ALGORAND_TAG}",
+        fix="use prebuilt binaries with ALGO_TRACER_ALGOD_BIN_DIR=<dir with algod, kmd, goal "
+            f"of go-algorand {pins.GO_ALGORAND_TAG}>, or Docker with `algokit localnet start`, "
+            "or an existing network through ALGOD_SERVER/INDEXER_SERVER "
+            "(see README 'Local network')")
+
+
+def download_module(go: str, target: str, log: Path, *, what: str, fix: str) -> Path:
+    """The module cache directory of `target` (module@version), fetched through the Go module
+    proxy; LocalnetUnavailableError naming the proxy and its answer when it does not serve it."""
     with tempfile.TemporaryDirectory() as empty:
         proc = subprocess.run(
             [go, "mod", "download", "-json", target], cwd=empty, capture_output=True, text=True,
@@ -210,13 +221,8 @@ def _download_module(go: str, log: Path) -> Path:
     if proc.returncode != 0 or info.get("Error") or not info.get("Dir"):
         proxy = os.environ.get("GOPROXY") or _go_env(go, "GOPROXY")
         raise LocalnetUnavailableError(
-            f"the Go module proxy ({proxy}) did not serve {target} "
-            f"(go-algorand {pins.GO_ALGORAND_TAG}): {info.get('Error', 'no module directory')}",
-            fix="use prebuilt binaries with ALGO_TRACER_ALGOD_BIN_DIR=<dir with algod, kmd, goal "
-            f"of go-algorand {pins.GO_ALGORAND_TAG}>, or Docker with `algokit localnet start`, "
-            "or an existing network through ALGOD_SERVER/INDEXER_SERVER "
-            "(see README 'Local network')",
-        )
+            f"the Go module proxy ({proxy}) did not serve {target} ({what}): "
+            f"{info.get('Error', 'no module directory')}", fix=fix)
     return Path(info["Dir"])
 
 

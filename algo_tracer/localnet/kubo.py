@@ -16,7 +16,6 @@ daemon runs `--offline`: it never dials out and serves only what was added to it
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,9 +23,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from algo_tracer.errors import LocalnetError, LocalnetUnavailableError
+from algo_tracer.errors import LocalnetError
 from algo_tracer.localnet import pins
-from algo_tracer.localnet.build import _check_go, _copy_writable, _run, _Steps
+from algo_tracer.localnet.build import _check_go, _copy_writable, _run, _Steps, download_module
 from algo_tracer.localnet.layout import HOST, Ports
 from algo_tracer.localnet.paths import cache_root
 from algo_tracer.localnet.processes import Service
@@ -72,21 +71,10 @@ def ensure_kubo(progress: Progress = print) -> Path:
 
 
 def _download(go: str, log: Path) -> Path:
-    target = f"{pins.KUBO_MODULE}@{pins.KUBO_VERSION}"
-    proc = subprocess.run([go, "mod", "download", "-json", target], cwd=log.parent,
-                          capture_output=True, text=True,
-                          env={**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"})
-    log.write_text(proc.stdout + proc.stderr)
-    try:
-        info = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        info = {"Error": (proc.stderr or proc.stdout).strip()}
-    if proc.returncode != 0 or info.get("Error") or not info.get("Dir"):
-        raise LocalnetUnavailableError(
-            f"the Go module proxy did not serve {target}: {info.get('Error', 'no directory')}",
-            fix="set ALGO_TRACER_IPFS_BIN to a kubo `ipfs` binary, or point "
-                "ALGO_TRACER_IPFS_API at an IPFS node of your own (docs/ipfs.md)")
-    return Path(info["Dir"])
+    return download_module(
+        go, f"{pins.KUBO_MODULE}@{pins.KUBO_VERSION}", log, what="kubo, the IPFS node",
+        fix="set ALGO_TRACER_IPFS_BIN to a kubo `ipfs` binary, or point ALGO_TRACER_IPFS_API at "
+            "an IPFS node of your own (docs/ipfs.md)")
 
 
 class Kubo:
