@@ -19,6 +19,7 @@ from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.documents.study import Selection, TrialRecord
 from algo_tracer.integrations.mlflow import AlgoTracerMlflowWarning, _recorder, _study_runs
 from algo_tracer.record.study import is_study
+from algo_tracer.stages import rehash_detail
 
 Offline = tuple[Tracer, FakeChain]
 
@@ -73,6 +74,11 @@ def test_a_parent_with_child_runs_is_sealed_as_the_study_of_its_children(
     kinds = [s.kind for s in manifest.stages]
     assert kinds.index(StageKind.STUDY) < kinds.index(StageKind.TRIAL)
     assert kinds[-1] == StageKind.SELECTION and kinds.count(StageKind.TRIAL) == 6
+    # each detail re-hashes, under the study's JSON scheme, to the digest recorded for it
+    for stage in manifest.stages:
+        local = rehash_detail(stage, manifest.json_scheme)
+        assert local.digest is None or local.digest == stage.digest, stage.label
+    assert manifest.json_scheme == 2
     # the parent's own params are in the study too, recorded before its selection
     assert any(s.kind == StageKind.PARAMS and s.detail["params"] == {"search": "grid"}
                for s in manifest.stages)

@@ -132,7 +132,7 @@ def become_study(parent: RunTrace, tracer: Tracer) -> Study | None:
             set_tags(parent.inner, parent.run_id, {STUDY_TAG: f"not a study: {parent.refused}"})
             return None
         exp = parent.experiment
-        exp.trace_digest(StageKind.STUDY, None, spec.digest(), spec.detail())
+        exp.trace_digest(StageKind.STUDY, None, spec.digest(exp.row.json_scheme), spec.detail())
         exp.detach()  # from here on the study appends under its own lock
         study = Study(tracer, exp.id, spec)
         parent.study = study
