@@ -93,9 +93,10 @@ def test_status_json_reports_health_rounds_genesis_and_versions(
     assert status["genesis_id"] == GENESIS_ID
     assert status["last_round"] >= 0
     assert status["indexer_round"] is not None and status["indexer_lag"] >= 0
+    # ipfs is listed even when kubo cannot be had (down, with its reason: docs/ipfs.md)
     assert {s["name"] for s in status["services"]} == {
-        "algod", "follower", "kmd", "postgres", "conduit", "indexer"}
-    assert set(status["versions"]) == {"go_algorand", "conduit", "indexer"}
+        "algod", "follower", "kmd", "postgres", "conduit", "indexer", "ipfs"}
+    assert set(status["versions"]) == {"go_algorand", "conduit", "indexer", "kubo"}
 
 
 def _genesis_hash(client: AlgorandClient) -> str:
