@@ -6,7 +6,8 @@
 // Content-Security-Policy is unchanged: the browser talks to this server only.
 //
 // A content that does not all arrive (the node is down, the connection breaks off, fewer bytes
-// than the server announced) is "not retrievable", never a mismatch. Text only, no innerHTML.
+// than the server announced) is "not retrievable", never a mismatch. Text is set as
+// textContent only, never parsed as HTML.
 "use strict";
 
 (() => {
