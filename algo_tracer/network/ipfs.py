@@ -31,6 +31,7 @@ __all__ = [
     "ADD_OPTIONS",
     "DEFAULT_API",
     "DEFAULT_GATEWAY",
+    "CatStream",
     "Entries",
     "IpfsClient",
     "IpfsNode",
@@ -49,6 +50,7 @@ ADD_OPTIONS: Final = {"cid-version": "1", "raw-leaves": "true", "chunker": "size
                       "hash": "sha2-256", "trickle": "false", "pin": "true",
                       "wrap-with-directory": "false", "progress": "false", "quieter": "false"}
 _CHUNK = 1 << 18
+_CUT_FIX = "retry; if it happens again, check the node's log and ALGO_TRACER_IPFS_TIMEOUT"
 _API_FIX = ("start the LocalNet's node (`algo-tracer localnet start`), or point "
             "ALGO_TRACER_IPFS_API at a kubo RPC API (e.g. http://127.0.0.1:5001)")
 
@@ -99,6 +101,38 @@ def ipfs_from_environment() -> IpfsSettings:
                           "number of seconds", fix="set it like 30, or unset it") from None
     return IpfsSettings(api=api.rstrip("/"), gateway=gateway.rstrip("/"),
                         auth=os.environ.get("ALGO_TRACER_IPFS_AUTH") or None, timeout=timeout)
+
+
+@dataclass
+class CatStream:
+    """A file CID's content, opened: the node has answered, its bytes are still to be read."""
+
+    cid: str
+    #: The file's size as the node states it (kubo's X-Content-Length), when it does.
+    size: int | None
+    _resp: http.client.HTTPResponse
+    _where: str
+
+    def chunks(self) -> Iterator[bytes]:
+        """The bytes in chunks; a stream that ends short of `size` or breaks off raises
+        `NotRetrievableError` (never a shorter content that would look like other content)."""
+        got = 0
+        try:
+            while chunk := self._resp.read(_CHUNK):
+                got += len(chunk)
+                yield chunk
+        except (OSError, http.client.HTTPException) as exc:
+            raise NotRetrievableError(
+                f"the IPFS node at {self._where} stopped serving {self.cid} after {got} bytes "
+                f"({type(exc).__name__})", fix=_CUT_FIX) from exc
+        finally:
+            self.close()
+        if self.size is not None and got != self.size:
+            raise NotRetrievableError(f"the IPFS node at {self._where} served {got} of the "
+                                      f"{self.size} bytes of {self.cid}", fix=_CUT_FIX)
+
+    def close(self) -> None:
+        self._resp.close()
 
 
 class IpfsNode(Protocol):
@@ -161,9 +195,15 @@ class IpfsClient:
 
     def cat(self, cid: str) -> Iterator[bytes]:
         """The bytes of a file CID, streamed in chunks."""
-        with self._post("cat", {"arg": cid, "timeout": f"{self.settings.timeout:g}s"}) as resp:
-            while chunk := resp.read(_CHUNK):
-                yield chunk
+        yield from self.open_cat(cid).chunks()
+
+    def open_cat(self, cid: str) -> CatStream:
+        """Ask the node for a file CID's content: a node that cannot serve it raises here,
+        before any byte is read (`NotRetrievableError`, else `NetworkError`)."""
+        resp = self._post("cat", {"arg": cid, "timeout": f"{self.settings.timeout:g}s"})
+        stated = resp.getheader("X-Content-Length")
+        return CatStream(cid, int(stated) if stated and stated.isdigit() else None, resp,
+                         self.api)
 
     def get_tar(self, cid: str) -> BinaryIO:
         """A directory CID as the tar stream of `/api/v0/get` (the caller closes it)."""

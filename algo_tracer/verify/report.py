@@ -29,6 +29,7 @@ __all__ = [
     "Finding",
     "StageRow",
     "StageStatus",
+    "StoredRef",
     "Timeline",
     "TimelineRow",
     "VerificationReport",
@@ -131,6 +132,19 @@ class FetchRow(_Model):
                               "stored content's (data, model, artifact)")
 
 
+class StoredRef(_Model):
+    """A stored stage (kind 25) as the chain commits to it: the web page links and checks it."""
+
+    index: int = Field(description="the stored stage's on-chain index (kind 25)")
+    named_index: int = Field(description="index of the stage whose content it stores")
+    stage: str = Field(description="label of that stage")
+    cid: str
+    type: Literal["file", "directory"]
+    digest: str = Field(description="hex digest of the content, in `scheme` (docs/hashing.md)")
+    scheme: str = Field(description="file or directory")
+    name: str = Field(description="the file or directory's name")
+
+
 class Counts(_Model):
     stages: int = 0
     events: int = 0
@@ -184,6 +198,9 @@ class VerificationReport(_Model):
     stored_cids: dict[int, str] = Field(
         default_factory=dict, description="IPFS CIDs the chain commits to (stored stages, kind "
         "25), by the index of the stage whose content they hold (docs/ipfs.md)")
+    stored: list[StoredRef] = Field(
+        default_factory=list, description="the stored stages whose detail the chain states "
+        "(the CIDs of `stored_cids`, with their type and digest), in chain order")
     verified_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     elapsed_seconds: float = 0.0
 

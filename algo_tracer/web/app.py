@@ -9,7 +9,11 @@
 | `GET /` | the page (`static/index.html`); `/?app=N&id=<base58>` is a shareable link |
 | `GET /api/status` | `NetworkStatus`: algod and the Indexer answer? their rounds, the lag |
 | `GET /api/apps/{app_id}/experiments/{experiment_id}` | `ExperimentView`, else a `Problem` |
+| `GET /api/apps/{app_id}/experiments/{experiment_id}/stored/{index}` | stored file's bytes |
 | `GET /api/openapi.json` | the OpenAPI schema of the above |
+
+`…/stored/{index}` streams the content of the stored stage (kind 25, a file) at chain index
+`index` from the IPFS node, else a `Problem` (`algo_tracer.web.stored_content`).
 
 Every verdict comes from `algo_tracer.verify.experiment.verify_experiment`, the function behind
 `algo-tracer verify`, through `algo_tracer.verify.cached.CachedVerifier` (sealed experiments are
@@ -18,7 +22,8 @@ at most `max_running` run at once, past that HTTP 503 with Retry-After). This mo
 arranges the report as a timeline (note batches by pages: `?batch_offset=&batch_limit=`) and
 names the state when there is no report (unknown experiment or app, network down, Indexer
 behind). Files are never sent here: the page hashes them in the browser (a worker, slice by
-slice) and compares the digests.
+slice) and compares the digests; the content of a stored stage comes from the IPFS node through
+this server (only CIDs the chain states for the experiment), for the page to hash the same way.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from __future__ import annotations
 import os
 import re
 import urllib.parse
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from algokit_utils import AlgorandClient
 from fastapi import FastAPI, Query, Request
@@ -54,6 +60,9 @@ from algo_tracer.verify.report import (
     timeline_rows,
 )
 from algo_tracer.verify.result_cache import ResultCache
+from algo_tracer.web.problems import PROBLEMS as _PROBLEMS
+from algo_tracer.web.problems import STORED_PROBLEMS, Endpoint, NetworkStatus, Problem
+from algo_tracer.web.problems import ProblemError as _ProblemError
 from algo_tracer.web.serving import (
     SECURITY_HEADERS,
     WORKER_CSP,
@@ -61,6 +70,12 @@ from algo_tracer.web.serving import (
     Encoded,
     FastAnswers,
     SecurityHeaders,
+)
+from algo_tracer.web.stored_content import (
+    ContentNode,
+    default_node,
+    open_stored,
+    stored_response,
 )
 
 __all__ = ["SECURITY_HEADERS", "WORKER_CSP", "WORKER_PATH", "ExperimentView", "NetworkStatus",
@@ -72,38 +87,6 @@ RETRY_AFTER = 5  # seconds the page waits before asking again while the Indexer 
 BATCH_PAGE = 100  # note batches per timeline page by default (1,000,000 records: ~700 batches)
 MAX_BATCH_PAGE = 1000
 ENCODED_ENTRIES = 512  # encoded answers of cached results kept, ready to send
-
-type ProblemState = Literal["invalid_input", "unknown_app", "unknown_experiment",
-                            "network_down", "indexer_behind", "network_error", "config_error",
-                            "busy"]
-
-
-class Endpoint(BaseModel):
-    url: str | None = Field(description="server address, without credentials")
-    ok: bool
-    round: int | None = Field(default=None, description="algod: last round; Indexer: its round")
-    error: str | None = None
-
-
-class NetworkStatus(BaseModel):
-    state: Literal["ok", "network_down", "indexer_behind"]
-    message: str
-    genesis_id: str | None = None
-    is_localnet: bool | None = None
-    default_app_id: int | None = Field(default=None, description="ALGO_TRACER_APP_ID or --app-id")
-    algod: Endpoint
-    indexer: Endpoint
-    indexer_lag: int | None = Field(default=None, description="rounds the Indexer trails algod")
-
-
-class Problem(BaseModel):
-    state: ProblemState
-    message: str
-    fix: str | None = None
-    network: NetworkStatus | None = None
-    retry_after: int | None = Field(default=None,
-                                    description="seconds; indexer_behind and busy only")
-
 
 class TimelineEntry(BaseModel):
     type: Literal["created", "stage", "batch", "sealed"]
@@ -141,25 +124,11 @@ class ExperimentView(BaseModel):
                               "(ALGO_TRACER_IPFS_GATEWAY, default the LocalNet's; docs/ipfs.md)")
 
 
-class _ProblemError(Exception):
-    def __init__(self, status_code: int, problem: Problem) -> None:
-        super().__init__(problem.message)
-        self.status_code, self.problem = status_code, problem
-
-
-_PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem, "description": text} for code, text in (
-        (404, "unknown_app or unknown_experiment"),
-        (422, "invalid_input: a malformed experiment id or app id"),
-        (500, "config_error: the server's network configuration is incomplete"),
-        (502, "network_error: a node answered with an error"),
-        (503, "network_down, indexer_behind or busy (with a Retry-After header)"))}
-
-
 def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | None = None,
                indexer_timeout: float = 20.0, cache: ResultCache | None = None,
                max_running: int = 4, request_timeout: float = 30.0,
-               revalidate_after: float = 30.0) -> FastAPI:
+               revalidate_after: float = 30.0,
+               ipfs: Callable[[], ContentNode] = default_node) -> FastAPI:
     """The web application.
 
     Args:
@@ -175,6 +144,8 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
             (the verification goes on, and a sealed result is then cached).
         revalidate_after: Seconds after which a cached result is re-checked in the background
             for notes landed since (docs/web.md section 7).
+        ipfs: The IPFS node stored content is read from, asked for at each request (default:
+            `ALGO_TRACER_IPFS_API`, else the LocalNet's).
     """
     client = algorand or client_from_environment()
     verifier = CachedVerifier(client, cache, indexer_timeout=indexer_timeout,
@@ -248,6 +219,19 @@ def create_app(algorand: AlgorandClient | None = None, *, default_app_id: int | 
             if outcome.source == "cache":  # the answer says "cache": only such are reused
                 encoded.put(at, body)
         return Response(body, media_type="application/json")
+
+    @app.get("/api/apps/{app_id}/experiments/{experiment_id}/stored/{index}",
+             response_class=Response, tags=["experiments"], responses={
+                 200: {"content": {"application/octet-stream": {}},
+                       "description": "the stored file's bytes, streamed"}, **STORED_PROBLEMS})
+    async def stored(app_id: Annotated[int, PathParam(ge=1, le=MAX_APP_ID)], experiment_id: str,
+                     index: Annotated[int, PathParam(ge=0)]) -> Response:
+        """The content of the stored stage at `index` (kind 25, a file) from the IPFS node, for
+        the page to check in the browser; only CIDs the chain commits to for the experiment."""
+        outcome = await run_in_threadpool(lookup, verifier, app_id, experiment_id,
+                                          timeout=request_timeout, default_app_id=default_app_id)
+        ref, stream = await run_in_threadpool(open_stored, outcome.report, index, ipfs())
+        return stored_response(ref, stream)
 
     return app
 

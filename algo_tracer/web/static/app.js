@@ -47,9 +47,11 @@
         return;
       }
       hashing.pending.delete(id);
-      if (type === "done") job.resolve(event.data.digest);
-      else job.reject(new Error(`the browser could not hash ${job.name} (${event.data.message})` +
-        "; compare `sha256sum FILE` with the digests above instead"));
+      if (type === "done") { job.resolve(event.data.digest); return; }
+      const err = new Error(`the browser could not hash ${job.name} (${event.data.message})` +
+        "; compare `sha256sum FILE` with the digests above instead");
+      err.kind = event.data.name; // TruncatedStream, StreamAborted: the content did not all come
+      job.reject(err);
     };
     worker.onerror = (event) => {
       // The worker itself failed (its script or hash-wasm did not load): fail every job, and
@@ -117,6 +119,55 @@
       hashing.pending.set(id, { resolve, reject, onProgress, name: file.name || "the file" });
       hashWorker().postMessage({ id, file });
     });
+  }
+
+  // "sha256:<hex>" of a stream of chunks (an async iterable of Uint8Arrays, e.g. a fetched
+  // stored stage), hashed by the same worker. Chunks are transferred, never copied, and at most
+  // IN_FLIGHT bytes wait in the worker: memory stays flat however large the content. `total`
+  // (bytes, or null) makes a stream that ends short an error (err.kind "TruncatedStream"); a
+  // stream that throws rejects with that error (err.kind "StreamAborted", err.cause the error).
+  const IN_FLIGHT = 16 * 1024 * 1024;
+
+  function digestStream(chunks, { total = null, onProgress, name = "the content" } = {}) {
+    const id = ++hashing.next;
+    let hashed = 0, wake = null;
+    const resume = () => { if (wake) { const w = wake; wake = null; w(); } };
+    let broke = null;
+    const result = new Promise((resolve, reject) => {
+      hashing.pending.set(id, {
+        name,
+        resolve,
+        reject: (err) => {
+          if (broke) { err.kind = "StreamAborted"; err.cause = broke; }
+          reject(err);
+        },
+        onProgress: (done, t) => { hashed = done; if (onProgress) onProgress(done, t); resume(); },
+      });
+    });
+    result.catch(() => {}).finally(resume);
+    const worker = hashWorker();
+    worker.postMessage({ id, stream: "begin", total });
+    (async () => {
+      let sent = 0;
+      try {
+        for await (const chunk of chunks) {
+          if (!hashing.pending.has(id)) return; // the worker failed: stop reading
+          // Only a whole buffer can be transferred; a view into a larger one is copied.
+          const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength
+            ? chunk : chunk.slice();
+          sent += own.byteLength;
+          worker.postMessage({ id, stream: "chunk", bytes: own.buffer }, [own.buffer]);
+          while (sent - hashed > IN_FLIGHT && hashing.pending.has(id)) {
+            await new Promise((r) => { wake = r; });
+          }
+        }
+        worker.postMessage({ id, stream: "end" });
+      } catch (err) {
+        broke = err;
+        worker.postMessage({ id, stream: "abort", message: `${err && err.message}` });
+      }
+    })();
+    return result;
   }
 
   function matchingStages(digest, view) {
@@ -294,17 +345,20 @@
     body.replaceChildren();
     for (const entry of view.timeline) {
       const row = el("tr", undefined, `row-${entry.type}${entry.ok ? "" : " failing"}`);
-      if (entry.type === "stage") row.dataset.digest = entry.digest || "";
+      if (entry.type === "stage") {
+        row.dataset.digest = entry.digest || "";
+        row.dataset.index = String(entry.index);
+      }
       row.append(el("td", entry.type === "batch" ? `a${entry.index}` : entry.index ?? "–"));
       const label = el("td", entry.label);
       if (entry.kind && entry.kind !== entry.label) label.append(el("span", ` ${entry.kind}`, "sub"));
       // A stage stored on IPFS (docs/ipfs.md): its CID is on chain; link it to the gateway.
       const cid = entry.type === "stage" ? (view.report.stored_cids || {})[String(entry.index)] : null;
       if (cid) {
-        const link = el("a", " IPFS", "sub");
+        const link = el("a", " IPFS", "sub ipfs-link");
         link.href = `${view.ipfs_gateway}/ipfs/${encodeURIComponent(cid)}`;
-        link.title = `stored on IPFS as ${cid} (public): fetch and check it with ` +
-          "`algo-tracer fetch`, or open it through the gateway";
+        link.title = `stored on IPFS as ${cid} (public): open it through the gateway, or ` +
+          "check it here (a file) or with `algo-tracer fetch`";
         link.rel = "noopener noreferrer";
         label.append(link);
       }
@@ -496,7 +550,7 @@
   }
 
   // For tests and for anyone checking the scheme from the console.
-  window.algoTracer = Object.freeze({ digestBytes, digestFile, matchingStages, jcs,
+  window.algoTracer = Object.freeze({ digestBytes, digestFile, digestStream, matchingStages, jcs,
     jsonDigest, paramsDigest });
   document.addEventListener("DOMContentLoaded", init);
 })();
