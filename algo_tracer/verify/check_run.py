@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 
 from algo_tracer.documents.manifest import Manifest
 from algo_tracer.format.boxes import Header, Stage
-from algo_tracer.format.events import BatchAnchored, Event, ExperimentSealed, StageRecorded
+from algo_tracer.format.events import (
+    BatchAnchored,
+    Event,
+    ExperimentSealed,
+    StageRecorded,
+    decode_event,
+)
 from algo_tracer.format.records import NoteRecord
 from algo_tracer.verify.report import CheckRow, Finding, Severity, VerificationReport
 
@@ -47,6 +54,18 @@ class Evidence:
     genesis_id: str | None = None
     boxes: dict[bytes, bytes] = field(default_factory=dict)  # raw values by box name
     data_round: int | None = None
+
+    @cached_property
+    def stage_calls(self) -> dict[int, tuple[ChainTxn, StageRecorded]]:
+        """The record_stage call of each on-chain stage of the experiment, by index: read once
+        (the evidence is complete when built) for every check that reads stage notes."""
+        out = {}
+        for txn in self.app_txns:
+            for log in txn.logs:
+                event = decode_event(log)
+                if isinstance(event, StageRecorded) and event.experiment_id == self.experiment_id:
+                    out[event.index] = (txn, event)
+        return out
 
 
 @dataclass

@@ -40,7 +40,7 @@ from algo_tracer.verify.checks import run_checks
 from algo_tracer.verify.evidence import gather_evidence
 from algo_tracer.verify.report import CheckRow, VerificationReport
 from algo_tracer.verify.stored_refs import note_stored
-from algo_tracer.verify.study_checks import check_plan_and_study
+from algo_tracer.verify.study_checks import check_plan, check_study
 
 __all__ = ["VerifyOptions", "verify_experiment"]
 
@@ -151,7 +151,8 @@ def verify_with_evidence(
                artifacts_dir=Path(artifacts_dir) if artifacts_dir is not None else None,
                data=o.data, progress=progress, records=o.records)
     note_stored(ev, report, manifest)  # the CIDs on chain (docs/ipfs.md); verify --fetch checks
-    check_plan_and_study(algorand, ev, report, manifest, o.plan_reveal)
+    check_plan(algorand, ev, report, manifest, o.plan_reveal)
+    check_study(algorand, ev, report, manifest)
     report.not_checked.append(NETWORK_TRUST)
     report.served_by = {
         service: {url: n - served_before.get(service, {}).get(url, 0) for url, n in counts.items()

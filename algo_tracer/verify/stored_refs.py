@@ -12,7 +12,7 @@ from algo_tracer.documents.manifest import Manifest, StageKind
 from algo_tracer.documents.stored import StoredDetail, parse_stored
 from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.report import StoredRef, VerificationReport
-from algo_tracer.verify.study_checks import noted_detail, stage_calls
+from algo_tracer.verify.study_checks import noted_detail
 
 __all__ = ["note_stored", "stored_details"]
 
@@ -21,8 +21,7 @@ def stored_details(ev: Evidence, manifest: Manifest | None
                    ) -> list[tuple[int, StoredDetail | None]]:
     """(index, detail) of each stored stage; None when neither a valid stage note nor the
     manifest gives its detail."""
-    calls = stage_calls(ev)
-    return [(s.index, parse_stored(noted_detail(ev, calls, s.index, manifest)))
+    return [(s.index, parse_stored(noted_detail(ev, s.index, manifest)))
             for s in ev.stages if s.kind == StageKind.STORED]
 
 

@@ -33,34 +33,22 @@ from algo_tracer.format.stage_notes import decode_stage_note, stage_note_prefix
 from algo_tracer.hashing import JSON_SCHEMES, hash_params, params_scheme
 from algo_tracer.network.disclosed_plan import find_disclosure
 from algo_tracer.network.indexer import iter_transactions, require_indexer
-from algo_tracer.verify.check_run import ChainTxn, Evidence
+from algo_tracer.verify.check_run import Evidence
 from algo_tracer.verify.evidence import read_experiment_boxes
 from algo_tracer.verify.report import CheckRow, Finding, VerificationReport
 from algo_tracer.verify.study_report import PlanCheck, StudyCheck, TrialRow
 
-__all__ = ["check_plan_and_study"]
+__all__ = ["check_plan", "check_study", "noted_detail"]
 
 _PLAN_STEP, _STUDY_STEP = 10, 11
 
 
-def stage_calls(ev: Evidence) -> dict[int, tuple[ChainTxn, StageRecorded]]:
-    """The record_stage call of each on-chain stage of the experiment, by index."""
-    out = {}
-    for txn in ev.app_txns:
-        for log in txn.logs:
-            event = decode_event(log)
-            if isinstance(event, StageRecorded) and event.experiment_id == ev.experiment_id:
-                out[event.index] = (txn, event)
-    return out
-
-
-def noted_detail(ev: Evidence, calls: dict[int, tuple[ChainTxn, StageRecorded]], index: int,
-                 manifest: Manifest | None) -> dict[str, Any] | None:
+def noted_detail(ev: Evidence, index: int, manifest: Manifest | None) -> dict[str, Any] | None:
     """A stage's detail from its stage note (whose hash, by the JSON scheme the note's version
     names, must be the stage's digest), else from the manifest (whose detail steps 3 and 8
     compared with the chain), else None."""
     stage = ev.stages[index]
-    txn = calls.get(index, (None, None))[0]
+    txn = ev.stage_calls.get(index, (None, None))[0]
     note = decode_stage_note(txn.note) if txn is not None and txn.note else None
     if note is not None and note.kind == stage.kind and note.subject == ev.experiment_id and (
             opens_commitment(note.detail, stage.digest, note.scheme)
@@ -81,19 +69,7 @@ def _recorded_as(detail: Any, digest: bytes) -> bool:
     return any(detail.digest(scheme) == digest for scheme in JSON_SCHEMES)
 
 
-def check_plan_and_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
-                         manifest: Manifest | None, reveal: PlanReveal | None = None) -> None:
-    """Steps 10 and 11, over one reading of the experiment's record_stage calls."""
-    if ev.header is None or not any(s.kind in (StageKind.PLAN, StageKind.STUDY)
-                                    for s in ev.stages):
-        return
-    calls = stage_calls(ev)
-    check_plan(algorand, ev, calls, report, manifest, reveal)
-    check_study(algorand, ev, calls, report, manifest)
-
-
-def check_plan(algorand: AlgorandClient, ev: Evidence,
-               calls: dict[int, tuple[ChainTxn, StageRecorded]], report: VerificationReport,
+def check_plan(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
                manifest: Manifest | None, reveal: PlanReveal | None = None) -> None:
     """(10) A plan stage: first, and public, revealed by the owner, or only committed."""
     plans = [s for s in ev.stages if s.kind == StageKind.PLAN]
@@ -103,7 +79,7 @@ def check_plan(algorand: AlgorandClient, ev: Evidence,
     plan = plans[0]
     if plan.index != 0 or len(plans) > 1:
         problems.append("the plan is not the experiment's first and only plan stage")
-    detail = noted_detail(ev, calls, plan.index, manifest) or {}
+    detail = noted_detail(ev, plan.index, manifest) or {}
     check = PlanCheck(state="committed", round=plan.round)
     # The detail is the note's (already opened by its version's scheme) or the manifest's:
     # either scheme may open it, as in `_recorded_as` (distinct tags: no choice is gained).
@@ -129,8 +105,7 @@ def check_plan(algorand: AlgorandClient, ev: Evidence,
     _row(report, _PLAN_STEP, "plan", problems, check.line())
 
 
-def check_study(algorand: AlgorandClient, ev: Evidence,
-                calls: dict[int, tuple[ChainTxn, StageRecorded]], report: VerificationReport,
+def check_study(algorand: AlgorandClient, ev: Evidence, report: VerificationReport,
                 manifest: Manifest | None) -> None:
     """(11) A study: every trial record resolves to a sealed trial naming the study back,
     each once; the plan and search precede the first trial; the selection is the best."""
@@ -139,7 +114,7 @@ def check_study(algorand: AlgorandClient, ev: Evidence,
         return
     problems: list[str] = []
     try:
-        spec = StudySpec.model_validate(noted_detail(ev, calls, specs[0].index, manifest))
+        spec = StudySpec.model_validate(noted_detail(ev, specs[0].index, manifest))
     except ValidationError:
         _row(report, _STUDY_STEP, "study", ["the study's search (stage "
              f"{specs[0].index}) cannot be read: no stage note and no manifest"], "")
@@ -150,7 +125,7 @@ def check_study(algorand: AlgorandClient, ev: Evidence,
     records: list[TrialRecord] = []
     for stage in (s for s in ev.stages if s.kind == StageKind.TRIAL):
         try:
-            record = TrialRecord.model_validate(noted_detail(ev, calls, stage.index, manifest))
+            record = TrialRecord.model_validate(noted_detail(ev, stage.index, manifest))
         except ValidationError:
             problems.append(f"trial record (stage {stage.index}) cannot be read")
             continue
@@ -166,7 +141,7 @@ def check_study(algorand: AlgorandClient, ev: Evidence,
         check.trials.append(row)
     selections = [s for s in ev.stages if s.kind == StageKind.SELECTION]
     if selections:
-        recorded = noted_detail(ev, calls, selections[0].index, manifest) or {}
+        recorded = noted_detail(ev, selections[0].index, manifest) or {}
         best = select_best(records, spec)
         check.selected, check.selected_number, check.value = (
             recorded.get("selected"), recorded.get("selected_number"), recorded.get("value"))
